@@ -1,0 +1,39 @@
+# SoundBite: every target creates the virtualenv and installs what it needs first.
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup dev rehearse test lint verify verify-long bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+dev: setup
+	$(BIN)/soundbite dev
+
+rehearse: setup
+	$(BIN)/soundbite rehearse --report rehearsal-report
+
+test: setup
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
+
+verify: setup
+	$(BIN)/pytest -m verify -p no:randomly
+
+verify-long: setup
+	$(BIN)/pytest -m "soak or slow"
+
+bench: setup
+	$(BIN)/python -m bench.run_all --json
+
+clean:
+	rm -rf $(VENV) rehearsal-report .pytest_cache

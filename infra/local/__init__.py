@@ -1,0 +1,1 @@
+"""The local data plane: the embedded AWS emulator and its bootstrap from the resource spec."""

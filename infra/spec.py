@@ -1,0 +1,228 @@
+"""The resource spec: every name and number the seed document fixes, as plain data.
+
+The Pulumi components, the local emulator bootstrap, the service, the worker and the
+migration engine all read this module, so AWS and the local rehearsal cannot drift.
+No Pulumi, boto3 or Flask import belongs here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MINUTE = 60
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+# --- DynamoDB -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GlobalIndex:
+    name: str
+    hash_key: str
+    range_key: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    hash_key: str
+    range_key: str | None
+    attributes: dict[str, str]  # attribute name -> DynamoDB scalar type ("S", "N")
+    indexes: tuple[GlobalIndex, ...] = ()
+    ttl_attribute: str | None = None
+    point_in_time_recovery: bool = True
+
+
+SOUNDBITE_TTL_SECONDS = 30 * DAY
+"""Soundbite records expire 30 days after creation (DynamoDB TTL)."""
+
+ENVIRONMENT_CREATED_INDEX = "environment-createdAt-index"
+USER_ENVIRONMENT_INDEX = "userId-environment-index"
+
+SOUNDBITES_TABLE = TableSpec(
+    name="soundbites",
+    hash_key="pk",  # "<environment>:<id>"
+    range_key="sk",  # "SOUNDBITE#<id>"
+    attributes={
+        "pk": "S",
+        "sk": "S",
+        "environment": "S",
+        "createdAt": "S",
+        "userId": "S",
+    },
+    indexes=(
+        GlobalIndex(ENVIRONMENT_CREATED_INDEX, "environment", "createdAt"),
+        GlobalIndex(USER_ENVIRONMENT_INDEX, "userId", "environment"),
+    ),
+    ttl_attribute="expiresAt",
+)
+
+IDEMPOTENCY_TABLE = TableSpec(
+    name="idempotency",
+    hash_key="id",
+    range_key=None,
+    attributes={"id": "S"},
+    ttl_attribute="expiration",
+)
+
+MIGRATION_LEDGER_TABLE = TableSpec(
+    name="migration-ledger",
+    hash_key="pk",  # "RUN#<stack>" or "LOCK#<stack>"
+    range_key="sk",  # "STATE", "EVENT#<ts>#<seq>"
+    attributes={"pk": "S", "sk": "S"},
+    ttl_attribute="expiresAt",
+)
+
+TABLES = (SOUNDBITES_TABLE, IDEMPOTENCY_TABLE, MIGRATION_LEDGER_TABLE)
+
+# --- Idempotency, rate limits, caching -----------------------------------------------------
+
+IDEMPOTENCY_TTL_SECONDS = 24 * HOUR
+IDEMPOTENCY_LEASE_SECONDS = 30
+"""How long an in-progress idempotency record blocks its key before another request may take it."""
+
+RATE_LIMIT_DEFAULT = "100 per 15 minutes"
+CACHE_MAX_ENTRIES = 1024
+CACHE_TTL_SECONDS = 5
+"""Upper bound on how long a cached soundbite may hide a status change made by the worker."""
+CACHE_COMPRESS_ABOVE_BYTES = 1024
+
+# --- Request limits ------------------------------------------------------------------------
+
+TEXT_MAX_CHARS = 3000
+BODY_MAX_BYTES = 64 * 1024
+CSP_REPORT_MAX_BYTES = 16 * 1024
+LIST_LIMIT_DEFAULT = 20
+LIST_LIMIT_MAX = 100
+PRESIGNED_URL_SECONDS = 15 * MINUTE
+
+# --- S3 ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    transition_to_ia_days: int = 30
+    expire_days: int = 90
+    versioning: bool = True
+    sse_algorithm: str = "AES256"  # S3-managed keys ("AWS managed keys" in the seed)
+    block_public_access: bool = True
+    audio_prefix: str = "audio/"
+    cors_methods: tuple[str, ...] = ("GET", "HEAD")
+    cors_max_age_seconds: int = 3000
+
+
+AUDIO_BUCKET = BucketSpec(name="audio")
+
+# --- SQS ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    visibility_timeout_seconds: int
+    receive_wait_seconds: int
+    retention_seconds: int
+    max_receive_count: int | None = None
+    dead_letter: str | None = None
+
+
+LAMBDA_TIMEOUT_SECONDS = 120
+"""The seed's Lambda timeout; visibility = this + 10 s safety margin."""
+VISIBILITY_TIMEOUT_SECONDS = LAMBDA_TIMEOUT_SECONDS + 10  # 130 s, from the seed
+LONG_POLL_SECONDS = 20
+RECEIVE_BATCH_SIZE = 10
+MAX_RECEIVE_COUNT = 3
+DLQ_RETENTION_SECONDS = 14 * DAY
+QUEUE_RETENTION_SECONDS = 4 * DAY
+LAMBDA_CONCURRENCY = 10
+LAMBDA_MEMORY_MB = 512
+
+DLQ = QueueSpec(
+    name="jobs-dlq",
+    visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
+    receive_wait_seconds=LONG_POLL_SECONDS,
+    retention_seconds=DLQ_RETENTION_SECONDS,
+)
+JOBS_QUEUE = QueueSpec(
+    name="jobs",
+    visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
+    receive_wait_seconds=LONG_POLL_SECONDS,
+    retention_seconds=QUEUE_RETENTION_SECONDS,
+    max_receive_count=MAX_RECEIVE_COUNT,
+    dead_letter=DLQ.name,
+)
+QUEUES = (DLQ, JOBS_QUEUE)
+
+# --- DLQ redrive -----------------------------------------------------------------------------
+
+REDRIVE_SCHEDULE = "rate(15 minutes)"
+REDRIVE_MAX_COUNT = 5
+REDRIVE_BASE_DELAY_SECONDS = 30
+REDRIVE_MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
+
+# --- Worker --------------------------------------------------------------------------------
+
+WORKER_CONCURRENCY = 2
+WORKER_GRACE_SECONDS = 25
+"""In-flight jobs get this long after SIGTERM; ECS's stop timeout must be above it."""
+ECS_STOP_TIMEOUT_SECONDS = 30
+SYNTHESIS_P95_SECONDS = 4.2
+
+# --- HTTP serving ------------------------------------------------------------------------
+
+ALB_IDLE_TIMEOUT_SECONDS = 60
+GUNICORN_KEEPALIVE_SECONDS = ALB_IDLE_TIMEOUT_SECONDS + 5
+GUNICORN_GRACEFUL_TIMEOUT_SECONDS = ECS_STOP_TIMEOUT_SECONDS - 5
+GUNICORN_TIMEOUT_SECONDS = 30
+GUNICORN_THREADS = 8
+HEALTH_CHECK_PATH = "/healthz"
+API_PORT = 8080
+
+# --- Alarms (seed: Monitoring and Observability) --------------------------------------
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    dlq_messages: int = 1
+    queue_depth: int = 100
+    oldest_message_seconds: int = 5 * MINUTE
+    error_rate: float = 0.01
+    p95_latency_ms: float = 300.0
+    period_seconds: int = 60
+    evaluation_periods: int = 3
+
+
+ALARMS = AlarmThresholds()
+
+# --- Migration -------------------------------------------------------------------------------
+
+STACKS = ("ec2", "fargate")
+DEFAULT_SHIFT_STEPS = (5, 25, 50, 100)
+DNS_RECORD_TTL_SECONDS = 60
+METRIC_LAG_SECONDS = 60
+DEFAULT_SOAK_SECONDS = 10 * MINUTE
+LEDGER_LEASE_SECONDS = 60
+EC2_MIN_CAPACITY_AFTER_COMPLETE = 1
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names for one environment: every provisioner derives names here."""
+
+    environment: str
+    prefix: str = "soundbite"
+
+    def _name(self, base: str) -> str:
+        return f"{self.prefix}-{self.environment}-{base}"
+
+    def table(self, spec: TableSpec) -> str:
+        return self._name(spec.name)
+
+    def queue(self, spec: QueueSpec) -> str:
+        return self._name(spec.name)
+
+    def bucket(self, spec: BucketSpec = AUDIO_BUCKET) -> str:
+        return self._name(spec.name)

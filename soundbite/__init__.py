@@ -1,0 +1,1 @@
+"""SoundBite: the command-line face that ties the service, worker, infra and migration together."""

@@ -1,0 +1,46 @@
+"""The `soundbite` command: a click group whose subcommands load on first use.
+
+Each package owns its commands (`service.cli`, `worker.cli`, `migration.cli`, ...); this
+root only names them, so `soundbite --help` stays fast and packages stay independent.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "api": ("service.cli:api", "Serve the API with gunicorn (what the image runs)."),
+    "dev": ("service.cli:dev", "Run the whole local stack on the embedded emulator."),
+    "emulator": ("infra.local.cli:emulator", "Start and bootstrap the local AWS emulator."),
+    "worker": ("worker.cli:worker", "Consume the jobs queue and synthesize speech."),
+    "dlq": ("worker.cli:dlq", "Inspect and redrive the dead-letter queue."),
+    "migrate": ("migration.cli:migrate", "Move traffic between the EC2 and Fargate stacks."),
+    "rehearse": ("migration.rehearsal.cli:rehearse", "Rehearse a whole migration locally."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target[0].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="soundbite")
+def main() -> None:
+    """SoundBite: text to speech, and the toolkit that moves it from EC2 to ECS Fargate."""

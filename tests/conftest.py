@@ -1,0 +1,48 @@
+"""Shared fixtures: a real moto server over HTTP (one per test process) and its data plane."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import boto3
+import pytest
+
+from infra.local import bootstrap, emulator
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """A moto server process on a loopback port, for the whole test session."""
+    with emulator.running() as em:
+        yield em
+
+
+@pytest.fixture(scope="session")
+def aws_env(moto_server):
+    """Point boto3 in this process at the emulator, as every SoundBite process is."""
+    saved = {k: os.environ.get(k) for k in moto_server.env}
+    os.environ.update(moto_server.env)
+    yield moto_server.env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def data_plane(aws_env, moto_server):
+    """Tables, bucket and queues bootstrapped from the spec, shared by the session."""
+    return bootstrap.bootstrap(moto_server.endpoint, environment="test")
+
+
+@pytest.fixture
+def fresh_data_plane(aws_env, moto_server):
+    """A data plane of its own (unique environment name) for tests that count what they see."""
+    return bootstrap.bootstrap(moto_server.endpoint, environment=f"t{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def boto_session(aws_env):
+    return boto3.session.Session()

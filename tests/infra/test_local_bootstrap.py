@@ -1,0 +1,43 @@
+"""The local bootstrap creates exactly what the spec says, and running it twice is harmless."""
+
+import json
+
+from infra import spec
+from infra.local import bootstrap
+
+
+def test_bootstrap_applies_the_seed_numbers(fresh_data_plane, boto_session):
+    sqs = boto_session.client("sqs")
+    attrs = sqs.get_queue_attributes(QueueUrl=fresh_data_plane.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert attrs["VisibilityTimeout"] == "130"
+    assert attrs["ReceiveMessageWaitTimeSeconds"] == "20"
+    redrive = json.loads(attrs["RedrivePolicy"])
+    assert redrive["maxReceiveCount"] == 3
+    assert redrive["deadLetterTargetArn"].endswith(fresh_data_plane.dlq_url.rsplit("/", 1)[1])
+    dlq = sqs.get_queue_attributes(QueueUrl=fresh_data_plane.dlq_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    assert dlq["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+
+    ddb = boto_session.client("dynamodb")
+    table = ddb.describe_table(TableName=fresh_data_plane.soundbites_table)["Table"]
+    assert {k["AttributeName"] for k in table["KeySchema"]} == {"pk", "sk"}
+    assert {ix["IndexName"] for ix in table["GlobalSecondaryIndexes"]} == {
+        spec.ENVIRONMENT_CREATED_INDEX,
+        spec.USER_ENVIRONMENT_INDEX,
+    }
+    ttl = ddb.describe_time_to_live(TableName=fresh_data_plane.soundbites_table)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
+
+    s3 = boto_session.client("s3")
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=fresh_data_plane.bucket)["Rules"]
+    assert rules[0]["Transitions"][0] == {"Days": 30, "StorageClass": "STANDARD_IA"}
+    assert rules[0]["Expiration"]["Days"] == 90
+    assert s3.get_bucket_versioning(Bucket=fresh_data_plane.bucket)["Status"] == "Enabled"
+
+
+def test_bootstrap_twice_is_harmless(fresh_data_plane, moto_server):
+    again = bootstrap.bootstrap(moto_server.endpoint, environment=fresh_data_plane.environment)
+    assert again == fresh_data_plane
