@@ -51,10 +51,13 @@ SOUNDBITES_TABLE = TableSpec(
         "environment": "S",
         "createdAt": "S",
         "userId": "S",
+        "environmentCreatedAt": "S",
     },
     indexes=(
         GlobalIndex(ENVIRONMENT_CREATED_INDEX, "environment", "createdAt"),
-        GlobalIndex(USER_ENVIRONMENT_INDEX, "userId", "environment"),
+        # The seed's UserId + Environment index, with createdAt appended to the range key
+        # ("<environment>#<createdAt>") so one Query returns a user's soundbites newest first.
+        GlobalIndex(USER_ENVIRONMENT_INDEX, "userId", "environmentCreatedAt"),
     ),
     ttl_attribute="expiresAt",
 )
@@ -92,6 +95,8 @@ CACHE_COMPRESS_ABOVE_BYTES = 1024
 # --- Request limits ------------------------------------------------------------------------
 
 TEXT_MAX_CHARS = 3000
+DEFAULT_VOICE = "en-us"
+DEFAULT_FORMAT = "mp3"
 BODY_MAX_BYTES = 64 * 1024
 CSP_REPORT_MAX_BYTES = 16 * 1024
 LIST_LIMIT_DEFAULT = 20
@@ -226,3 +231,30 @@ class ResourceNames:
 
     def bucket(self, spec: BucketSpec = AUDIO_BUCKET) -> str:
         return self._name(spec.name)
+
+
+# --- Cloud sizing and scaling (read by the Pulumi components) ---------------------------------
+
+FARGATE_API_CPU = 512  # ECS CPU units (0.5 vCPU)
+FARGATE_API_MEMORY_MB = 1024
+FARGATE_WORKER_CPU = 1024  # synthesis is CPU-bound; one vCPU per WORKER_CONCURRENCY jobs
+FARGATE_WORKER_MEMORY_MB = 2048
+EC2_INSTANCE_TYPE = "t3.small"
+AUTOSCALE_MAX_FACTOR = 3
+"""Autoscaling may grow a service to this many times its full-traffic capacity."""
+API_SCALE_REQUESTS_PER_TARGET = 600
+"""Target requests per API task per minute (ALBRequestCountPerTarget)."""
+API_SCALE_CPU_PERCENT = 60
+WORKER_SCALE_BACKLOG_PER_TASK = 10
+"""Visible jobs per worker task: ~20 s of work at WORKER_CONCURRENCY and SYNTHESIS_P95_SECONDS."""
+HEALTH_CHECK_INTERVAL_SECONDS = 15
+HEALTH_CHECK_TIMEOUT_SECONDS = 5
+HEALTHY_THRESHOLD = 2
+UNHEALTHY_THRESHOLD = 3
+TARGET_DEREGISTRATION_DELAY_SECONDS = GUNICORN_TIMEOUT_SECONDS
+"""Let the longest request finish on a draining target before it is removed."""
+HEALTH_CHECK_GRACE_SECONDS = 60
+LOG_RETENTION_DAYS = 30
+ECR_KEEP_IMAGES = 30
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+REQUIRED_TAGS = ("Project", "Environment", "ManagedBy")

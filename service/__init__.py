@@ -1,0 +1,1 @@
+"""The SoundBite application: domain, AWS adapters and the Flask API (service.api)."""

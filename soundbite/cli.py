@@ -44,3 +44,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="soundbite")
 def main() -> None:
     """SoundBite: text to speech, and the toolkit that moves it from EC2 to ECS Fargate."""
+
+
+if __name__ == "__main__":
+    main()

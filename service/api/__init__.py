@@ -1,0 +1,65 @@
+"""The Flask API: `create_app` wires settings, clients, errors and cross-cutting hooks."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+
+from flask import Flask, g, request
+
+from infra import spec
+from service import logs
+from service.api import context, meta, problems, soundbites
+from service.config import Settings
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+log = logging.getLogger("soundbite.api")
+
+
+def create_app(config: Mapping[str, object] | None = None) -> Flask:
+    """Defaults, then `SOUNDBITE_*` environment, then the caller's mapping.
+
+    The mapping may hold settings fields (`environment`, `queue_url`, ...) and ready-made
+    clients (`repository`, `audio_store`, `publisher`, `catalog`) that tests pass in.
+    """
+    config = dict(config or {})
+    settings = config.pop("settings", None) or Settings.from_env()
+    settings = settings.updated(config)
+    clients = {k: v for k, v in config.items() if not hasattr(settings, k)}
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = spec.BODY_MAX_BYTES
+    app.json.sort_keys = False
+    context.init_app(app, settings, clients)
+    problems.register(app)
+    _register_correlation(app, settings)
+    app.register_blueprint(soundbites.bp)
+    app.register_blueprint(meta.bp)
+    return app
+
+
+def _register_correlation(app: Flask, settings: Settings) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get(CORRELATION_HEADER, "")
+        g.correlation_id = incoming if _CORRELATION_OK.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response):
+        response.headers[CORRELATION_HEADER] = g.get("correlation_id", "")
+        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info("request", extra={
+            "method": request.method, "path": request.path, "status": response.status_code,
+            "duration_ms": round(elapsed_ms, 2), "correlation_id": g.get("correlation_id"),
+            "backend": settings.backend, "environment": settings.environment,
+        })
+        return response
+
+
+def configure_logging(settings: Settings) -> None:
+    logs.configure(settings.log_level, service="soundbite-api", backend=settings.backend)

@@ -1,0 +1,132 @@
+"""The local stack: the emulator, its data plane, and API and worker processes per lane.
+
+`soundbite dev` runs one lane; the rehearsal runs two (`ec2` and `fargate`) that differ only
+in `SOUNDBITE_BACKEND`. Every process is a real one (gunicorn, the worker loop), started in
+its own session so it can be killed as a group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infra.local import bootstrap, emulator
+
+
+class LocalStackError(RuntimeError):
+    """A local process did not start or stopped unexpectedly."""
+
+
+@dataclass
+class Lane:
+    """One backend's processes: a gunicorn API and a worker."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_dir: Path | None
+    api: subprocess.Popen | None = None
+    worker: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, role: str, argv: list[str]) -> subprocess.Popen:
+        log = open(self.log_dir / f"{self.name}-{role}.log", "ab") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
+        return subprocess.Popen(argv, env=self.env, stdout=log, stderr=log, start_new_session=True)
+
+    def start_api(self, wait: float = 30.0) -> None:
+        self.api = self._spawn("api", [
+            sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.wsgi:app",
+        ])
+        wait_for_http(f"{self.url}/healthz", wait, self.api)
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn("worker", [sys.executable, "-m", "soundbite.cli", "worker"])
+
+    def kill(self, role: str, sig: int = signal.SIGKILL) -> None:
+        process = getattr(self, role)
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for role in ("worker", "api"):
+            process = getattr(self, role)
+            if process is None or process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout)
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise LocalStackError(f"the process behind {url} exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise LocalStackError(f"{url} did not answer within {timeout:.0f} s")
+
+
+@dataclass
+class LocalStack:
+    """The emulator plus lanes; use as a context manager so everything stops on exit."""
+
+    environment: str = "local"
+    log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    emulator: emulator.Emulator | None = None
+    data_plane: bootstrap.DataPlane | None = None
+    lanes: dict[str, Lane] = field(default_factory=dict)
+
+    def __enter__(self) -> LocalStack:
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = str(self.log_dir / "emulator.log") if self.log_dir else None
+        self.emulator = emulator.start(log_path=log)
+        try:
+            self.data_plane = bootstrap.bootstrap(self.emulator.endpoint, self.environment)
+        except Exception:
+            self.emulator.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def lane_env(self, backend: str, port: int) -> dict[str, str]:
+        return {
+            **os.environ, **self.emulator.env, **self.data_plane.service_env(),
+            "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
+            "SOUNDBITE_FORCE_HTTPS": "false", "PYTHONUNBUFFERED": "1", **self.extra_env,
+        }
+
+    def add_lane(self, backend: str, port: int | None = None, worker: bool = True) -> Lane:
+        port = port or emulator.free_port()
+        lane = Lane(backend, port, self.lane_env(backend, port), self.log_dir)
+        self.lanes[backend] = lane
+        lane.start_api()
+        if worker:
+            lane.start_worker()
+        return lane
+
+    def stop(self) -> None:
+        for lane in self.lanes.values():
+            lane.stop()
+        if self.emulator:
+            self.emulator.stop()

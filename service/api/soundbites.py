@@ -1,0 +1,137 @@
+"""`/v1/soundbites`: create, read, fetch audio, list a user's soundbites."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Blueprint, Response, g, redirect, request, url_for
+from werkzeug.exceptions import UnsupportedMediaType
+
+from infra import spec
+from service import domain
+from service.api import context
+from service.domain import Soundbite, Status
+from service.exceptions import DependencyUnavailable, InvalidRequest, NotFound, NotReady
+
+bp = Blueprint("soundbites", __name__, url_prefix="/v1/soundbites")
+log = logging.getLogger("soundbite.api")
+
+
+def represent(soundbite: Soundbite) -> dict:
+    """The public view of a soundbite: the same bytes whichever backend serves it."""
+    body = {
+        "id": soundbite.id,
+        "status": soundbite.status.value,
+        "voice": soundbite.voice,
+        "format": soundbite.format,
+        "text_length": len(soundbite.text),
+        "created_at": soundbite.created_at,
+        "updated_at": soundbite.updated_at,
+    }
+    if soundbite.user_id:
+        body["user_id"] = soundbite.user_id
+    if soundbite.status is Status.READY and soundbite.audio_key:
+        body["audio_url"] = context.audio_store().presigned_url(soundbite.audio_key)
+        body["duration_seconds"] = soundbite.duration_seconds
+        body["audio_bytes"] = soundbite.audio_bytes
+    if soundbite.status is Status.FAILED:
+        body["failure_reason"] = soundbite.failure_reason
+    return body
+
+
+def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    response = Response(json.dumps(body, separators=(",", ":")), status=status,
+                        mimetype="application/json")
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def read_json_body() -> object:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    try:
+        return json.loads(request.get_data(cache=True).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidRequest(
+            "the request body is not valid JSON",
+            [{"pointer": "", "detail": 'send a UTF-8 JSON object such as {"text": "Hello"}'}],
+        ) from exc
+
+
+def user_id_header() -> str | None:
+    value = request.headers.get("X-User-Id", "").strip()
+    if not value:
+        return None
+    if len(value) > 128 or not value.isprintable():
+        raise InvalidRequest("the X-User-Id header is not valid",
+                             [{"pointer": "/headers/X-User-Id", "detail": "1 to 128 printable characters"}])
+    return value
+
+
+@bp.post("")
+def create():
+    synth = context.catalog()
+    req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()}, set(synth.formats()))
+    soundbite = domain.new_soundbite(req, context.settings().environment, user_id_header())
+    repo = context.repository()
+    repo.create(soundbite)
+    try:
+        context.publisher().publish(soundbite, g.get("correlation_id", ""))
+    except DependencyUnavailable:
+        # Never leave a pending record nobody will process: remove it, then fail the request.
+        try:
+            repo.delete_pending(soundbite.id)
+        except Exception:  # the original failure is what the client must hear about
+            log.error("could not remove unqueued soundbite", extra={"soundbite": soundbite.id})
+        raise
+    location = url_for("soundbites.get_one", soundbite_id=soundbite.id)
+    return json_response(represent(soundbite), 202, {"Location": location})
+
+
+def load(soundbite_id: str) -> Soundbite:
+    domain.check_id(soundbite_id)
+    soundbite = context.repository().get(soundbite_id)
+    if soundbite is None:
+        raise NotFound(f"no soundbite with id {soundbite_id}")
+    return soundbite
+
+
+@bp.get("/<soundbite_id>")
+def get_one(soundbite_id: str):
+    return json_response(represent(load(soundbite_id)))
+
+
+@bp.get("/<soundbite_id>/audio")
+def audio(soundbite_id: str):
+    soundbite = load(soundbite_id)
+    if soundbite.status is not Status.READY or not soundbite.audio_key:
+        raise NotReady(soundbite.status.value)
+    return redirect(context.audio_store().presigned_url(soundbite.audio_key), 302)
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", str(spec.LIST_LIMIT_DEFAULT))
+    if not raw.isdigit() or not 1 <= int(raw) <= spec.LIST_LIMIT_MAX:
+        raise InvalidRequest("the limit is out of range", [{
+            "pointer": "/limit", "detail": f"an integer from 1 to {spec.LIST_LIMIT_MAX}",
+        }])
+    return int(raw)
+
+
+@bp.get("")
+def list_for_user():
+    user_id = request.args.get("user_id", "").strip()
+    if not user_id or len(user_id) > 128:
+        raise InvalidRequest("user_id is required", [{
+            "pointer": "/user_id", "detail": "the user whose soundbites to list (1 to 128 characters)",
+        }])
+    limit = _limit()
+    cursor = request.args.get("cursor")
+    start = context.cursors().decode(cursor, user_id) if cursor else None
+    items, position = context.repository().list_by_user(user_id, limit, start)
+    body = {"items": [represent(s) for s in items], "next_cursor": None}
+    if position:
+        body["next_cursor"] = context.cursors().encode(position, user_id)
+    return json_response(body)

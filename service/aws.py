@@ -1,0 +1,53 @@
+"""boto3 clients with the timeouts and retries every SoundBite process uses.
+
+Endpoints come from boto3's own `AWS_ENDPOINT_URL`, so the same code talks to AWS or to
+the local emulator. Timeouts are short so a slow dependency cannot pile requests up.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+CONNECT_TIMEOUT_SECONDS = 2
+READ_TIMEOUT_SECONDS = 5
+MAX_ATTEMPTS = 3
+
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT_SECONDS,
+    read_timeout=READ_TIMEOUT_SECONDS,
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    max_pool_connections=32,
+)
+
+# Errors worth a retry by the caller (throttling, timeouts, connection trouble).
+TRANSIENT_CODES = frozenset({
+    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+    "ServiceUnavailable", "InternalServerError", "InternalFailure", "SlowDown",
+    "RequestThrottled", "TransactionConflictException",
+})
+
+AWS_ERRORS = (BotoCoreError, ClientError)
+
+
+@cache
+def client(service: str):
+    """One shared, thread-safe client per service and process."""
+    return boto3.session.Session().client(service, config=CLIENT_CONFIG)
+
+
+def error_code(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "Unknown")
+    return type(exc).__name__
+
+
+def is_transient(exc: Exception) -> bool:
+    """Throttling, 5xx and connection/timeout errors are transient; the rest are not."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error_code(exc) in TRANSIENT_CODES or status >= 500
+    return isinstance(exc, BotoCoreError)

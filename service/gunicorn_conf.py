@@ -1,0 +1,23 @@
+"""gunicorn settings for the API, the same in the image, on EC2, on Fargate and locally.
+
+Threaded workers; keep-alive above the ALB idle timeout so the ALB never reuses a
+connection gunicorn already closed; graceful timeout below ECS's stop timeout.
+"""
+
+import os
+
+from infra import spec
+
+bind = os.environ.get("SOUNDBITE_BIND", f"0.0.0.0:{spec.API_PORT}")
+workers = int(os.environ.get("SOUNDBITE_WEB_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("SOUNDBITE_WEB_THREADS", str(spec.GUNICORN_THREADS)))
+keepalive = spec.GUNICORN_KEEPALIVE_SECONDS
+graceful_timeout = spec.GUNICORN_GRACEFUL_TIMEOUT_SECONDS
+timeout = spec.GUNICORN_TIMEOUT_SECONDS
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = None
+errorlog = "-"
+loglevel = "warning"

@@ -1,0 +1,151 @@
+"""DynamoDB persistence of soundbites with the seed's key design and guarded transitions."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from infra import spec
+from service import aws
+from service.domain import Soundbite, Status, utcnow_iso
+from service.exceptions import DependencyUnavailable, StateConflict
+
+_ser = TypeSerializer()
+_de = TypeDeserializer()
+
+# Domain field -> DynamoDB attribute.
+ATTRIBUTES = {
+    "id": "id", "environment": "environment", "text": "text", "voice": "voice",
+    "format": "format", "status": "status", "created_at": "createdAt", "updated_at": "updatedAt",
+    "user_id": "userId", "audio_key": "audioKey", "audio_bytes": "audioBytes",
+    "duration_seconds": "durationSeconds", "failure_reason": "failureReason",
+    "expires_at": spec.SOUNDBITES_TABLE.ttl_attribute,
+}
+
+
+def to_item(soundbite: Soundbite) -> dict:
+    item = {"pk": soundbite.pk, "sk": soundbite.sk}
+    for field, attr in ATTRIBUTES.items():
+        value = getattr(soundbite, field)
+        if value is None:
+            continue  # absent, so the sparse user index holds only soundbites with a user
+        item[attr] = Decimal(str(value)) if isinstance(value, float) else value
+    if soundbite.user_id:
+        item["environmentCreatedAt"] = f"{soundbite.environment}#{soundbite.created_at}"
+    return {k: _ser.serialize(v) for k, v in item.items()}
+
+
+def from_item(item: dict) -> Soundbite:
+    raw = {k: _de.deserialize(v) for k, v in item.items()}
+    data = {field: raw.get(attr) for field, attr in ATTRIBUTES.items()}
+    for field in ("audio_bytes", "expires_at"):
+        if data[field] is not None:
+            data[field] = int(data[field])
+    if data["duration_seconds"] is not None:
+        data["duration_seconds"] = float(data["duration_seconds"])
+    return Soundbite.from_dict(data)
+
+
+class SoundbiteRepository:
+    """Reads and conditional writes of soundbite records in one environment."""
+
+    def __init__(self, table: str, environment: str, client=None) -> None:
+        self.table = table
+        self.environment = environment
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = aws.client("dynamodb")
+        return self._client
+
+    def _key(self, soundbite_id: str) -> dict:
+        return {
+            "pk": {"S": f"{self.environment}:{soundbite_id}"},
+            "sk": {"S": f"SOUNDBITE#{soundbite_id}"},
+        }
+
+    def _call(self, operation: str, **kwargs) -> dict:
+        try:
+            return getattr(self.client, operation)(TableName=self.table, **kwargs)
+        except aws.AWS_ERRORS as exc:
+            if aws.error_code(exc) == "ConditionalCheckFailedException":
+                raise StateConflict(f"{operation} refused by its condition") from exc
+            raise DependencyUnavailable("dynamodb", f"{operation} failed ({aws.error_code(exc)})") from exc
+
+    def create(self, soundbite: Soundbite) -> None:
+        self._call(
+            "put_item", Item=to_item(soundbite), ConditionExpression="attribute_not_exists(pk)"
+        )
+
+    def get(self, soundbite_id: str, consistent: bool = True) -> Soundbite | None:
+        item = self._call("get_item", Key=self._key(soundbite_id), ConsistentRead=consistent)
+        return from_item(item["Item"]) if "Item" in item else None
+
+    def delete_pending(self, soundbite_id: str) -> None:
+        """Remove a record that never got queued (compensation for a failed publish)."""
+        self._call(
+            "delete_item", Key=self._key(soundbite_id),
+            ConditionExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":pending": {"S": Status.PENDING.value}},
+        )
+
+    def _transition(self, soundbite_id: str, status: Status, allowed_from: tuple[Status, ...],
+                    extra: dict | None = None) -> Soundbite:
+        values = {":new": status.value, ":now": utcnow_iso(), **(extra or {})}
+        sets = ["#s = :new", "updatedAt = :now"] + [f"{k[1:]} = {k}" for k in (extra or {})]
+        froms = ", ".join(f":from{i}" for i in range(len(allowed_from)))
+        values.update({f":from{i}": s.value for i, s in enumerate(allowed_from)})
+        result = self._call(
+            "update_item",
+            Key=self._key(soundbite_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=f"attribute_exists(pk) AND #s IN ({froms})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={k: _ser.serialize(_decimal(v)) for k, v in values.items()},
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(result["Attributes"])
+
+    def mark_processing(self, soundbite_id: str) -> Soundbite:
+        # Processing -> processing is allowed: a redelivered message after a worker crash.
+        return self._transition(soundbite_id, Status.PROCESSING, (Status.PENDING, Status.PROCESSING))
+
+    def mark_ready(self, soundbite_id: str, audio_key: str, size: int, duration: float) -> Soundbite:
+        return self._transition(
+            soundbite_id, Status.READY, (Status.PENDING, Status.PROCESSING),
+            {":audioKey": audio_key, ":audioBytes": size, ":durationSeconds": duration},
+        )
+
+    def mark_failed(self, soundbite_id: str, reason: str) -> Soundbite:
+        return self._transition(
+            soundbite_id, Status.FAILED, (Status.PENDING, Status.PROCESSING),
+            {":failureReason": reason[:500]},
+        )
+
+    def list_by_user(self, user_id: str, limit: int, start: dict | None = None
+                     ) -> tuple[list[Soundbite], dict | None]:
+        """A user's soundbites in this environment, newest first, and the next position."""
+        kwargs = {
+            "IndexName": spec.USER_ENVIRONMENT_INDEX,
+            "KeyConditionExpression": "userId = :u AND begins_with(environmentCreatedAt, :e)",
+            "ExpressionAttributeValues": {
+                ":u": {"S": user_id}, ":e": {"S": f"{self.environment}#"},
+            },
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = {k: {"S": str(v)} for k, v in start.items()}
+        result = self._call("query", **kwargs)
+        items = [from_item(i) for i in result.get("Items", [])]
+        last = result.get("LastEvaluatedKey")
+        position = {k: _de.deserialize(v) for k, v in last.items()} if last else None
+        return items, position
+
+
+def _decimal(value):
+    return Decimal(str(value)) if isinstance(value, float) else value
