@@ -1,0 +1,89 @@
+"""The synthesizer interface: voices, formats, and text -> audio.
+
+Every engine (espeak-ng locally and in the image, Amazon Polly in AWS) implements
+`Synthesizer`. The shared `synthesize` checks text, voice and format the same way for all of
+them, so a bad request gets the same clear `PermanentError` whichever engine is configured.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from worker.exceptions import TextRejected, UnsupportedFormat, UnsupportedVoice
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A voice as the API lists it; `id` is what a client sends back."""
+
+    id: str
+    name: str
+    language: str  # BCP 47, e.g. "en-US"
+    gender: str | None  # "female", "male", or None when the engine does not say
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"id": self.id, "name": self.name, "language": self.language, "gender": self.gender}
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Encoded audio, ready to upload."""
+
+    data: bytes
+    content_type: str
+    duration_seconds: float
+    sample_rate: int
+    fmt: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+class Synthesizer(ABC):
+    """Turns text into audio in one of its voices and formats."""
+
+    name: str
+    default_voice: str
+
+    @abstractmethod
+    def voices(self) -> list[Voice]:
+        """The voices a client may choose, in a stable order."""
+
+    @abstractmethod
+    def formats(self) -> tuple[str, ...]:
+        """The format names a client may choose, e.g. ("wav", "mp3", "ogg")."""
+
+    @abstractmethod
+    def _synthesize(self, text: str, voice: str, fmt: str) -> Audio:
+        """Synthesize already-validated input."""
+
+    def synthesize(self, text: str, voice: str, fmt: str) -> Audio:
+        """Synthesize `text`; raises a PermanentError for input no retry can fix."""
+        self.check_voice(voice)
+        self.check_format(fmt)
+        return self._synthesize(check_text(text), voice, fmt)
+
+    def check_voice(self, voice: str) -> None:
+        known = [v.id for v in self.voices()]
+        if voice not in known:
+            raise UnsupportedVoice(f"unknown voice {voice!r}; {self.name} offers: {', '.join(known)}")
+
+    def check_format(self, fmt: str) -> None:
+        known = self.formats()
+        if fmt not in known:
+            raise UnsupportedFormat(f"unknown format {fmt!r}; {self.name} produces: {', '.join(known)}")
+
+
+def check_text(text: str) -> str:
+    """The text with outer whitespace removed; rejects what no engine can speak."""
+    if not isinstance(text, str):
+        raise TextRejected(f"text must be a string, not {type(text).__name__}")
+    stripped = text.strip()
+    if not stripped:
+        raise TextRejected("text is empty")
+    if "\x00" in stripped:
+        # C engines stop reading at NUL, so the rest would be silently dropped.
+        raise TextRejected("text contains a NUL character")
+    return stripped
