@@ -1,0 +1,96 @@
+"""The Pulumi Automation API, wrapped for the migration commands.
+
+`select_stack` opens a stack of the project in a directory through `pulumi.automation`;
+the migration engine then only sets `soundbite:migrationPhase`, runs `up` and reads the
+config back. The automation stack is injectable so tests pass a fake workspace. The
+Automation API drives the `pulumi` CLI; when it is not installed, callers get
+`PulumiUnavailableError` with a way out instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+PHASE_KEY = "soundbite:migrationPhase"
+
+
+class AutomationError(RuntimeError):
+    """A Pulumi operation failed."""
+
+
+class PulumiUnavailableError(AutomationError):
+    """The pulumi CLI (which the Automation API drives) is not installed or not on PATH."""
+
+
+MISSING_CLI = ("the pulumi CLI is not installed (the Automation API needs it): install it from "
+               "the Pulumi docs, or move traffic with the Route 53 router (--via route53) and "
+               "apply the printed `pulumi config set` command later")
+
+
+def _is_missing_cli(exc: BaseException) -> bool:
+    return isinstance(exc, FileNotFoundError) or "pulumi: not found" in str(exc) or (
+        "No such file or directory" in str(exc) and "pulumi" in str(exc))
+
+
+@dataclass
+class UpSummary:
+    result: str
+    changes: dict[str, int]
+
+
+class PulumiStack:
+    """One Pulumi stack: read and set the migration phase, run `up`."""
+
+    def __init__(self, stack, name: str):
+        self._stack = stack  # a pulumi.automation.Stack or a test's fake
+        self.name = name
+
+    def get_phase(self) -> str | None:
+        try:
+            return self._stack.get_config(PHASE_KEY).value
+        except Exception as exc:
+            if _is_missing_cli(exc):
+                raise PulumiUnavailableError(MISSING_CLI) from exc
+            if "not found" in str(exc).lower() or isinstance(exc, KeyError):
+                return None
+            raise AutomationError(f"cannot read {PHASE_KEY} of stack {self.name}: {exc}") from exc
+
+    def set_phase(self, phase: str) -> None:
+        from pulumi.automation import ConfigValue
+
+        try:
+            self._stack.set_config(PHASE_KEY, ConfigValue(value=phase))
+        except Exception as exc:
+            if _is_missing_cli(exc):
+                raise PulumiUnavailableError(MISSING_CLI) from exc
+            raise AutomationError(f"cannot set {PHASE_KEY}={phase} on {self.name}: {exc}") from exc
+
+    def up(self, on_output: Callable[[str], None] | None = None) -> UpSummary:
+        try:
+            result = self._stack.up(on_output=on_output)
+        except Exception as exc:
+            if _is_missing_cli(exc):
+                raise PulumiUnavailableError(MISSING_CLI) from exc
+            raise AutomationError(f"pulumi up failed on stack {self.name}: {exc}") from exc
+        summary = result.summary
+        return UpSummary(summary.result, dict(summary.resource_changes or {}))
+
+
+def config_set_command(stack_name: str, phase: str) -> str:
+    """The exact command a person runs when the Automation API is not available."""
+    return f"pulumi config set {PHASE_KEY} {phase} --stack {stack_name}"
+
+
+def select_stack(stack_name: str, work_dir: str, select: Callable | None = None) -> PulumiStack:
+    """Open an existing stack of the Pulumi project in `work_dir`."""
+    if select is None:
+        from pulumi import automation
+
+        select = automation.select_stack
+    try:
+        return PulumiStack(select(stack_name, work_dir=work_dir), stack_name)
+    except Exception as exc:
+        if _is_missing_cli(exc):
+            raise PulumiUnavailableError(MISSING_CLI) from exc
+        raise AutomationError(f"cannot open Pulumi stack {stack_name} in {work_dir}: {exc}") from exc

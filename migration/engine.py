@@ -1,0 +1,66 @@
+"""Everything one migration needs, wired once: plan, router, ledger, providers, clock.
+
+The CLI's factory builds an `Engine` from options and the environment; tests build one
+around the emulator and a fake clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from infra import phases, spec
+from migration.health import AlarmStates, AsgHealth, HealthProvider, HttpProbe
+from migration.judge import JudgeConfig
+from migration.ledger import Ledger
+from migration.metrics import CloudWatchMetrics
+from migration.phase_source import PhaseSource
+from migration.plan import Plan
+from migration.router import Route53WeightedRouter, Router
+
+EC2, FARGATE = spec.STACKS
+
+
+def _ignore(_event: dict) -> None:
+    return None
+
+
+@dataclass
+class Engine:
+    stack: str
+    plan: Plan
+    router: Router
+    direct_router: Route53WeightedRouter
+    """Rollback always goes through Route 53 directly, whatever moves traffic forward."""
+    ledger: Ledger
+    metrics: CloudWatchMetrics | None = None
+    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
+    alarms: AlarmStates | None = None
+    health: Mapping[str, list[HealthProvider]] = field(default_factory=dict)
+    probe: HttpProbe | None = None
+    phase_source: PhaseSource | None = None
+    ec2_scaler: AsgHealth | None = None
+    ec2_capacity: phases.Capacity = field(default_factory=phases.Capacity)
+    fargate_capacity: phases.Capacity = field(default_factory=phases.Capacity)
+    sleep: Callable[[float], None] = time.sleep
+    now: Callable[[], float] = time.time
+    on_event: Callable[[dict], None] = _ignore
+
+    @property
+    def phase_table(self) -> tuple[phases.Phase, ...]:
+        steps = tuple(s.percent for s in self.plan.shift_steps)
+        return phases.build_phases(steps, self.ec2_capacity, self.fargate_capacity)
+
+    def problems(self, lane: str) -> list[str]:
+        found = []
+        for provider in self.health.get(lane, []):
+            found += [f"{lane}: {p}" for p in provider.problems()]
+        return found
+
+    def running(self, lane: str) -> int | None:
+        counts = [c for c in (p.running() for p in self.health.get(lane, [])) if c is not None]
+        return min(counts) if counts else None
+
+    def firing(self) -> tuple[str, ...]:
+        return self.alarms.firing() if self.alarms else ()

@@ -1,0 +1,42 @@
+"""Errors of the migration engine: one base class, short leaf classes.
+
+The CLI maps each leaf to a one-line message and an exit code (see `exit_codes`).
+"""
+
+from __future__ import annotations
+
+
+class MigrationError(Exception):
+    """Base class for every error the migration engine raises on purpose."""
+
+
+class PlanError(MigrationError):
+    """A plan that cannot run: bad steps, all-zero weights, unreadable file."""
+
+
+class LockHeldError(MigrationError):
+    """Another run holds the stack's lease."""
+
+
+class LeaseLostError(MigrationError):
+    """This run's lease expired and another run took it over."""
+
+
+class DriftError(MigrationError):
+    """Live Route 53 weights differ from what the ledger or the config says they should be."""
+
+
+class PreflightError(MigrationError):
+    """A preflight check failed, so the engine refuses to move traffic."""
+
+
+class RouterError(MigrationError):
+    """Route 53 (or Pulumi) did not accept or did not show the requested weights."""
+
+
+class ConfigError(MigrationError):
+    """The target description (zone, record, stack config file) is missing or invalid."""
+
+
+class ApprovalRequiredError(MigrationError):
+    """The next step needs a person to run `soundbite migrate approve` first."""

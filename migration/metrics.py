@@ -1,0 +1,135 @@
+"""Metric queries as data, and the CloudWatch reader that turns them into lane windows.
+
+A profile names, per lane, the queries for requests, 5xx errors and p95 latency, plus the
+queue queries (DLQ depth, oldest message age). `alb` is production (ALB and SQS metrics);
+`edge` is the local rehearsal (see `edge_metrics`), because the emulator has no percentiles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from infra import spec
+from migration.judge import LaneWindow
+
+SUM, MAXIMUM = "Sum", "Maximum"
+ALB_NAMESPACE = "AWS/ApplicationELB"
+SQS_NAMESPACE = "AWS/SQS"
+METRIC_PERIOD_SECONDS = spec.ALARMS.period_seconds
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One CloudWatch statistic: `stat` is a statistic ("Sum") or an extended one ("p95")."""
+
+    namespace: str
+    metric: str
+    stat: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    period: int = METRIC_PERIOD_SECONDS
+    scale: float = 1.0  # e.g. 1000 to read seconds as milliseconds
+
+    @property
+    def is_extended(self) -> bool:
+        return self.stat.startswith("p")
+
+
+@dataclass(frozen=True)
+class LaneQueries:
+    requests: MetricQuery
+    errors: MetricQuery
+    p95_ms: MetricQuery
+
+
+@dataclass(frozen=True)
+class MetricProfile:
+    name: str
+    lanes: Mapping[str, LaneQueries]
+    dlq_messages: MetricQuery | None = None
+    oldest_message_seconds: MetricQuery | None = None
+
+
+def queue_queries(queue_name: str | None, dlq_name: str | None) -> dict:
+    """SQS queries shared by both profiles (the edge cannot see queues, CloudWatch can)."""
+    out = {}
+    if dlq_name:
+        out["dlq_messages"] = MetricQuery(SQS_NAMESPACE, "ApproximateNumberOfMessagesVisible",
+                                          MAXIMUM, {"QueueName": dlq_name})
+    if queue_name:
+        out["oldest_message_seconds"] = MetricQuery(SQS_NAMESPACE, "ApproximateAgeOfOldestMessage",
+                                                    MAXIMUM, {"QueueName": queue_name})
+    return out
+
+
+def alb_profile(load_balancer: str, target_groups: Mapping[str, str],
+                queue_name: str | None = None, dlq_name: str | None = None) -> MetricProfile:
+    """Production: per target group ALB metrics (`targetgroup/...` and `app/...` suffixes)."""
+
+    def lane(tg: str) -> LaneQueries:
+        dims = {"LoadBalancer": load_balancer, "TargetGroup": tg}
+        return LaneQueries(
+            MetricQuery(ALB_NAMESPACE, "RequestCount", SUM, dims),
+            MetricQuery(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", SUM, dims),
+            MetricQuery(ALB_NAMESPACE, "TargetResponseTime", "p95", dims, scale=1000.0),
+        )
+
+    return MetricProfile("alb", {name: lane(tg) for name, tg in target_groups.items()},
+                         **queue_queries(queue_name, dlq_name))
+
+
+class CloudWatchMetrics:
+    """Reads a profile's queries over a window; no datapoints means None, never zero traffic."""
+
+    def __init__(self, profile: MetricProfile, client=None):
+        self.profile = profile
+        self._client = client
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("cloudwatch")
+        return self._client
+
+    def read(self, query: MetricQuery, start: float, end: float) -> float | None:
+        """The statistic over [start, end): sums add up, maxima and percentiles take the max."""
+        kwargs = {
+            "Namespace": query.namespace, "MetricName": query.metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in query.dimensions.items()],
+            "StartTime": dt.datetime.fromtimestamp(int(start), dt.UTC),
+            "EndTime": dt.datetime.fromtimestamp(int(end), dt.UTC),
+            "Period": query.period,
+        }
+        if int(end) <= int(start):
+            return None
+        if query.is_extended:
+            kwargs["ExtendedStatistics"] = [query.stat]
+        else:
+            kwargs["Statistics"] = [query.stat]
+        points = self.client.get_metric_statistics(**kwargs)["Datapoints"]
+        if not points:
+            return None
+        values = [p["ExtendedStatistics"][query.stat] if query.is_extended else p[query.stat]
+                  for p in points]
+        # A p95 over several periods is not their max, but the max is the cautious bound.
+        total = sum(values) if query.stat == SUM else max(values)
+        return total * query.scale
+
+    def lane(self, name: str, start: float, end: float) -> LaneWindow:
+        queries = self.profile.lanes[name]
+        return LaneWindow(
+            requests=self.read(queries.requests, start, end) or 0.0,
+            errors=self.read(queries.errors, start, end) or 0.0,
+            p95_ms=self.read(queries.p95_ms, start, end),
+        )
+
+    def dlq_messages(self, start: float, end: float) -> float | None:
+        q = self.profile.dlq_messages
+        return self.read(q, start, end) if q else None
+
+    def oldest_message_seconds(self, start: float, end: float) -> float | None:
+        q = self.profile.oldest_message_seconds
+        return self.read(q, start, end) if q else None

@@ -1,0 +1,233 @@
+"""Migration plans as data: the steps, their soak times and gates, and the waits between.
+
+A plan is built by a pure function (or loaded from JSON/YAML) and can be printed as a
+timeline without touching anything. Built-in plans: `default` (production soaks) and
+`quick` (seconds, for the local rehearsal).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from infra import phases, spec
+from migration.exceptions import PlanError
+
+VALIDATE = "validate"
+
+DEFAULT_ANALYSIS_INTERVAL_SECONDS = 30
+DEFAULT_FAILURE_LIMIT = 2
+DEFAULT_INCONCLUSIVE_LIMIT = 10
+DEFAULT_MAX_SOAK_EXTENSION_SECONDS = spec.DEFAULT_SOAK_SECONDS
+
+QUICK_SOAK_SECONDS = 6
+QUICK_ANALYSIS_INTERVAL_SECONDS = 1
+QUICK_TTL_WAIT_SECONDS = 1
+QUICK_METRIC_LAG_SECONDS = 1
+QUICK_MAX_SOAK_EXTENSION_SECONDS = 6
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: `percent` of public traffic to Fargate (0 for the validate step)."""
+
+    name: str
+    percent: int
+    soak_seconds: float
+    approval: bool = False
+
+    @property
+    def is_validation(self) -> bool:
+        return self.name == VALIDATE
+
+    @property
+    def weights(self) -> dict[str, int]:
+        return weights_for(self.percent)
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    steps: tuple[Step, ...]
+    ttl_wait_seconds: float = spec.DNS_RECORD_TTL_SECONDS
+    metric_lag_seconds: float = spec.METRIC_LAG_SECONDS
+    analysis_interval_seconds: float = DEFAULT_ANALYSIS_INTERVAL_SECONDS
+    failure_limit: int = DEFAULT_FAILURE_LIMIT
+    inconclusive_limit: int = DEFAULT_INCONCLUSIVE_LIMIT
+    max_soak_extension_seconds: float = DEFAULT_MAX_SOAK_EXTENSION_SECONDS
+
+    def __post_init__(self) -> None:
+        validate_plan(self)
+
+    @property
+    def shift_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if not s.is_validation)
+
+    def step_named(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise PlanError(f"plan {self.name!r} has no step {name!r}")
+
+    def step_for_percent(self, percent: int) -> Step | None:
+        return next((s for s in self.shift_steps if s.percent == percent), None)
+
+    def next_step(self, live_percent: int) -> Step | None:
+        """The step after the live weights: validate first when no traffic has moved yet."""
+        if live_percent == 0:
+            return self.steps[0] if self.steps else None
+        return next((s for s in self.shift_steps if s.percent > live_percent), None)
+
+    def previous_percent(self, percent: int) -> int:
+        """The percent one shift step below `percent` (0 below the first)."""
+        lower = [s.percent for s in self.shift_steps if s.percent < percent]
+        return lower[-1] if lower else 0
+
+    def step_seconds(self, step: Step) -> float:
+        if step.is_validation:
+            return step.soak_seconds
+        return self.ttl_wait_seconds + self.metric_lag_seconds + step.soak_seconds
+
+    def timeline(self, from_percent: int = 0) -> list[dict]:
+        """Each remaining step with its waits and the clock offset at which it ends."""
+        rows, elapsed = [], 0.0
+        for step in self.steps:
+            if (step.is_validation and from_percent > 0) or (
+                    not step.is_validation and step.percent <= from_percent):
+                continue
+            elapsed += self.step_seconds(step)
+            rows.append({
+                "step": step.name, "weights": step.weights, "approval": step.approval,
+                "dns_ttl_wait_seconds": 0 if step.is_validation else self.ttl_wait_seconds,
+                "metric_lag_seconds": 0 if step.is_validation else self.metric_lag_seconds,
+                "soak_seconds": step.soak_seconds, "ends_after_seconds": elapsed,
+            })
+        return rows
+
+    def expected_seconds(self, from_percent: int = 0) -> float:
+        rows = self.timeline(from_percent)
+        return rows[-1]["ends_after_seconds"] if rows else 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def weights_for(percent: int) -> dict[str, int]:
+    """Route 53 weights that send `percent` of traffic to Fargate."""
+    ec2, fargate = spec.STACKS
+    return {ec2: 100 - percent, fargate: percent}
+
+
+def validate_plan(plan: Plan) -> None:
+    if not plan.steps:
+        raise PlanError(f"plan {plan.name!r} has no steps")
+    shifts = tuple(s.percent for s in plan.shift_steps)
+    try:
+        phases.validate_steps(shifts)
+    except ValueError as exc:
+        raise PlanError(f"plan {plan.name!r}: {exc}") from exc
+    if any(s.is_validation for s in plan.steps[1:]):
+        raise PlanError(f"plan {plan.name!r}: the validate step can only come first")
+    for label, value in (("analysis interval", plan.analysis_interval_seconds),
+                         ("failure limit", plan.failure_limit)):
+        if value <= 0:
+            raise PlanError(f"plan {plan.name!r}: {label} must be positive, got {value}")
+    for label, value in (("TTL wait", plan.ttl_wait_seconds), ("metric lag", plan.metric_lag_seconds),
+                         ("soak extension", plan.max_soak_extension_seconds)):
+        if value < 0:
+            raise PlanError(f"plan {plan.name!r}: {label} cannot be negative, got {value}")
+    if any(s.soak_seconds < 0 for s in plan.steps):
+        raise PlanError(f"plan {plan.name!r}: soak times cannot be negative")
+
+
+def _shift(percent: int, soak: float, approval: bool = False) -> Step:
+    return Step(f"shift-{percent}", percent, soak, approval)
+
+
+def default_plan() -> Plan:
+    """Production: validate, then 5/25/50/100 with ten-minute soaks; a person approves 100 %."""
+    soak = spec.DEFAULT_SOAK_SECONDS
+    steps = [Step(VALIDATE, 0, soak)]
+    steps += [_shift(p, soak, approval=(p == 100)) for p in spec.DEFAULT_SHIFT_STEPS]
+    return Plan("default", tuple(steps))
+
+
+def quick_plan() -> Plan:
+    """The local rehearsal: the same steps with soaks of seconds."""
+    soak = QUICK_SOAK_SECONDS
+    steps = [Step(VALIDATE, 0, soak)] + [_shift(p, soak) for p in spec.DEFAULT_SHIFT_STEPS]
+    return Plan("quick", tuple(steps), ttl_wait_seconds=QUICK_TTL_WAIT_SECONDS,
+                metric_lag_seconds=QUICK_METRIC_LAG_SECONDS,
+                analysis_interval_seconds=QUICK_ANALYSIS_INTERVAL_SECONDS,
+                max_soak_extension_seconds=QUICK_MAX_SOAK_EXTENSION_SECONDS)
+
+
+BUILT_IN = {"default": default_plan, "quick": quick_plan}
+
+
+def _step_from(item, default_soak: float) -> Step:
+    if isinstance(item, int | float) and not isinstance(item, bool):
+        return _shift(int(item), default_soak)
+    if not isinstance(item, dict):
+        raise PlanError(f"a step must be a number or a mapping, got {item!r}")
+    if item.get("name") == VALIDATE:
+        return Step(VALIDATE, 0, float(item.get("soak_seconds", default_soak)))
+    if "weights" in item:
+        weights = item["weights"]
+        total = sum(int(weights.get(stack, 0)) for stack in spec.STACKS)
+        if total <= 0:
+            raise PlanError(f"step {item!r} would set every weight to zero: no stack would serve")
+        percent = round(100 * int(weights.get(spec.STACKS[1], 0)) / total)
+    elif "percent" in item:
+        percent = int(item["percent"])
+    else:
+        raise PlanError(f"step {item!r} needs 'percent' or 'weights'")
+    return _shift(percent, float(item.get("soak_seconds", default_soak)), bool(item.get("approval")))
+
+
+def plan_from_mapping(data: dict) -> Plan:
+    """Build a plan from parsed JSON/YAML; unknown keys are refused so typos do not pass."""
+    if not isinstance(data, dict):
+        raise PlanError("a plan file must hold a mapping")
+    known = {"name", "steps", "validate", "soak_seconds", "ttl_wait_seconds", "metric_lag_seconds",
+             "analysis_interval_seconds", "failure_limit", "inconclusive_limit",
+             "max_soak_extension_seconds"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise PlanError(f"unknown plan keys: {', '.join(unknown)}")
+    soak = float(data.get("soak_seconds", spec.DEFAULT_SOAK_SECONDS))
+    raw = data.get("steps", list(spec.DEFAULT_SHIFT_STEPS))
+    if not isinstance(raw, list):
+        raise PlanError("'steps' must be a list")
+    steps = [_step_from(item, soak) for item in raw]
+    if data.get("validate") and not any(s.is_validation for s in steps):
+        steps.insert(0, Step(VALIDATE, 0, soak))
+    kwargs = {k: data[k] for k in ("ttl_wait_seconds", "metric_lag_seconds",
+                                   "analysis_interval_seconds", "failure_limit",
+                                   "inconclusive_limit", "max_soak_extension_seconds") if k in data}
+    try:
+        return Plan(str(data.get("name", "custom")), tuple(steps), **kwargs)
+    except TypeError as exc:
+        raise PlanError(f"invalid plan: {exc}") from exc
+
+
+def load_plan(name_or_path: str) -> Plan:
+    """A built-in plan by name, or a plan file (.json, .yaml, .yml)."""
+    if name_or_path in BUILT_IN:
+        return BUILT_IN[name_or_path]()
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise PlanError(f"no built-in plan and no file named {name_or_path!r} "
+                        f"(built-in: {', '.join(BUILT_IN)})")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the same user mistake
+        raise PlanError(f"cannot parse plan file {path.name}: {exc}") from exc
+    return plan_from_mapping(data)

@@ -1,0 +1,147 @@
+"""Traffic routers: one small interface (`set_weights`, `verify`, `current`), two backends.
+
+`Route53WeightedRouter` changes both weighted records in one atomic change batch and waits
+for INSYNC; it needs nothing but Route 53, so rollback works when Pulumi does not.
+`PulumiRouter` sets `soundbite:migrationPhase` and runs `pulumi up` through the Automation API,
+then reads the records back through Route 53.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra import phases, spec
+from migration.exceptions import RouterError
+
+INSYNC_TIMEOUT_SECONDS = 300
+INSYNC_POLL_SECONDS = 5
+
+
+def check_weights(weights: Mapping[str, int]) -> None:
+    """Refuse weights that would leave no stack serving or name an unknown stack."""
+    unknown = sorted(set(weights) - set(spec.STACKS))
+    if unknown:
+        raise RouterError(f"unknown stack(s) {', '.join(unknown)}; known: {', '.join(spec.STACKS)}")
+    if any(w < 0 or w > 255 for w in weights.values()):
+        raise RouterError(f"Route 53 weights must be 0..255, got {dict(weights)}")
+    if sum(weights.values()) <= 0:
+        raise RouterError(f"refusing all-zero weights {dict(weights)}: no stack would serve")
+
+
+def fargate_percent(weights: Mapping[str, int]) -> int:
+    total = sum(weights.values())
+    return round(100 * weights.get(spec.STACKS[1], 0) / total) if total else 0
+
+
+class Router(Protocol):
+    def current(self) -> dict[str, int]: ...
+
+    def set_weights(self, weights: Mapping[str, int]) -> str: ...
+
+    def verify(self, weights: Mapping[str, int]) -> None: ...
+
+
+class Route53WeightedRouter:
+    def __init__(self, zone_id: str, record_name: str, client=None,
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time,
+                 insync_timeout: float = INSYNC_TIMEOUT_SECONDS):
+        self.zone_id = zone_id
+        self.record_name = record_name.rstrip(".") + "."
+        self._client = client
+        self.sleep, self.now = sleep, now
+        self.insync_timeout = insync_timeout
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("route53")
+        return self._client
+
+    def records(self) -> dict[str, dict]:
+        """The weighted record sets of both stacks, keyed by SetIdentifier."""
+        try:
+            pages = self.client.get_paginator("list_resource_record_sets").paginate(
+                HostedZoneId=self.zone_id, StartRecordName=self.record_name)
+            found = {}
+            for page in pages:
+                for record in page["ResourceRecordSets"]:
+                    if record["Name"] != self.record_name:
+                        continue
+                    if record.get("SetIdentifier") in spec.STACKS:
+                        found[record["SetIdentifier"]] = record
+            return found
+        except (ClientError, BotoCoreError) as exc:
+            raise RouterError(f"cannot read {self.record_name} in zone {self.zone_id}: {exc}") from exc
+
+    def current(self) -> dict[str, int]:
+        return {stack: int(r.get("Weight", 0)) for stack, r in self.records().items()}
+
+    def set_weights(self, weights: Mapping[str, int]) -> str:
+        """One atomic UPSERT of both records; returns the change id once INSYNC."""
+        check_weights(weights)
+        records = self.records()
+        missing = sorted(set(weights) - set(records))
+        if missing:
+            raise RouterError(f"no weighted record for {', '.join(missing)} at {self.record_name}: "
+                              "refusing to point traffic at a missing target")
+        changes = []
+        for stack, weight in weights.items():
+            record = {k: v for k, v in records[stack].items() if k != "HealthCheckId" or v}
+            record["Weight"] = int(weight)
+            changes.append({"Action": "UPSERT", "ResourceRecordSet": record})
+        try:
+            change = self.client.change_resource_record_sets(
+                HostedZoneId=self.zone_id,
+                ChangeBatch={"Comment": f"soundbite migrate: {dict(weights)}", "Changes": changes})
+        except (ClientError, BotoCoreError) as exc:
+            raise RouterError(f"Route 53 refused the weight change: {exc}") from exc
+        change_id = change["ChangeInfo"]["Id"]
+        self.wait_insync(change_id, change["ChangeInfo"]["Status"])
+        return change_id
+
+    def wait_insync(self, change_id: str, status: str) -> None:
+        deadline = self.now() + self.insync_timeout
+        while status != "INSYNC":
+            if self.now() >= deadline:
+                raise RouterError(f"change {change_id} not INSYNC after {self.insync_timeout:.0f} s")
+            self.sleep(INSYNC_POLL_SECONDS)
+            status = self.client.get_change(Id=change_id)["ChangeInfo"]["Status"]
+
+    def verify(self, weights: Mapping[str, int]) -> None:
+        live = self.current()
+        wanted = {k: int(v) for k, v in weights.items()}
+        if {k: live.get(k) for k in wanted} != wanted:
+            raise RouterError(f"Route 53 shows {live}, expected {wanted}")
+
+
+class PulumiRouter:
+    """Moves traffic by changing the stack's migration phase and running `pulumi up`."""
+
+    def __init__(self, stack, reader: Route53WeightedRouter, phase_table: tuple[phases.Phase, ...],
+                 on_output: Callable[[str], None] | None = None):
+        self.stack = stack  # infra.automation.PulumiStack
+        self.reader = reader
+        self.phase_table = phase_table
+        self.on_output = on_output
+
+    def current(self) -> dict[str, int]:
+        return self.reader.current()
+
+    def set_weights(self, weights: Mapping[str, int]) -> str:
+        check_weights(weights)
+        try:
+            phase = phases.phase_for_fargate_percent(fargate_percent(weights), self.phase_table)
+        except phases.UnknownPhaseError as exc:
+            raise RouterError(f"{exc}; use the Route 53 router for weights outside the phase table") from exc
+        self.stack.set_phase(phase.name)
+        self.stack.up(on_output=self.on_output)
+        return phase.name
+
+    def verify(self, weights: Mapping[str, int]) -> None:
+        self.reader.verify(weights)
