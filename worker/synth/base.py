@@ -68,12 +68,16 @@ class Synthesizer(ABC):
     def check_voice(self, voice: str) -> None:
         known = [v.id for v in self.voices()]
         if voice not in known:
-            raise UnsupportedVoice(f"unknown voice {voice!r}; {self.name} offers: {', '.join(known)}")
+            raise UnsupportedVoice(
+                f"unknown voice {voice!r}; {self.name} offers: {', '.join(known)}"
+            )
 
     def check_format(self, fmt: str) -> None:
         known = self.formats()
         if fmt not in known:
-            raise UnsupportedFormat(f"unknown format {fmt!r}; {self.name} produces: {', '.join(known)}")
+            raise UnsupportedFormat(
+                f"unknown format {fmt!r}; {self.name} produces: {', '.join(known)}"
+            )
 
 
 def check_text(text: str) -> str:

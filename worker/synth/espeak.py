@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from infra import spec
 from worker.exceptions import EngineUnavailable
 from worker.synth import formats, libespeak
 from worker.synth.base import Audio, Synthesizer, Voice
@@ -38,12 +39,14 @@ CURATED_VOICES = (
     CuratedVoice("en-us", "English (America)", "en-US", "male", "gmw/en-US"),
     CuratedVoice("en-us-f", "English (America), female", "en-US", "female", "gmw/en-US", "!v/f3"),
     CuratedVoice("en-gb", "English (Great Britain)", "en-GB", "male", "gmw/en"),
-    CuratedVoice("en-gb-f", "English (Great Britain), female", "en-GB", "female", "gmw/en", "!v/f4"),
+    CuratedVoice(
+        "en-gb-f", "English (Great Britain), female", "en-GB", "female", "gmw/en", "!v/f4"
+    ),
     CuratedVoice("de", "German", "de-DE", "male", "gmw/de"),
     CuratedVoice("fr", "French (France)", "fr-FR", "male", "roa/fr"),
     CuratedVoice("es", "Spanish (Spain)", "es-ES", "male", "roa/es"),
 )
-DEFAULT_VOICE = "en-us"
+DEFAULT_VOICE = spec.DEFAULT_VOICE
 
 
 class EspeakSynthesizer(Synthesizer):
@@ -59,7 +62,8 @@ class EspeakSynthesizer(Synthesizer):
 
     def voices(self) -> list[Voice]:
         return [
-            Voice(id=c.id, name=c.name, language=c.language, gender=c.gender) for c in self._curated().values()
+            Voice(id=c.id, name=c.name, language=c.language, gender=c.gender)
+            for c in self._curated().values()
         ]
 
     def formats(self) -> tuple[str, ...]:
@@ -86,9 +90,12 @@ class EspeakSynthesizer(Synthesizer):
                 offered = {
                     c.id: c
                     for c in CURATED_VOICES
-                    if c.voice_file in present and (c.variant_file is None or c.variant_file in present)
+                    if c.voice_file in present
+                    and (c.variant_file is None or c.variant_file in present)
                 }
                 if DEFAULT_VOICE not in offered:
-                    raise EngineUnavailable(f"the espeak-ng data lacks the default voice {DEFAULT_VOICE!r}")
+                    raise EngineUnavailable(
+                        f"the espeak-ng data lacks the default voice {DEFAULT_VOICE!r}"
+                    )
                 self._offered = offered
             return self._offered

@@ -15,6 +15,8 @@ from functools import cache
 import numpy as np
 import soundfile
 
+from infra import spec
+
 SAMPLE_WIDTH_BYTES = 2  # 16-bit signed little-endian PCM, what both engines emit
 CHANNELS = 1
 
@@ -36,7 +38,7 @@ WAV = AudioFormat("wav", "audio/wav", "wav", "WAV", "PCM_16")
 MP3 = AudioFormat("mp3", "audio/mpeg", "mp3", "MP3", "MPEG_LAYER_III")
 OGG = AudioFormat("ogg", "audio/ogg", "ogg", "OGG", "VORBIS")
 ALL_FORMATS = (WAV, MP3, OGG)
-DEFAULT_FORMAT = MP3.name
+DEFAULT_FORMAT = spec.DEFAULT_FORMAT
 
 
 @cache
@@ -44,8 +46,9 @@ def supported_formats() -> tuple[AudioFormat, ...]:
     """The formats this process can encode: WAV always, the others if libsndfile can."""
     writable = [WAV]
     for fmt in (MP3, OGG):
-        if fmt.container in soundfile.available_formats() and fmt.subtype in soundfile.available_subtypes(
-            fmt.container
+        if (
+            fmt.container in soundfile.available_formats()
+            and fmt.subtype in soundfile.available_subtypes(fmt.container)
         ):
             writable.append(fmt)
     return tuple(writable)

@@ -38,7 +38,9 @@ class _EspeakVoice(ctypes.Structure):
     ]
 
 
-_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_SynthCallback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ class EspeakEngine:
 
     def __init__(self) -> None:
         library, data_path = _load_library()
-        sample_rate = library.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), INITIALIZE_DONT_EXIT)
+        sample_rate = library.espeak_Initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), INITIALIZE_DONT_EXIT
+        )
         if sample_rate <= 0:
             raise EngineUnavailable(f"libespeak-ng failed to initialize with data at {data_path}")
         self._library = library
@@ -144,7 +148,9 @@ class EspeakEngine:
         with _LOCK:
             status = self._library.espeak_SetVoiceByName(voice_name.encode())
             if status != EE_OK:
-                raise SynthesisError(f"libespeak-ng has no voice named {voice_name!r} (status {status})")
+                raise SynthesisError(
+                    f"libespeak-ng has no voice named {voice_name!r} (status {status})"
+                )
             self._chunks = []
             status = self._library.espeak_Synth(
                 encoded, len(encoded) + 1, 0, POS_CHARACTER, 0, CHARS_UTF8, None, None
