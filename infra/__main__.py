@@ -1,0 +1,143 @@
+"""The SoundBite Pulumi program: both stacks, the shared data plane, and weighted DNS.
+
+What gets built is decided by `soundbite:migrationPhase` (see infra/phases.py):
+
+    ec2-only -> parallel -> validate -> shift-<N>... -> complete -> decommission
+
+`pulumi config set soundbite:migrationPhase <phase> && pulumi up` is a complete way to
+migrate: a phase change creates the Fargate stack (entering `parallel`), moves the Route 53
+weights and the desired counts / scaling floors, and removes the EC2 stack (entering
+`decommission`); the data plane, the image and everything else stay as they are. Every
+config key is documented in Pulumi.dev.yaml. This module only composes components.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import config as program_config
+from infra import spec
+from infra.components.cache import Cache, CacheArgs
+from infra.components.certificate import ApiCertificate, CertificateArgs
+from infra.components.data_plane import DataPlane, DataPlaneArgs
+from infra.components.ec2_stack import Ec2Stack, Ec2StackArgs
+from infra.components.ecr import ImageRepository, RepositoryArgs
+from infra.components.environment import AppSettings, environment_output
+from infra.components.fargate_stack import FargateStack, FargateStackArgs
+from infra.components.iam import DataPlaneArns, ServiceRoles, ServiceRolesArgs
+from infra.components.network import Network, NetworkArgs
+from infra.components.observability import Observability, ObservabilityArgs, StackMetrics
+from infra.components.redrive_schedule import RedriveSchedule, RedriveScheduleArgs
+from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsArgs
+from infra.config import ProgramConfig
+from infra.phases import EC2, FARGATE
+
+
+def build(cfg: ProgramConfig) -> dict[str, object]:
+    """Create every resource the phase calls for; returns (and exports) the stack outputs."""
+    names, tags, phase = cfg.names, cfg.tags, cfg.phase
+    prefix = f"{names.prefix}-{cfg.environment}"
+    account = aws.get_caller_identity_output().account_id
+    network = Network("network", NetworkArgs(cfg.vpc_cidr, cfg.existing_network, tags))
+    data = DataPlane("data", DataPlaneArgs(names, cfg.web_origins, tags))
+    repo = ImageRepository("image", RepositoryArgs(prefix, tags))
+    image = pulumi.Output.from_input(cfg.image) if cfg.image else pulumi.Output.concat(
+        repo.repository.repository_url, ":", cfg.image_tag)
+    cache = None
+    if cfg.redis:
+        cache = Cache("cache", CacheArgs(prefix, cfg.redis_node_type, network.vpc_id, cfg.vpc_cidr,
+                                         network.private_subnet_ids, tags))
+    tables = data.tables
+    settings = pulumi.Output.all(
+        tables[spec.SOUNDBITES_TABLE.name].name, tables[spec.IDEMPOTENCY_TABLE.name].name,
+        data.bucket.bucket, data.queue.url, data.dlq.url, cache.url if cache else None,
+    ).apply(lambda v: AppSettings(cfg.environment, cfg.region, v[0], v[1], v[2], v[3], v[4],
+                                  cfg.rate_limit, v[5]))
+
+    def arns(log_group: str) -> pulumi.Output:
+        return pulumi.Output.all(
+            tables[spec.SOUNDBITES_TABLE.name].arn, tables[spec.IDEMPOTENCY_TABLE.name].arn,
+            data.bucket.arn, data.queue.arn, data.dlq.arn, repo.repository.arn, account,
+        ).apply(lambda v: DataPlaneArns(
+            v[0], v[1], v[2], v[3], v[4], v[5],
+            f"arn:aws:logs:{cfg.region}:{v[6]}:log-group:{log_group}"))
+
+    certificate = ApiCertificate("api", CertificateArgs(cfg.api_name, cfg.hosted_zone_id, cfg.certificate_arn, tags))
+    common = {
+        "vpc_id": network.vpc_id, "public_subnet_ids": network.public_subnet_ids,
+        "private_subnet_ids": network.private_subnet_ids, "certificate_arn": certificate.arn,
+        "image": image, "region": cfg.region,
+    }
+    exports: dict[str, object] = {
+        "environment": cfg.environment, "migrationPhase": phase.name, "weights": phase.weights,
+        "hostedZoneId": cfg.hosted_zone_id, "recordName": cfg.api_name,
+        "tableName": tables[spec.SOUNDBITES_TABLE.name].name,
+        "idempotencyTableName": tables[spec.IDEMPOTENCY_TABLE.name].name,
+        "ledgerTableName": tables[spec.MIGRATION_LEDGER_TABLE.name].name,
+        "bucketName": data.bucket.bucket, "queueUrl": data.queue.url, "queueName": data.queue.name,
+        "dlqUrl": data.dlq.url, "dlqName": data.dlq.name, "image": image,
+        "ecrRepositoryUrl": repo.repository.repository_url,
+    }
+    targets, metrics = [], []
+    if phase.ec2.exists:
+        log_group = f"/{prefix}/ec2"
+        roles = ServiceRoles("ec2-roles", ServiceRolesArgs(EC2, arns(log_group), tags))
+        ec2 = Ec2Stack("ec2", Ec2StackArgs(
+            shape=phase.ec2, full=cfg.ec2_capacity, environment=environment_output(settings, EC2),
+            log_group_name=log_group, instance_type=cfg.ec2_instance_type, roles=roles,
+            ami_id=cfg.ec2_ami_id, tags=tags, **common))
+        lb = ec2.alb.load_balancer
+        targets.append(StackTarget(EC2, phase.ec2.weight, lb.dns_name, lb.zone_id))
+        metrics.append(StackMetrics(EC2, lb.arn_suffix, ec2.alb.target_group.arn_suffix))
+        exports.update({
+            "ec2LoadBalancerArnSuffix": lb.arn_suffix,
+            "ec2TargetGroupArnSuffix": ec2.alb.target_group.arn_suffix,
+            "ec2AsgName": ec2.api_group.name, "ec2WorkerAsgName": ec2.worker_group.name,
+            "ec2DirectName": cfg.direct_name(EC2), "ec2ApiCount": phase.ec2.api_count,
+            "ec2WorkerCount": phase.ec2.worker_count,
+        })
+    if phase.fargate.exists:
+        log_group = f"/{prefix}/fargate"
+        roles = ServiceRoles("fargate-roles", ServiceRolesArgs(FARGATE, arns(log_group), tags))
+        fargate = FargateStack("fargate", FargateStackArgs(
+            shape=phase.fargate, full=cfg.fargate_capacity,
+            environment=environment_output(settings, FARGATE), cluster_name=f"{prefix}-fargate",
+            log_group_name=log_group, queue_name=data.queue.name, roles=roles, tags=tags, **common))
+        lb = fargate.alb.load_balancer
+        targets.append(StackTarget(FARGATE, phase.fargate.weight, lb.dns_name, lb.zone_id))
+        metrics.append(StackMetrics(FARGATE, lb.arn_suffix, fargate.alb.target_group.arn_suffix))
+        exports.update({
+            "fargateLoadBalancerArnSuffix": lb.arn_suffix,
+            "fargateTargetGroupArnSuffix": fargate.alb.target_group.arn_suffix,
+            "fargateClusterName": fargate.cluster.name,
+            "fargateApiServiceName": fargate.api_service.name,
+            "fargateWorkerServiceName": fargate.worker_service.name,
+            "fargateDirectName": cfg.direct_name(FARGATE), "fargateApiCount": phase.fargate.api_count,
+            "fargateWorkerCount": phase.fargate.worker_count,
+        })
+    dns = WeightedDns("dns", WeightedDnsArgs(cfg.hosted_zone_id, cfg.api_name, tuple(targets)))
+    exports["setIdentifiers"] = {stack: stack for stack in dns.weighted}
+    watch = Observability("observability", ObservabilityArgs(
+        prefix, cfg.region, tuple(metrics), data.queue.name, data.dlq.name, tags))
+    exports.update({
+        "alarmTopicArn": watch.topic.arn, "alarmNames": [a.name for a in watch.alarms.values()],
+        "dashboardName": watch.dashboard.dashboard_name,
+    })
+    if cfg.scheduled_redrive:
+        log_group = f"/{prefix}/redrive"
+        RedriveSchedule("redrive", RedriveScheduleArgs(
+            cluster_name=f"{prefix}-ops", log_group_name=log_group, region=cfg.region, image=image,
+            # The redrive task runs on Fargate whatever the phase, so its label never changes.
+            environment=environment_output(settings, FARGATE),
+            arns=arns(log_group), private_subnet_ids=network.private_subnet_ids,
+            vpc_id=network.vpc_id, account_id=account, tags=tags))
+    if cache:
+        exports["redisUrl"] = cache.url
+    for key, value in exports.items():
+        pulumi.export(key, value)
+    return exports
+
+
+if __name__ == "__main__":
+    build(program_config.load())

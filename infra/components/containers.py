@@ -1,0 +1,31 @@
+"""ECS container definitions for the API and the worker: one image, one environment."""
+
+from __future__ import annotations
+
+from infra import spec
+
+COMMANDS = {"api": ["soundbite", "api"], "worker": ["soundbite", "worker"]}
+
+
+def container_definition(role: str, image: str, environment: dict[str, str], log_group: str,
+                         region: str) -> dict:
+    """One container definition (as ECS's JSON expects) for `soundbite <role>`."""
+    if role not in COMMANDS:
+        raise ValueError(f"unknown role {role!r}; expected one of {sorted(COMMANDS)}")
+    definition = {
+        "name": role,
+        "image": image,
+        "essential": True,
+        "command": COMMANDS[role],
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        # Above the worker's grace period, so in-flight jobs finish or go back to the queue.
+        "stopTimeout": spec.ECS_STOP_TIMEOUT_SECONDS,
+        "readonlyRootFilesystem": False,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": role},
+        },
+    }
+    if role == "api":
+        definition["portMappings"] = [{"containerPort": spec.API_PORT, "protocol": "tcp"}]
+    return definition

@@ -1,0 +1,119 @@
+"""The EC2 stack: an ALB and two auto scaling groups (API, worker) running the same image.
+
+Desired counts and the API group's minimum come from the migration phase; everything else
+is phase-independent, so changing the phase only moves capacity.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import spec
+from infra.components.iam import ServiceRoles
+from infra.components.load_balancer import LoadBalancerArgs, PublicLoadBalancer
+from infra.components.user_data import user_data
+from infra.phases import Capacity, StackShape
+
+AL2023_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+
+@dataclass(frozen=True)
+class Ec2StackArgs:
+    shape: StackShape
+    full: Capacity
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: pulumi.Input[list[str]]
+    private_subnet_ids: pulumi.Input[list[str]]
+    certificate_arn: pulumi.Input[str]
+    image: pulumi.Input[str]
+    environment: pulumi.Output  # Output[dict[str, str]], from environment.app_environment
+    region: str
+    log_group_name: str
+    instance_type: str
+    roles: ServiceRoles
+    ami_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def group_sizes(desired: int, minimum: int, full: int) -> dict[str, int]:
+    """min / desired / max for one ASG; max leaves room to scale above full capacity."""
+    return {
+        "min_size": minimum,
+        "desired_capacity": desired,
+        "max_size": max(desired, full * spec.AUTOSCALE_MAX_FACTOR),
+    }
+
+
+class Ec2Stack(pulumi.ComponentResource):
+    alb: PublicLoadBalancer
+    api_group: aws.autoscaling.Group
+    worker_group: aws.autoscaling.Group
+    log_group: aws.cloudwatch.LogGroup
+
+    def __init__(self, name: str, args: Ec2StackArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("soundbite:infra:Ec2Stack", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, "Stack": "ec2"}
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs", name=args.log_group_name, retention_in_days=spec.LOG_RETENTION_DAYS,
+            tags=tags, opts=child,
+        )
+        self.alb = PublicLoadBalancer(f"{name}-lb", LoadBalancerArgs(
+            vpc_id=args.vpc_id, public_subnet_ids=args.public_subnet_ids,
+            certificate_arn=args.certificate_arn, target_type="instance", tags=tags,
+        ), opts=child)
+        self.app_sg = aws.ec2.SecurityGroup(
+            f"{name}-app-sg", vpc_id=args.vpc_id, description="API port from the stack's ALB only",
+            ingress=[{"protocol": "tcp", "from_port": spec.API_PORT, "to_port": spec.API_PORT,
+                      "security_groups": [self.alb.security_group.id]}],
+            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
+            tags=tags, opts=child,
+        )
+        shape, full = args.shape, args.full
+        self.api_group = self._group(
+            name, "api", args, args.roles.api_profile, tags,
+            group_sizes(shape.api_count, shape.min_capacity, full.api),
+            target_group_arns=[self.alb.target_group.arn],
+        )
+        self.worker_group = self._group(
+            name, "worker", args, args.roles.worker_profile, tags,
+            group_sizes(shape.worker_count, shape.worker_count, full.worker),
+        )
+        self.register_outputs({
+            "api_group": self.api_group.name, "worker_group": self.worker_group.name,
+            "target_group_arn_suffix": self.alb.target_group.arn_suffix,
+        })
+
+    def _group(self, name, role, args: Ec2StackArgs, profile, tags, sizes, target_group_arns=None):
+        child = pulumi.ResourceOptions(parent=self)
+        script = pulumi.Output.all(args.image, args.environment).apply(
+            lambda v: base64.b64encode(
+                user_data(role, v[0], v[1], args.region, args.log_group_name).encode()
+            ).decode()
+        )
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-{role}-lt", image_id=args.ami_id or AL2023_AMI, instance_type=args.instance_type,
+            iam_instance_profile={"arn": profile.arn}, user_data=script,
+            vpc_security_group_ids=[self.app_sg.id],
+            metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
+                              "http_put_response_hop_limit": 2},  # 2: containers reach IMDSv2
+            tag_specifications=[{"resource_type": "instance", "tags": {**tags, "Role": role}}],
+            update_default_version=True, tags=tags, opts=child,
+        )
+        on_alb = bool(target_group_arns)
+        return aws.autoscaling.Group(
+            f"{name}-{role}-asg", vpc_zone_identifiers=args.private_subnet_ids,
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            target_group_arns=target_group_arns or [],
+            health_check_type="ELB" if on_alb else "EC2",
+            health_check_grace_period=spec.HEALTH_CHECK_GRACE_SECONDS,
+            # A new launch template version (new image) rolls the instances, healthy first.
+            instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 100,
+                                                                     "max_healthy_percentage": 200}},
+            tags=[{"key": k, "value": v, "propagate_at_launch": True} for k, v in {**tags, "Role": role}.items()],
+            opts=child, **sizes,
+        )
