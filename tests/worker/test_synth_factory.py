@@ -1,0 +1,37 @@
+"""Picking the synthesizer by its SOUNDBITE_SYNTHESIZER name."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from infra import spec
+from worker.exceptions import ConfigurationError
+from worker.synth import DEFAULT_SYNTHESIZER, SYNTHESIZERS, build_synthesizer
+from worker.synth.espeak import EspeakSynthesizer
+from worker.synth.polly import PollySynthesizer
+
+
+@pytest.mark.parametrize("name", [None, "", "espeak", " ESPEAK "])
+def test_espeak_is_the_default(name):
+    synth = build_synthesizer(name)
+    assert isinstance(synth, EspeakSynthesizer)
+    assert (synth.name, DEFAULT_SYNTHESIZER) == ("espeak", "espeak")
+    assert synth.default_voice == spec.DEFAULT_VOICE
+    assert spec.DEFAULT_FORMAT in synth.formats()
+
+
+def test_polly_uses_the_client_it_is_given(aws_env):
+    client = boto3.client("polly")
+    synth = build_synthesizer("polly", polly_client=client)
+    assert isinstance(synth, PollySynthesizer)
+    assert synth.client is client
+    assert synth.default_voice in {v.id for v in synth.voices()}
+
+
+def test_unknown_name_is_a_configuration_error_naming_the_choices():
+    with pytest.raises(ConfigurationError) as caught:
+        build_synthesizer("festival")
+    message = str(caught.value)
+    assert "'festival'" in message and "SOUNDBITE_SYNTHESIZER" in message
+    assert all(name in message for name in SYNTHESIZERS)
