@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from infra import phases, spec
 from migration.health import AlarmStates, AsgHealth, HealthProvider, HttpProbe
-from migration.judge import JudgeConfig
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.phase_source import PhaseSource
@@ -35,7 +34,6 @@ class Engine:
     """Rollback always goes through Route 53 directly, whatever moves traffic forward."""
     ledger: Ledger
     metrics: CloudWatchMetrics | None = None
-    judge_config: JudgeConfig = field(default_factory=JudgeConfig)
     alarms: AlarmStates | None = None
     health: Mapping[str, list[HealthProvider]] = field(default_factory=dict)
     probe: HttpProbe | None = None
@@ -43,9 +41,15 @@ class Engine:
     ec2_scaler: AsgHealth | None = None
     ec2_capacity: phases.Capacity = field(default_factory=phases.Capacity)
     fargate_capacity: phases.Capacity = field(default_factory=phases.Capacity)
+    fargate_capacity_rps: float | None = None
+    """Requests per second one Fargate task serves; enables the rate-based capacity check."""
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.time
     on_event: Callable[[dict], None] = _ignore
+
+    @property
+    def judge_config(self):
+        return self.plan.judge
 
     @property
     def phase_table(self) -> tuple[phases.Phase, ...]:

@@ -8,11 +8,12 @@ timeline without touching anything. Built-in plans: `default` (production soaks)
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from infra import phases, spec
 from migration.exceptions import PlanError
+from migration.judge import JudgeConfig
 
 VALIDATE = "validate"
 
@@ -21,11 +22,13 @@ DEFAULT_FAILURE_LIMIT = 2
 DEFAULT_INCONCLUSIVE_LIMIT = 10
 DEFAULT_MAX_SOAK_EXTENSION_SECONDS = spec.DEFAULT_SOAK_SECONDS
 
-QUICK_SOAK_SECONDS = 6
+QUICK_SOAK_SECONDS = 8
 QUICK_ANALYSIS_INTERVAL_SECONDS = 1
 QUICK_TTL_WAIT_SECONDS = 1
 QUICK_METRIC_LAG_SECONDS = 1
-QUICK_MAX_SOAK_EXTENSION_SECONDS = 6
+QUICK_MAX_SOAK_EXTENSION_SECONDS = 20
+QUICK_JUDGE = JudgeConfig(smallest_regression=0.05, min_requests=20)
+"""Seconds of soak cannot show a one-point regression; the rehearsal looks for five points."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Plan:
     failure_limit: int = DEFAULT_FAILURE_LIMIT
     inconclusive_limit: int = DEFAULT_INCONCLUSIVE_LIMIT
     max_soak_extension_seconds: float = DEFAULT_MAX_SOAK_EXTENSION_SECONDS
+    judge: JudgeConfig = field(default_factory=JudgeConfig)
 
     def __post_init__(self) -> None:
         validate_plan(self)
@@ -160,7 +164,7 @@ def quick_plan() -> Plan:
     return Plan("quick", tuple(steps), ttl_wait_seconds=QUICK_TTL_WAIT_SECONDS,
                 metric_lag_seconds=QUICK_METRIC_LAG_SECONDS,
                 analysis_interval_seconds=QUICK_ANALYSIS_INTERVAL_SECONDS,
-                max_soak_extension_seconds=QUICK_MAX_SOAK_EXTENSION_SECONDS)
+                max_soak_extension_seconds=QUICK_MAX_SOAK_EXTENSION_SECONDS, judge=QUICK_JUDGE)
 
 
 BUILT_IN = {"default": default_plan, "quick": quick_plan}
@@ -192,7 +196,7 @@ def plan_from_mapping(data: dict) -> Plan:
         raise PlanError("a plan file must hold a mapping")
     known = {"name", "steps", "validate", "soak_seconds", "ttl_wait_seconds", "metric_lag_seconds",
              "analysis_interval_seconds", "failure_limit", "inconclusive_limit",
-             "max_soak_extension_seconds"}
+             "max_soak_extension_seconds", "judge"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise PlanError(f"unknown plan keys: {', '.join(unknown)}")
@@ -206,8 +210,12 @@ def plan_from_mapping(data: dict) -> Plan:
     kwargs = {k: data[k] for k in ("ttl_wait_seconds", "metric_lag_seconds",
                                    "analysis_interval_seconds", "failure_limit",
                                    "inconclusive_limit", "max_soak_extension_seconds") if k in data}
+    judge = data.get("judge") or {}
+    allowed = {f.name for f in fields(JudgeConfig)}
+    if not isinstance(judge, dict) or set(judge) - allowed:
+        raise PlanError(f"'judge' takes a mapping of: {', '.join(sorted(allowed))}")
     try:
-        return Plan(str(data.get("name", "custom")), tuple(steps), **kwargs)
+        return Plan(str(data.get("name", "custom")), tuple(steps), judge=JudgeConfig(**judge), **kwargs)
     except TypeError as exc:
         raise PlanError(f"invalid plan: {exc}") from exc
 

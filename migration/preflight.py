@@ -1,0 +1,100 @@
+"""Preflight: the checks that must pass before any traffic moves, each with pass/fail and why."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from infra import phases
+from migration.engine import EC2, FARGATE, Engine
+from migration.exceptions import MigrationError
+from migration.plan import weights_for
+from migration.router import check_weights, fargate_percent
+
+RATE_WINDOW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _lock(engine: Engine) -> Check:
+    holder = engine.ledger.holder()
+    if holder is None or holder["expired"] or holder["owner"] == engine.ledger.owner:
+        return Check("lock", True, "no other run holds the lock")
+    return Check("lock", False, f"held by {holder['owner']} until {holder['expiresAt']:.0f}")
+
+
+def _records(live: dict[str, int]) -> list[Check]:
+    missing = [s for s in (EC2, FARGATE) if s not in live]
+    checks = [Check("records", not missing, "both weighted records exist" if not missing
+                    else f"missing weighted record(s): {', '.join(missing)}")]
+    total = sum(live.values())
+    checks.append(Check("live-weights", total > 0, f"live weights {live}" if total > 0
+                        else f"live weights {live} are all zero"))
+    return checks
+
+
+def _drift(engine: Engine, live: dict[str, int]) -> Check:
+    expected = engine.ledger.read_state().get("weights")
+    if expected and {k: live.get(k) for k in expected} != expected:
+        return Check("drift", False, f"live {live} but this tool last set {expected}")
+    return Check("drift", True, "live weights match the ledger")
+
+
+def _next_weights(engine: Engine, live: dict[str, int]) -> tuple[Check, int | None]:
+    step = engine.plan.next_step(fargate_percent(live))
+    if step is None:
+        return Check("next-step", True, "nothing left to shift"), None
+    try:
+        check_weights(weights_for(step.percent))
+    except MigrationError as exc:
+        return Check("next-step", False, str(exc)), None
+    return Check("next-step", True, f"next: {step.name} -> {weights_for(step.percent)}"), step.percent
+
+
+def _capacity(engine: Engine, percent: int) -> Check:
+    """The receiving side must already run what the next phase (and current traffic) needs."""
+    running = engine.running(FARGATE)
+    if running is None:
+        return Check("capacity", False, "cannot read Fargate capacity (no ECS service configured)")
+    needed = phases.phase_for_fargate_percent(percent, engine.phase_table).fargate.api_count
+    detail = f"Fargate runs {running} task(s), {percent}% needs {needed} by the phase table"
+    rps = engine.fargate_capacity_rps
+    if rps and engine.metrics is not None:
+        now = engine.now()
+        rate = sum(engine.metrics.lane(s, now - RATE_WINDOW_SECONDS, now).requests
+                    for s in (EC2, FARGATE)) / RATE_WINDOW_SECONDS
+        by_rate = math.ceil(rate * percent / 100 / rps)
+        needed = max(needed, by_rate)
+        detail += f", {by_rate} by the current {rate:.1f} req/s"
+    return Check("capacity", running >= needed, detail)
+
+
+def preflight(engine: Engine) -> list[Check]:
+    """Every check, in the order a person would read them."""
+    checks = [_lock(engine)]
+    live = engine.router.current()
+    checks += _records(live)
+    checks.append(_drift(engine, live))
+    firing = engine.firing()
+    checks.append(Check("alarms", not firing, "no alarm in ALARM" if not firing
+                        else f"in ALARM: {', '.join(firing)}"))
+    for lane in (EC2, FARGATE):
+        if not engine.health.get(lane):
+            checks.append(Check(f"{lane}-health", False, f"no health provider configured for {lane}"))
+            continue
+        problems = engine.problems(lane)
+        checks.append(Check(f"{lane}-health", not problems, "; ".join(problems) or "healthy"))
+    step_check, percent = _next_weights(engine, live)
+    checks.append(step_check)
+    if percent:
+        checks.append(_capacity(engine, percent))
+    return checks
+
+
+def as_dicts(checks: list[Check]) -> list[dict]:
+    return [asdict(c) for c in checks]

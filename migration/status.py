@@ -1,0 +1,75 @@
+"""`status` and `reconcile`: the configured phase against live weights, health, lock, decisions."""
+
+from __future__ import annotations
+
+from infra import phases
+from migration.engine import EC2, FARGATE, Engine
+from migration.exceptions import MigrationError
+from migration.router import fargate_percent
+
+RECENT_EVENTS = 10
+
+
+def live_phase(engine: Engine, live: dict[str, int]) -> str | None:
+    try:
+        return phases.phase_for_fargate_percent(fargate_percent(live), engine.phase_table).name
+    except phases.UnknownPhaseError:
+        return None
+
+
+def config_drift(engine: Engine, live: dict[str, int]) -> dict:
+    """Config phase vs live Route 53 weights (compared as the share Fargate gets)."""
+    if engine.phase_source is None:
+        return {"config_phase": None, "drift": None, "detail": "no stack config to compare with"}
+    try:
+        configured = engine.phase_source.get()
+    except MigrationError as exc:
+        return {"config_phase": None, "drift": None, "detail": str(exc)}
+    except RuntimeError as exc:  # Pulumi unavailable or failing: report, do not crash status
+        return {"config_phase": None, "drift": None, "detail": str(exc)}
+    if configured is None:
+        return {"config_phase": None, "drift": None, "detail": "soundbite:migrationPhase is not set"}
+    try:
+        phase = phases.phase_named(configured, engine.phase_table)
+    except phases.UnknownPhaseError as exc:
+        return {"config_phase": configured, "drift": True, "detail": str(exc)}
+    drift = phase.fargate_percent != fargate_percent(live)
+    detail = (f"config says {configured} ({phase.fargate_percent}% Fargate), Route 53 sends "
+              f"{fargate_percent(live)}%" if drift else f"config {configured} agrees with Route 53")
+    return {"config_phase": configured, "drift": drift, "detail": detail}
+
+
+def status(engine: Engine) -> dict:
+    live = engine.direct_router.current()
+    state = engine.ledger.read_state()
+    return {
+        "stack": engine.stack,
+        "live_weights": live,
+        "fargate_percent": fargate_percent(live) if live else None,
+        "live_phase": live_phase(engine, live) if live else None,
+        **config_drift(engine, live),
+        "ledger_weights": state.get("weights"),
+        "run_status": state.get("status"),
+        "alarms_firing": list(engine.firing()),
+        "health": {lane: engine.problems(lane) for lane in (EC2, FARGATE)},
+        "lock": engine.ledger.holder(),
+        "recent": engine.ledger.events(RECENT_EVENTS),
+    }
+
+
+def reconcile(engine: Engine, dry_run: bool = False) -> dict:
+    """Make the configured phase agree with live weights (after a rollback by Route 53)."""
+    live = engine.direct_router.current()
+    target = live_phase(engine, live)
+    if target is None:
+        raise MigrationError(f"live weights {live} match no phase of the table: fix them first")
+    drift = config_drift(engine, live)
+    if drift["drift"] is False:
+        return {"changed": False, "phase": target, "detail": drift["detail"]}
+    if engine.phase_source is None:
+        raise MigrationError("no stack config to reconcile: pass --stack-file or --pulumi-dir")
+    if dry_run:
+        return {"changed": False, "phase": target, "detail": f"would set the phase to {target}"}
+    detail = engine.phase_source.set(target)
+    engine.ledger.append("reconcile", phase=target, live=live, detail=detail)
+    return {"changed": True, "phase": target, "detail": detail}
