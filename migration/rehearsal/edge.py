@@ -61,7 +61,7 @@ class PeriodSample:
 class Edge:
     def __init__(self, resolver: WeightedResolver, lane_urls: dict[str, str], cloudwatch,
                  environment: str, period: float = 1.0, rng: random.Random | None = None,
-                 now=time.time) -> None:
+                 now=time.time, on_sample=None) -> None:
         self.resolver = resolver
         self.lane_urls = dict(lane_urls)
         self.cloudwatch = cloudwatch
@@ -71,6 +71,7 @@ class Edge:
         self.samples: list[PeriodSample] = []
         self._rng = rng or random.Random()
         self._now = now
+        self._on_sample = on_sample or (lambda _sample: None)
         self._lock = threading.Lock()
         self._stats = {lane: LaneStats() for lane in lane_urls}
         self._http = urllib3.PoolManager(maxsize=32, retries=False,
@@ -180,6 +181,7 @@ class Edge:
             sample = PeriodSample(at, lane, lane_stats.requests, lane_stats.errors,
                                   lane_stats.p95(), weights.get(lane, 0))
             self.samples.append(sample)
+            self._on_sample(sample)
             try:
                 publish_lane_metrics(self.cloudwatch, lane, sample.requests, sample.errors,
                                      sample.p95_ms, at, environment=self.environment)

@@ -172,7 +172,7 @@ def test_queue_failure_fails_the_request_and_leaves_no_pending_record(make_app, 
 def test_correlation_id_is_echoed_or_generated(client):
     assert client.get("/healthz", headers={"X-Correlation-Id": "abc-123"}).headers[
         "X-Correlation-Id"] == "abc-123"
-    generated = client.get("/healthz", headers={"X-Correlation-Id": "bad value\n"}).headers[
+    generated = client.get("/healthz", headers={"X-Correlation-Id": "bad value;<script>"}).headers[
         "X-Correlation-Id"]
     assert len(generated) == 32
     problem = client.get("/v1/soundbites/nope", headers={"X-Correlation-Id": "trace-9"}).get_json()

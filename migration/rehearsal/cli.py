@@ -1,0 +1,64 @@
+"""`soundbite rehearse`: the whole migration on this machine, with faults, then a report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from migration.rehearsal.faults import FaultSyntaxError, parse_fault
+
+
+def _faults(_ctx, _param, values: tuple[str, ...]):
+    try:
+        return tuple(parse_fault(v) for v in values)
+    except FaultSyntaxError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+@click.command()
+@click.option("--plan", "plan_name", default="quick", show_default=True,
+              help="Built-in plan (quick, default) or a plan file (JSON/YAML).")
+@click.option("--fault", "faults", multiple=True, callback=_faults, metavar="LANE:KIND=VALUE[@WEIGHT]",
+              help="Inject a fault, e.g. fargate:errors=0.3, fargate:latency=400@25, "
+                   "fargate:crash@25, fargate:worker-crash. Repeatable.")
+@click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(1, 500),
+              help="Client requests per second through the edge.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed for the load mix and routing.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write report.json, events.jsonl, samples.jsonl and timeline.png here.")
+@click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".soundbite-rehearsal"), show_default=True, help="Process logs.")
+@click.option("--drain-timeout", default=60.0, show_default=True, type=click.FloatRange(1, 3600),
+              help="Seconds to wait for accepted soundbites to settle after the load stops.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, as_json) -> None:
+    """Rehearse a whole EC2 -> Fargate migration locally: two lanes, an edge, load, the engine.
+
+    Exit code 0 when the run completed and its invariants held (whatever the outcome).
+    """
+    from rich.console import Console
+
+    from migration.exceptions import MigrationError
+    from migration.rehearsal.progress import ProgressView
+    from migration.rehearsal.runner import RehearsalOptions
+    from migration.rehearsal.runner import rehearse as run
+
+    console = Console(stderr=True)
+    options = RehearsalOptions(plan=plan_name, faults=faults, rate=rate, seed=seed,
+                               drain_timeout=drain_timeout, log_dir=log_dir, report_dir=report_dir)
+    view = ProgressView(console)
+    try:
+        with view:
+            summary = run(options, view.update)
+    except (MigrationError, OSError, RuntimeError) as exc:
+        raise click.ClickException(f"the rehearsal could not run: {exc}") from exc
+    if report_dir:
+        console.print(f"report written to {report_dir}/ (chart: timeline.png)")
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        view.print_summary(summary)
+    sys.exit(0 if summary["ok"] else 1)

@@ -1,0 +1,88 @@
+"""What a person watches during a rehearsal: stage, weights, per-lane traffic, decisions."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+
+class ProgressView:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.stage = "starting"
+        self.step = "-"
+        self.lanes: dict[str, dict] = {}
+        self.decisions: deque[str] = deque(maxlen=6)
+        self.settling = ""
+        self._live = Live(self._render(), console=console, refresh_per_second=4, transient=False)
+
+    def __enter__(self) -> ProgressView:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._live.__exit__(*exc)
+
+    def update(self, stage: str, data: dict) -> None:
+        if stage == "sample":
+            self.lanes[data["lane"]] = data
+        elif stage == "event":
+            self._event(data)
+        elif stage == "settling":
+            self.settling = f"{data['done']}/{data['total']} settled"
+        else:
+            self.stage = stage
+        self._live.update(self._render())
+
+    def _event(self, event: dict) -> None:
+        kind = event["kind"]
+        if kind == "shift":
+            self.step = event.get("step", "-")
+        text = {
+            "verdict": f"{event.get('step')}: {event.get('outcome')}: {event.get('reason')}",
+            "shift": f"shift to {event.get('weights')}",
+            "rollback": f"ROLLBACK: {event.get('reason')}",
+            "held": f"HELD: {event.get('reason')}",
+            "fault": f"fault started: {event.get('fault')}",
+        }.get(kind, kind)
+        self.decisions.append(text)
+
+    def _render(self) -> Group:
+        table = Table(title=f"stage: {self.stage}   step: {self.step}   {self.settling}",
+                      title_justify="left")
+        for column in ("lane", "weight", "req/s", "5xx %", "p95 ms"):
+            table.add_column(column, justify="right")
+        for lane, data in sorted(self.lanes.items()):
+            requests = data["requests"]
+            errors = 100 * data["errors"] / requests if requests else 0.0
+            p95 = f"{data['p95_ms']:.0f}" if data.get("p95_ms") is not None else "-"
+            table.add_row(lane, str(data["weight"]), str(requests), f"{errors:.1f}", p95)
+        return Group(table, Text("\n".join(self.decisions), style="dim"))
+
+    def print_summary(self, summary: dict) -> None:
+        table = Table(title=f"rehearsal: {summary['outcome']}  final weights {summary['final_weights']}")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        soundbites = summary["soundbites"]
+        rows = [
+            ("duration (s)", summary["duration_seconds"]),
+            ("requests", summary["requests"]["total"]),
+            ("client-visible errors", summary["requests"]["client_errors"]),
+            ("soundbites accepted / ready / failed", f"{soundbites['accepted']} / "
+             f"{soundbites['ready']} / {soundbites['failed']}"),
+            ("lost / duplicates", f"{soundbites['lost']} / {soundbites['duplicates']}"),
+            ("detection (s)", summary["detection_seconds"]),
+            ("rollback (s)", summary["rollback_seconds"]),
+        ]
+        for name, value in rows:
+            table.add_row(name, "-" if value is None else str(value))
+        for name, held in summary["invariants"].items():
+            table.add_row(name.replace("_", " "), "[green]ok[/]" if held else "[red]BROKEN[/]")
+        self.console.print(table)
+        for event in summary["decisions"]:
+            if event["kind"] in ("rollback", "held") or event.get("outcome") == "fail":
+                self.console.print(f"  {event['kind']}: {event.get('reason')}")

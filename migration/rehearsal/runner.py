@@ -1,0 +1,246 @@
+"""Run one rehearsal: lanes, edge, load, the real migration engine, faults, drain, invariants."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import boto3
+
+from infra import phases, spec
+from infra.local.stack import LocalStack
+from migration import dns_setup
+from migration.edge_metrics import edge_profile
+from migration.engine import Engine
+from migration.executor import Executor
+from migration.health import HttpProbe
+from migration.ledger import Ledger
+from migration.metrics import CloudWatchMetrics
+from migration.plan import Plan, load_plan
+from migration.rehearsal.edge import Edge
+from migration.rehearsal.faults import Fault
+from migration.rehearsal.invariants import count_records, settle, tally
+from migration.rehearsal.lane_health import LaneProcessHealth
+from migration.rehearsal.load import LoadGenerator
+from migration.rehearsal.report import write_report
+from migration.rehearsal.resolver import WeightedResolver
+from migration.router import Route53WeightedRouter
+from service.repository import SoundbiteRepository
+
+ZONE = "soundbite.test"
+PUBLIC_NAME = f"api.{ZONE}"
+ENVIRONMENT = "rehearsal"
+
+
+@dataclass
+class RehearsalOptions:
+    plan: str = "quick"
+    faults: tuple[Fault, ...] = ()
+    rate: float = 20.0
+    seed: int = 7
+    drain_timeout: float = 60.0
+    log_dir: Path = Path(".soundbite-rehearsal")
+    report_dir: Path | None = None
+
+
+@dataclass
+class Observed:
+    """What the run saw, for the summary: engine events and fault activations."""
+
+    started_at: float = field(default_factory=time.time)
+    events: list[dict] = field(default_factory=list)
+    fault_started: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def event(self, event: dict) -> None:
+        with self.lock:
+            self.events.append(event)
+
+
+class FaultInjector:
+    """Starts each fault once its lane's live weight reaches the fault's `@WEIGHT`."""
+
+    def __init__(self, faults: tuple[Fault, ...], stack: LocalStack, edge: Edge,
+                 weights: Callable[[], dict[str, int]], observed: Observed) -> None:
+        self.pending = list(faults)
+        self.stack, self.edge, self.weights, self.observed = stack, edge, weights, observed
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while self.pending and not self._stop.wait(0.2):
+            live = self.weights()
+            total = sum(live.values()) or 1
+            for fault in list(self.pending):
+                if fault.due(round(100 * live.get(fault.lane, 0) / total)):
+                    self.apply(fault)
+                    self.pending.remove(fault)
+
+    def apply(self, fault: Fault) -> None:
+        if fault.kind == "errors":
+            self.edge.faults[fault.lane].error_fraction = fault.value
+        elif fault.kind == "latency":
+            self.edge.faults[fault.lane].latency_ms = fault.value
+        elif fault.kind == "crash":
+            self.stack.lanes[fault.lane].kill("api")
+        elif fault.kind == "worker-crash":
+            self.stack.lanes[fault.lane].kill("worker")
+        now = time.time()
+        self.observed.fault_started[str(fault)] = now
+        self.observed.event({"kind": "fault", "at": now, "fault": str(fault)})
+
+
+def build_engine(plan: Plan, stack: LocalStack, zone_id: str, observed: Observed) -> Engine:
+    dp = stack.data_plane
+    route53 = boto3.client("route53")
+    profile = edge_profile(ENVIRONMENT, spec.STACKS)
+    for query_set in profile.lanes.values():
+        for query in (query_set.requests, query_set.errors, query_set.p95_ms):
+            object.__setattr__(query, "period", 1)
+    router = Route53WeightedRouter(zone_id, PUBLIC_NAME, client=route53)
+    lanes = stack.lanes
+    return Engine(
+        stack=ENVIRONMENT,
+        plan=plan,
+        router=router,
+        direct_router=router,
+        ledger=Ledger(dp.ledger_table, ENVIRONMENT),
+        metrics=CloudWatchMetrics(profile, client=boto3.client("cloudwatch")),
+        health={name: [LaneProcessHealth(lane)] for name, lane in lanes.items()},
+        probe=HttpProbe({name: lane.url for name, lane in lanes.items()}, count=5),
+        ec2_capacity=phases.Capacity(1, 1),
+        fargate_capacity=phases.Capacity(1, 1),
+        on_event=observed.event,
+    )
+
+
+def _timings(observed: Observed) -> tuple[float | None, float | None]:
+    """(fault start -> rollback decision, decision -> weights restored), None when absent."""
+    rollback = next((e for e in observed.events if e["kind"] == "rollback"), None)
+    if rollback is None:
+        return None, None
+    decided = max((e["at"] for e in observed.events
+                   if e["kind"] == "verdict" and e["at"] <= rollback["at"]), default=rollback["at"])
+    faults = [t for t in observed.fault_started.values() if t <= decided]
+    detection = decided - min(faults) if faults else None
+    return detection, rollback["at"] - decided
+
+
+def _identical_across_lanes(stack: LocalStack, ids: list[str], sample: int = 5) -> bool:
+    """The same soundbite reads the same from both lanes (presigned URLs compared without query)."""
+    import json
+    import urllib.request
+
+    def body(lane: str, soundbite_id: str) -> dict:
+        url = f"{stack.lanes[lane].url}/v1/soundbites/{soundbite_id}"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            data = json.loads(response.read())
+        if "audio_url" in data:
+            data["audio_url"] = data["audio_url"].split("?")[0]
+        return data
+
+    alive = [name for name, lane in stack.lanes.items() if lane.api and lane.api.poll() is None]
+    if len(alive) < 2:
+        return True  # nothing to compare once a lane was crashed on purpose
+    return all(body(alive[0], i) == body(alive[1], i) for i in ids[:sample])
+
+
+def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | None = None) -> dict:
+    """Run the whole rehearsal and return its summary (see the README for the fields)."""
+    say = progress or (lambda _stage, _data: None)
+    plan = load_plan(options.plan)
+    observed = Observed()
+    with LocalStack(environment=ENVIRONMENT, log_dir=options.log_dir) as stack:
+        say("lanes", {})
+        for lane in spec.STACKS:
+            stack.add_lane(lane)
+        targets = {lane: f"{lane}.lanes.{ZONE}" for lane in spec.STACKS}
+        parallel = phases.phase_named("parallel").weights
+        zone_id = dns_setup.create_weighted_zone(
+            boto3.client("route53"), ZONE, PUBLIC_NAME, targets, parallel,
+            ttl=max(1, int(plan.ttl_wait_seconds)))
+        resolver = WeightedResolver(boto3.client("route53"), zone_id, PUBLIC_NAME,
+                                    {t: lane for lane, t in targets.items()})
+        edge = Edge(resolver, {n: lane.url for n, lane in stack.lanes.items()},
+                    boto3.client("cloudwatch"), ENVIRONMENT,
+                    on_sample=lambda sample: say("sample", asdict(sample)))
+        edge_url = edge.start()
+        load = LoadGenerator(edge_url, options.rate, seed=options.seed)
+        engine = build_engine(plan, stack, zone_id, _observer(observed, edge, say))
+        injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed)
+        try:
+            load.start()
+            injector.start()
+            say("migrating", {"plan": plan.name, "steps": [s.name for s in plan.steps]})
+            result = Executor(engine).run()
+        finally:
+            injector.stop()
+            load.stop()
+            edge.stop()
+        say("draining", {"accepted": len(load.stats.accepted)})
+        ids = list(load.stats.accepted.values())
+        repo = SoundbiteRepository(stack.data_plane.soundbites_table, ENVIRONMENT)
+        statuses = settle(repo, ids, options.drain_timeout,
+                          progress=lambda done, total: say("settling", {"done": done, "total": total}))
+        records = count_records(boto3.client("dynamodb"), stack.data_plane.soundbites_table)
+        soundbites = tally(statuses, records, load.stats.key_conflicts)
+        identical = _identical_across_lanes(stack, ids)
+        final = engine.router.current()
+    detection, rollback = _timings(observed)
+    summary = _summary(options, result, final, load, soundbites, identical, detection, rollback,
+                       observed, edge)
+    if options.report_dir:
+        paths = write_report(options.report_dir, summary, edge.samples, observed.events)
+        summary["report"] = {name: str(path) for name, path in paths.items()}
+    return summary
+
+
+def _observer(observed: Observed, edge: Edge, say) -> Callable[[dict], None]:
+    def on_event(event: dict) -> None:
+        observed.event(event)
+        say("event", event)
+
+    return on_event
+
+
+def _summary(options, result, final, load, soundbites, identical, detection, rollback,
+             observed, edge) -> dict:
+    outcome = {"complete": "promoted", "rolled-back": "rolled_back"}.get(result.status.value, "held")
+    per_lane = {}
+    for sample in edge.samples:
+        lane = per_lane.setdefault(sample.lane, {"requests": 0, "errors": 0})
+        lane["requests"] += sample.requests
+        lane["errors"] += sample.errors
+    decisions = [e for e in observed.events if e["kind"] in ("verdict", "rollback", "held", "shift")]
+    invariants = {
+        "no_soundbite_lost": soundbites.lost == 0,
+        "no_duplicates": soundbites.duplicates == 0,
+        "identical_responses_across_lanes": identical,
+        "healthy_run_has_no_client_errors": bool(options.faults) or load.stats.client_errors == 0,
+    }
+    return {
+        "outcome": outcome,
+        "final_weights": {lane: final.get(lane, 0) for lane in spec.STACKS},
+        "plan": options.plan,
+        "faults": [str(f) for f in options.faults],
+        "requests": {**load.stats.as_dict(), "per_lane": per_lane},
+        "soundbites": soundbites.as_dict(),
+        "decisions": decisions,
+        "detection_seconds": None if detection is None else round(detection, 2),
+        "rollback_seconds": None if rollback is None else round(rollback, 2),
+        "duration_seconds": round(time.time() - observed.started_at, 1),
+        "started_at": observed.started_at,
+        "result_reason": result.reason,
+        "invariants": invariants,
+        "ok": all(invariants.values()),
+    }
