@@ -6,7 +6,7 @@ raises capacity before traffic arrives and autoscaling can only add to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -27,6 +27,7 @@ class ServiceScalingArgs:
     worker_max: int
     request_count_label: pulumi.Input[str]  # "<alb arn suffix>/<target group arn suffix>"
     queue_name: pulumi.Input[str]
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def backlog_per_task_metrics(queue_name: str, cluster: str, service: str) -> list[dict]:
@@ -47,9 +48,8 @@ class ServiceScaling(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceScalingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("soundbite:infra:ServiceScaling", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        api = self._target(f"{name}-api", args.cluster_name, args.api_service_name, args.api_min, args.api_max)
-        worker = self._target(f"{name}-worker", args.cluster_name, args.worker_service_name,
-                              args.worker_min, args.worker_max)
+        api = self._target(f"{name}-api", args, args.api_service_name, args.api_min, args.api_max)
+        worker = self._target(f"{name}-worker", args, args.worker_service_name, args.worker_min, args.worker_max)
         self.api_requests = aws.appautoscaling.Policy(
             f"{name}-api-requests", policy_type="TargetTrackingScaling", resource_id=api.resource_id,
             scalable_dimension=DIMENSION, service_namespace="ecs",
@@ -81,9 +81,10 @@ class ServiceScaling(pulumi.ComponentResource):
         )
         self.register_outputs({})
 
-    def _target(self, name, cluster, service, minimum, maximum) -> aws.appautoscaling.Target:
+    def _target(self, name, args: ServiceScalingArgs, service, minimum, maximum) -> aws.appautoscaling.Target:
         return aws.appautoscaling.Target(
             f"{name}-target", service_namespace="ecs", scalable_dimension=DIMENSION,
-            resource_id=pulumi.Output.concat("service/", cluster, "/", service),
-            min_capacity=minimum, max_capacity=maximum, opts=pulumi.ResourceOptions(parent=self),
+            resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", service),
+            min_capacity=minimum, max_capacity=maximum, tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -97,7 +97,7 @@ class FargateStack(pulumi.ComponentResource):
             worker_max=max(shape.worker_count, args.full.worker * spec.AUTOSCALE_MAX_FACTOR),
             request_count_label=pulumi.Output.concat(
                 self.alb.load_balancer.arn_suffix, "/", self.alb.target_group.arn_suffix),
-            queue_name=args.queue_name,
+            queue_name=args.queue_name, tags=tags,
         ), opts=child)
         self.register_outputs({
             "cluster": self.cluster.name, "api_service": self.api_service.name,

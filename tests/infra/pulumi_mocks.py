@@ -115,3 +115,27 @@ def run_program(build, *args) -> ProgramRun:
         asyncio.set_event_loop(None)
         loop.close()
     return ProgramRun(mocks, resolved)
+
+
+BASE_CONFIG = {
+    "environment": "dev",
+    "hostedZoneId": "Z0123456789TEST",
+    "apiName": "api.dev.example.com",
+    "imageTag": "v1",
+    "migrationPhase": "ec2-only",
+}
+_RUNS: dict[tuple, ProgramRun] = {}
+
+
+def program_for(phase: str, **overrides: str) -> ProgramRun:
+    """The program built for `phase` (and config overrides); cached, since a build is pure."""
+    from importlib import import_module
+
+    from infra import config
+
+    values = {**BASE_CONFIG, "migrationPhase": phase, **overrides}
+    key = tuple(sorted(values.items()))
+    if key not in _RUNS:
+        program = import_module("infra.__main__")
+        _RUNS[key] = run_program(program.build, config.from_values(values, REGION))
+    return _RUNS[key]
