@@ -51,6 +51,16 @@ class Emulator:
     def env(self) -> dict[str, str]:
         return aws_env(self.endpoint)
 
+    def client(self, service: str):
+        """A boto3 client for this emulator, whatever this process's own environment says."""
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=LOCAL_REGION,
+        ).client(service, endpoint_url=self.endpoint)
+
     def alive(self) -> bool:
         return self.process.poll() is None
 

@@ -8,8 +8,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import boto3
-
 from infra import phases, spec
 from infra.local.stack import LocalStack
 from migration import dns_setup
@@ -100,9 +98,10 @@ class FaultInjector:
         self.observed.event({"kind": "fault", "at": now, "fault": str(fault)})
 
 
-def build_engine(plan: Plan, stack: LocalStack, zone_id: str, observed: Observed) -> Engine:
+def build_engine(plan: Plan, stack: LocalStack, zone_id: str,
+                 on_event: Callable[[dict], None]) -> Engine:
     dp = stack.data_plane
-    route53 = boto3.client("route53")
+    route53 = stack.emulator.client("route53")
     profile = edge_profile(ENVIRONMENT, spec.STACKS)
     for query_set in profile.lanes.values():
         for query in (query_set.requests, query_set.errors, query_set.p95_ms):
@@ -114,13 +113,13 @@ def build_engine(plan: Plan, stack: LocalStack, zone_id: str, observed: Observed
         plan=plan,
         router=router,
         direct_router=router,
-        ledger=Ledger(dp.ledger_table, ENVIRONMENT),
-        metrics=CloudWatchMetrics(profile, client=boto3.client("cloudwatch")),
+        ledger=Ledger(dp.ledger_table, ENVIRONMENT, client=stack.emulator.client("dynamodb")),
+        metrics=CloudWatchMetrics(profile, client=stack.emulator.client("cloudwatch")),
         health={name: [LaneProcessHealth(lane)] for name, lane in lanes.items()},
         probe=HttpProbe({name: lane.url for name, lane in lanes.items()}, count=5),
         ec2_capacity=phases.Capacity(1, 1),
         fargate_capacity=phases.Capacity(1, 1),
-        on_event=observed.event,
+        on_event=on_event,
     )
 
 
@@ -167,12 +166,12 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         targets = {lane: f"{lane}.lanes.{ZONE}" for lane in spec.STACKS}
         parallel = phases.phase_named("parallel").weights
         zone_id = dns_setup.create_weighted_zone(
-            boto3.client("route53"), ZONE, PUBLIC_NAME, targets, parallel,
+            stack.emulator.client("route53"), ZONE, PUBLIC_NAME, targets, parallel,
             ttl=max(1, int(plan.ttl_wait_seconds)))
-        resolver = WeightedResolver(boto3.client("route53"), zone_id, PUBLIC_NAME,
+        resolver = WeightedResolver(stack.emulator.client("route53"), zone_id, PUBLIC_NAME,
                                     {t: lane for lane, t in targets.items()})
         edge = Edge(resolver, {n: lane.url for n, lane in stack.lanes.items()},
-                    boto3.client("cloudwatch"), ENVIRONMENT,
+                    stack.emulator.client("cloudwatch"), ENVIRONMENT,
                     on_sample=lambda sample: say("sample", asdict(sample)))
         edge_url = edge.start()
         load = LoadGenerator(edge_url, options.rate, seed=options.seed)
@@ -189,10 +188,11 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
             edge.stop()
         say("draining", {"accepted": len(load.stats.accepted)})
         ids = list(load.stats.accepted.values())
-        repo = SoundbiteRepository(stack.data_plane.soundbites_table, ENVIRONMENT)
+        repo = SoundbiteRepository(stack.data_plane.soundbites_table, ENVIRONMENT,
+                                   client=stack.emulator.client("dynamodb"))
         statuses = settle(repo, ids, options.drain_timeout,
                           progress=lambda done, total: say("settling", {"done": done, "total": total}))
-        records = count_records(boto3.client("dynamodb"), stack.data_plane.soundbites_table)
+        records = count_records(stack.emulator.client("dynamodb"), stack.data_plane.soundbites_table)
         soundbites = tally(statuses, records, load.stats.key_conflicts)
         identical = _identical_across_lanes(stack, ids)
         final = engine.router.current()
