@@ -125,7 +125,7 @@ def direct_names():
     for lane in (EC2, FARGATE):
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
         server.status = 200
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers[lane] = server
     yield servers
     for server in servers.values():

@@ -1,0 +1,297 @@
+"""`soundbite migrate`: thin commands over the engine; exit codes in `migration.exit_codes`.
+
+Every command takes the target (`--stack`, `--config`, `--zone-id`, `--record-name`, ...)
+and a plan (`--plan default|quick|FILE`); AWS endpoints come from boto3's environment.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+from rich.console import Console
+
+from infra.automation import AutomationError
+from migration import exit_codes
+from migration.exceptions import (
+    ApprovalRequiredError,
+    ConfigError,
+    DriftError,
+    LockHeldError,
+    MigrationError,
+    PlanError,
+)
+from migration.executor import Executor, Status, StepResult
+from migration.plan import load_plan
+from migration.preflight import as_dicts, preflight
+from migration.status import reconcile as reconcile_phase
+from migration.status import status as read_status
+from migration.target import load_target
+
+Exit = exit_codes.ExitCode
+err = Console(stderr=True, highlight=False)
+STATUS_EXIT = {
+    Status.PROMOTED: Exit.OK, Status.COMPLETE: Exit.OK, Status.DRY_RUN: Exit.OK,
+    Status.HELD: Exit.HELD, Status.AWAITING_APPROVAL: Exit.HELD, Status.ROLLED_BACK: Exit.ROLLED_BACK,
+}
+ERROR_EXIT = [
+    (ApprovalRequiredError, Exit.HELD), (LockHeldError, Exit.REFUSED), (DriftError, Exit.REFUSED),
+    (PlanError, Exit.USAGE), (ConfigError, Exit.USAGE), (MigrationError, Exit.ERROR),
+    (AutomationError, Exit.ERROR),
+]
+
+
+def _fail(exc: Exception) -> None:
+    code = next(code for kind, code in ERROR_EXIT if isinstance(exc, kind))
+    err.print(f"[bold red]error:[/] {exc}")
+    sys.exit(int(code))
+
+
+def target_options(func):
+    """The options every command shares; the command receives `ctx_obj` with target and plan."""
+
+    @click.option("--stack", default=None, help="Stack name (default: dev).")
+    @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+                  envvar="SOUNDBITE_MIGRATE_CONFIG", help="JSON/YAML target description.")
+    @click.option("--zone-id", default=None, help="Route 53 hosted zone id.")
+    @click.option("--record-name", default=None, help="The public weighted record name.")
+    @click.option("--environment", default=None, help="SoundBite environment (names, ledger).")
+    @click.option("--stack-file", default=None, help="Pulumi.<stack>.yaml to read the phase from.")
+    @click.option("--pulumi-dir", default=None, help="Directory with Pulumi.yaml (Automation API).")
+    @click.option("--plan", "plan_name", default="default", show_default=True,
+                  help="Built-in plan (default, quick) or a JSON/YAML plan file.")
+    @functools.wraps(func)
+    def wrapper(stack, config_file, zone_id, record_name, environment, stack_file, pulumi_dir,
+                plan_name, **kwargs):
+        try:
+            target = load_target(config_file, stack=stack, zone_id=zone_id, record_name=record_name,
+                                 environment=environment, stack_file=stack_file, pulumi_dir=pulumi_dir)
+            plan = load_plan(plan_name)
+        except MigrationError as exc:
+            _fail(exc)
+        return func(target, plan, **kwargs)
+
+    return wrapper
+
+
+def _engine(target, plan, via="route53", quiet=False):
+    from migration.factory import build_engine
+
+    def show(event: dict) -> None:
+        if not quiet:
+            detail = event.get("reason") or event.get("weights") or ""
+            err.print(f"[dim]{event['kind']:>9}[/] {event.get('step') or ''} {detail}")
+
+    return build_engine(target, plan, via=via, on_event=show)
+
+
+def _finish(result: StepResult, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        colour = {Exit.OK: "green", Exit.HELD: "yellow"}.get(STATUS_EXIT[result.status], "red")
+        click.echo(f"{result.status.value}: {result.reason}" if result.step is None
+                   else f"{result.step}: {result.status.value}: {result.reason}")
+        for action in result.actions:
+            click.echo(f"  - {action}")
+        err.print(f"[{colour}]weights now {result.weights}[/]")
+    sys.exit(int(STATUS_EXIT[result.status]))
+
+
+@click.group()
+def migrate() -> None:
+    """Move traffic between the EC2 and Fargate stacks in judged, reversible steps.
+
+    Exit codes: 0 success, 1 error, 2 usage, 3 rolled back, 4 held, 5 refused.
+    """
+
+
+@migrate.command("plan")
+@target_options
+@click.option("--from-percent", default=0, show_default=True, help="Start from this Fargate share.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plan_cmd(target, plan, from_percent, as_json):
+    """Print the whole timeline (steps, soaks, DNS and metric-lag waits); touches nothing."""
+    rows = plan.timeline(from_percent)
+    if as_json:
+        click.echo(json.dumps({"plan": plan.to_dict(), "timeline": rows,
+                               "expected_seconds": plan.expected_seconds(from_percent)}, indent=2))
+        return
+    click.echo(f"plan {plan.name}: judge every {plan.analysis_interval_seconds:g} s, "
+               f"roll back after {plan.failure_limit} failed checks")
+    for r in rows:
+        gate = "  [approval]" if r["approval"] else ""
+        click.echo(f"  {r['step']:<10} {r['weights']}  ttl {r['dns_ttl_wait_seconds']:g} s  "
+                   f"lag {r['metric_lag_seconds']:g} s  soak {r['soak_seconds']:g} s  "
+                   f"ends +{r['ends_after_seconds'] / 60:.1f} min{gate}")
+    click.echo(f"expected duration: {plan.expected_seconds(from_percent) / 60:.1f} min")
+
+
+@migrate.command("preflight")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def preflight_cmd(target, plan, as_json):
+    """Check both stacks, alarms, capacity, weights and the lock; exit 5 if any check fails."""
+    try:
+        checks = preflight(_engine(target, plan, quiet=True))
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps({"ok": all(c.ok for c in checks), "checks": as_dicts(checks)}, indent=2))
+    else:
+        for c in checks:
+            click.echo(f"{'pass' if c.ok else 'FAIL'}  {c.name:<14} {c.detail}")
+    sys.exit(int(Exit.OK if all(c.ok for c in checks) else Exit.REFUSED))
+
+
+def _refuse_unless_preflight(engine) -> None:
+    failed = [c for c in preflight(engine) if not c.ok]
+    if failed:
+        for c in failed:
+            err.print(f"[red]preflight FAIL[/] {c.name}: {c.detail}")
+        err.print("[bold red]refused:[/] preflight failed")
+        sys.exit(int(Exit.REFUSED))
+
+
+def _move(target, plan, via, as_json, dry_run, action):
+    try:
+        engine = _engine(target, plan, via=via, quiet=as_json)
+        if not dry_run:
+            _refuse_unless_preflight(engine)
+        result = action(Executor(engine))
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    _finish(result, as_json)
+
+
+VIA = click.option("--via", type=click.Choice(["route53", "pulumi"]), default="route53",
+                   show_default=True, help="Change Route 53 directly, or set the phase and pulumi up.")
+DRY = click.option("--dry-run", is_flag=True, help="Print what would happen; change nothing.")
+JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@migrate.command()
+@target_options
+@VIA
+@DRY
+@JSON
+def advance(target, plan, via, dry_run, as_json):
+    """Apply the next step of the plan and soak it; ends promoted, held or rolled back."""
+    _move(target, plan, via, as_json, dry_run, lambda ex: ex.advance(dry_run=dry_run))
+
+
+@migrate.command()
+@target_options
+@click.option("--to", "to_percent", type=click.IntRange(1, 100), required=True,
+              help="Percent of traffic to Fargate.")
+@VIA
+@DRY
+@JSON
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def shift(target, plan, to_percent, via, dry_run, as_json, yes):
+    """Shift straight to N percent on Fargate, then soak and judge it."""
+    if not (dry_run or yes):
+        click.confirm(f"Send {to_percent}% of {target.stack} traffic to Fargate?", abort=True)
+    _move(target, plan, via, as_json, dry_run, lambda ex: ex.advance(to_percent, dry_run=dry_run))
+
+
+@migrate.command()
+@target_options
+@VIA
+@DRY
+@JSON
+def run(target, plan, via, dry_run, as_json):
+    """Advance through every remaining step unattended, stopping at approval gates."""
+    _move(target, plan, via, as_json, dry_run, lambda ex: ex.run(dry_run=dry_run))
+
+
+@migrate.command()
+@target_options
+@click.option("--step", default=None, help="Step to approve (default: the next gated one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def approve(target, plan, step, as_json):
+    """Open an approval gate so `run` or `advance` may take that step."""
+    try:
+        name = Executor(_engine(target, plan, quiet=True)).approve(step)
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    click.echo(json.dumps({"approved": name}) if as_json else f"approved {name}")
+
+
+@migrate.command()
+@target_options
+@click.option("--reason", default="requested by operator", show_default=True)
+@DRY
+@JSON
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rollback(target, plan, reason, dry_run, as_json, yes):
+    """All traffic back to EC2 through Route 53 directly; safe to run twice."""
+    if not (dry_run or yes):
+        click.confirm(f"Send all {target.stack} traffic back to EC2?", abort=True)
+    try:
+        result = Executor(_engine(target, plan, quiet=as_json)).rollback(reason, dry_run=dry_run)
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        click.echo(f"rolled back: {', '.join(result.actions)}" if not dry_run
+                   else "\n".join(["dry run, would:"] + [f"  - {a}" for a in result.actions]))
+    sys.exit(int(Exit.OK))
+
+
+@migrate.command()
+@target_options
+@VIA
+@JSON
+def resume(target, plan, via, as_json):
+    """After a crash: re-read live weights, alarms and capacity, then continue, hold or roll back."""
+    try:
+        result = Executor(_engine(target, plan, via=via, quiet=as_json)).resume()
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    _finish(result, as_json)
+
+
+@migrate.command("status")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_cmd(target, plan, as_json):
+    """Phase in config, live weights, drift, health, the lock holder and the last decisions."""
+    try:
+        data = read_status(_engine(target, plan, quiet=True))
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+        return
+    click.echo(f"stack {data['stack']}: live {data['live_weights']} ({data['live_phase']})")
+    drift = {True: "DRIFT: ", False: "", None: ""}[data["drift"]]
+    click.echo(f"config: {drift}{data['detail']}")
+    click.echo(f"run: {data['run_status'] or 'none'}; lock: "
+               f"{data['lock']['owner'] if data['lock'] else 'free'}")
+    click.echo(f"alarms in ALARM: {', '.join(data['alarms_firing']) or 'none'}")
+    for lane, problems in data["health"].items():
+        click.echo(f"{lane}: {'; '.join(problems) or 'no problems reported'}")
+    for event in data["recent"]:
+        reason = event.get("reason") or (event.get("verdict") or {}).get("reason") or ""
+        click.echo(f"  {event['kind']:<10} {event.get('step') or ''} {reason}")
+
+
+@migrate.command()
+@target_options
+@DRY
+@JSON
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def reconcile(target, plan, dry_run, as_json, yes):
+    """Make soundbite:migrationPhase agree with live weights (or print the command to)."""
+    try:
+        engine = _engine(target, plan, via="pulumi" if target.pulumi_dir else "route53", quiet=True)
+        if not (dry_run or yes):
+            click.confirm("Change the stack's migration phase to match Route 53?", abort=True)
+        data = reconcile_phase(engine, dry_run=dry_run)
+    except (MigrationError, AutomationError) as exc:
+        _fail(exc)
+    click.echo(json.dumps(data, indent=2) if as_json else data["detail"])

@@ -1,0 +1,87 @@
+"""Build an `Engine` from a `Target`: the only place that creates AWS and Pulumi clients.
+
+Endpoints come from boto3's own configuration (`AWS_ENDPOINT_URL` locally), so the same
+command talks to AWS or to the emulator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import boto3
+
+from infra import automation, spec
+from migration.edge_metrics import edge_profile
+from migration.engine import EC2, FARGATE, Engine
+from migration.exceptions import ConfigError
+from migration.health import AlarmStates, AsgHealth, EcsServiceHealth, HttpProbe, TargetHealth
+from migration.ledger import Ledger
+from migration.metrics import CloudWatchMetrics, alb_profile
+from migration.phase_source import PulumiConfigPhase, StackFilePhase
+from migration.plan import Plan
+from migration.router import PulumiRouter, Route53WeightedRouter
+from migration.target import Target
+
+
+def _metrics(target: Target, cloudwatch) -> CloudWatchMetrics:
+    if target.metrics == "edge":
+        profile = edge_profile(target.environment, spec.STACKS, target.queue, target.dlq)
+    elif target.metrics == "alb":
+        if not target.load_balancer or set(target.target_groups) != set(spec.STACKS):
+            raise ConfigError("the alb metrics profile needs load_balancer and target_groups "
+                              "for both ec2 and fargate")
+        profile = alb_profile(target.load_balancer, target.target_groups, target.queue, target.dlq)
+    else:
+        raise ConfigError(f"unknown metrics profile {target.metrics!r} (edge or alb)")
+    return CloudWatchMetrics(profile, client=cloudwatch)
+
+
+def _health(target: Target, session) -> dict[str, list]:
+    health: dict[str, list] = {EC2: [], FARGATE: []}
+    if target.asg_name:
+        health[EC2].append(AsgHealth(target.asg_name, session.client("autoscaling")))
+    if target.ecs_cluster and target.ecs_service:
+        health[FARGATE].append(EcsServiceHealth(target.ecs_cluster, target.ecs_service,
+                                                session.client("ecs")))
+    for lane, arn in target.target_group_arns.items():
+        health.setdefault(lane, []).append(TargetHealth(arn, session.client("elbv2")))
+    return health
+
+
+def build_engine(target: Target, plan: Plan, via: str = "route53",
+                 on_event: Callable[[dict], None] | None = None, session=None,
+                 sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time,
+                 select_stack: Callable | None = None) -> Engine:
+    session = session or boto3.session.Session()
+    zone_id, record = target.require_route()
+    direct = Route53WeightedRouter(zone_id, record, client=session.client("route53"),
+                                   sleep=sleep, now=now)
+    phase_source = None
+    pulumi_stack = None
+    if target.pulumi_dir and via == "pulumi":
+        pulumi_stack = automation.select_stack(target.stack, target.pulumi_dir, select=select_stack)
+        phase_source = PulumiConfigPhase(pulumi_stack)
+    elif target.stack_file:
+        phase_source = StackFilePhase(target.stack_file, target.stack)
+    elif target.pulumi_dir:
+        phase_source = StackFilePhase(f"{target.pulumi_dir}/Pulumi.{target.stack}.yaml", target.stack)
+    engine = Engine(
+        stack=target.stack, plan=plan, router=direct, direct_router=direct,
+        ledger=Ledger(target.ledger, target.stack, client=session.client("dynamodb"), now=now),
+        metrics=_metrics(target, session.client("cloudwatch")),
+        alarms=AlarmStates(target.alarms, session.client("cloudwatch")),
+        health=_health(target, session),
+        probe=HttpProbe(target.direct_urls) if target.direct_urls else None,
+        phase_source=phase_source,
+        ec2_scaler=AsgHealth(target.asg_name, session.client("autoscaling")) if target.asg_name else None,
+        fargate_capacity_rps=target.fargate_capacity_rps,
+        sleep=sleep, now=now, on_event=on_event or (lambda _e: None),
+    )
+    if via == "pulumi":
+        if pulumi_stack is None:
+            raise ConfigError("--via pulumi needs --pulumi-dir (the directory with Pulumi.yaml)")
+        engine.router = PulumiRouter(pulumi_stack, direct, engine.phase_table)
+    elif via != "route53":
+        raise ConfigError(f"unknown router {via!r} (route53 or pulumi)")
+    return engine

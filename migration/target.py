@@ -1,0 +1,94 @@
+"""What the migration commands act on, read once: zone, record, tables, metrics, stacks.
+
+From a JSON/YAML file (`--config`), then command-line options on top. Plain data: the
+factory turns it into clients.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from infra import spec
+from migration.edge_metrics import DEFAULT_ENVIRONMENT
+from migration.exceptions import ConfigError
+
+
+@dataclass(frozen=True)
+class Target:
+    stack: str = "dev"
+    zone_id: str | None = None
+    record_name: str | None = None
+    environment: str = DEFAULT_ENVIRONMENT
+    ledger_table: str | None = None
+    metrics: str = "edge"  # "edge" (local rehearsal) or "alb" (production)
+    load_balancer: str | None = None
+    target_groups: dict[str, str] = field(default_factory=dict)  # lane -> targetgroup/... suffix
+    target_group_arns: dict[str, str] = field(default_factory=dict)  # lane -> ARN (health)
+    queue_name: str | None = None
+    dlq_name: str | None = None
+    alarm_prefix: str | None = None
+    ecs_cluster: str | None = None
+    ecs_service: str | None = None
+    asg_name: str | None = None
+    direct_urls: dict[str, str] = field(default_factory=dict)  # lane -> http(s)://direct name
+    pulumi_dir: str | None = None
+    stack_file: str | None = None
+    fargate_capacity_rps: float | None = None
+
+    @property
+    def names(self) -> spec.ResourceNames:
+        return spec.ResourceNames(self.environment)
+
+    @property
+    def ledger(self) -> str:
+        return self.ledger_table or self.names.table(spec.MIGRATION_LEDGER_TABLE)
+
+    @property
+    def queue(self) -> str:
+        return self.queue_name or self.names.queue(spec.JOBS_QUEUE)
+
+    @property
+    def dlq(self) -> str:
+        return self.dlq_name or self.names.queue(spec.DLQ)
+
+    @property
+    def alarms(self) -> str:
+        return self.alarm_prefix if self.alarm_prefix is not None else f"soundbite-{self.environment}-"
+
+    def require_route(self) -> tuple[str, str]:
+        if not self.zone_id or not self.record_name:
+            raise ConfigError("which records? pass --zone-id and --record-name, or a --config "
+                              "file with zone_id and record_name")
+        return self.zone_id, self.record_name
+
+
+def load_target(path: str | None, **overrides) -> Target:
+    """The target from a config file (if any) with non-empty options on top."""
+    data: dict = {}
+    if path:
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file {path} not found")
+        try:
+            text = file.read_text()
+            if file.suffix in (".yaml", ".yml"):
+                import yaml
+
+                data = yaml.safe_load(text) or {}
+            else:
+                data = json.loads(text)
+        except Exception as exc:  # noqa: BLE001 - any parse error is the same user mistake
+            raise ConfigError(f"cannot parse config file {file.name}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {file.name} must hold a mapping")
+    known = {f.name for f in fields(Target)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown config keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    data.update({k: v for k, v in overrides.items() if v not in (None, "", ())})
+    try:
+        return Target(**data)
+    except TypeError as exc:
+        raise ConfigError(f"invalid config: {exc}") from exc
