@@ -24,14 +24,18 @@ def lane_dimensions(environment: str, lane: str) -> dict[str, str]:
     return {ENVIRONMENT_DIMENSION: environment, LANE_DIMENSION: lane}
 
 
+EDGE_PERIOD_SECONDS = 1
+"""The edge publishes every second (CloudWatch high resolution), so the rehearsal judges fast."""
+
+
 def edge_profile(environment: str, lanes: tuple[str, ...], queue_name: str | None = None,
-                 dlq_name: str | None = None) -> MetricProfile:
+                 dlq_name: str | None = None, period: int = EDGE_PERIOD_SECONDS) -> MetricProfile:
     def lane(name: str) -> LaneQueries:
         dims = lane_dimensions(environment, name)
         return LaneQueries(
-            MetricQuery(EDGE_NAMESPACE, REQUEST_COUNT, SUM, dims),
-            MetricQuery(EDGE_NAMESPACE, TARGET_5XX_COUNT, SUM, dims),
-            MetricQuery(EDGE_NAMESPACE, LATENCY_P95_MS, MAXIMUM, dims),
+            MetricQuery(EDGE_NAMESPACE, REQUEST_COUNT, SUM, dims, period),
+            MetricQuery(EDGE_NAMESPACE, TARGET_5XX_COUNT, SUM, dims, period),
+            MetricQuery(EDGE_NAMESPACE, LATENCY_P95_MS, MAXIMUM, dims, period),
         )
 
     return MetricProfile("edge", {name: lane(name) for name in lanes},

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import urllib3
 
-from migration.edge_metrics import publish_lane_metrics
+from migration.edge_metrics import EDGE_PERIOD_SECONDS, publish_lane_metrics
 from migration.rehearsal.resolver import WeightedResolver
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
@@ -60,7 +60,7 @@ class PeriodSample:
 
 class Edge:
     def __init__(self, resolver: WeightedResolver, lane_urls: dict[str, str], cloudwatch,
-                 environment: str, period: float = 1.0, rng: random.Random | None = None,
+                 environment: str, period: float = EDGE_PERIOD_SECONDS, rng: random.Random | None = None,
                  now=time.time, on_sample=None) -> None:
         self.resolver = resolver
         self.lane_urls = dict(lane_urls)

@@ -103,9 +103,6 @@ def build_engine(plan: Plan, stack: LocalStack, zone_id: str,
     dp = stack.data_plane
     route53 = stack.emulator.client("route53")
     profile = edge_profile(ENVIRONMENT, spec.STACKS)
-    for query_set in profile.lanes.values():
-        for query in (query_set.requests, query_set.errors, query_set.p95_ms):
-            object.__setattr__(query, "period", 1)
     router = Route53WeightedRouter(zone_id, PUBLIC_NAME, client=route53)
     lanes = stack.lanes
     return Engine(
