@@ -19,7 +19,8 @@ def user_data(role: str, image: str, environment: dict[str, str], region: str, l
         raise ValueError(f"unknown role {role!r}; expected one of {sorted(ROLES)}")
     registry = image.split("/", 1)[0]
     env_lines = "\n".join(f"{k}={v}" for k, v in sorted(environment.items()))
-    ports = f"-p {spec.API_PORT}:{spec.API_PORT} " if role == "api" else ""
+    # The image's HEALTHCHECK probes the API port; the worker has none, so turn it off there.
+    ports = f"-p {spec.API_PORT}:{spec.API_PORT} " if role == "api" else "--no-healthcheck "
     login = ""
     if ".dkr.ecr." in registry:
         login = (

@@ -72,3 +72,25 @@ def test_existing_vpc_is_used_instead_of_a_new_one():
     run = program_for("shift-5", vpcId="vpc-1", publicSubnetIds='["p1", "p2"]', privateSubnetIds='["s1", "s2"]')
     assert not run.mocks.of_type("aws:ec2/vpc:Vpc")
     assert run.mocks.named("fargate-api-service").inputs["networkConfiguration"]["subnets"] == ["s1", "s2"]
+
+
+def _stack_file_values(path):
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / path).read_text())["config"]
+    region = raw.pop("aws:region")
+    # Pulumi hands structured values to the program as JSON text, scalars as strings.
+    values = {k.removeprefix("soundbite:"): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    return values, region
+
+
+@pytest.mark.parametrize("path", ["Pulumi.dev.yaml", "Pulumi.prod.yaml"])
+def test_example_stack_files_parse_and_use_only_known_keys(path):
+    values, region = _stack_file_values(path)
+    assert set(values) <= set(config.KEYS)
+    cfg = config.from_values(values, region)
+    assert cfg.phase.name == "ec2-only"
+    assert cfg.scheduled_redrive is (cfg.environment != "prod")
