@@ -1,0 +1,68 @@
+"""The judge's verdicts and the reasons a person reads."""
+
+from migration.judge import JudgeConfig, LaneWindow, Measurements, Outcome, Severity, judge, judge_probe
+
+
+def m(canary, baseline=LaneWindow(9500, 10, 90.0), share=0.05, **kw):
+    return Measurements(canary, baseline, share, **kw)
+
+
+def test_5xx_regression_fails_critically_with_numbers_in_the_reason():
+    v = judge(m(LaneWindow(500, 24, 95.0)))
+    assert v.outcome is Outcome.FAIL and v.severity is Severity.CRITICAL
+    assert "error rate 4.8% > 1.0% (canary" in v.reason
+    assert "significantly above baseline 0.1%" in v.reason
+    assert v.evidence["measurements"]["canary"]["errors"] == 24
+
+
+def test_a_few_errors_below_significance_do_not_fail():
+    v = judge(m(LaneWindow(500, 2, 95.0)))
+    assert v.outcome is Outcome.PASS
+
+
+def test_no_traffic_is_inconclusive_with_the_requests_still_needed():
+    v = judge(m(LaneWindow(0, 0, None), LaneWindow(0, 0, None)))
+    assert v.outcome is Outcome.INCONCLUSIVE
+    assert v.needed_requests > 0
+    assert f"need {v.needed_requests} more canary requests" in v.reason
+
+
+def test_more_baseline_errors_need_more_canary_requests():
+    quiet = judge(m(LaneWindow(10, 0), LaneWindow(190, 0)))
+    noisy = judge(m(LaneWindow(10, 0), LaneWindow(190, 10)))
+    assert quiet.outcome is noisy.outcome is Outcome.INCONCLUSIVE
+    assert noisy.needed_requests > quiet.needed_requests
+
+
+def test_latency_over_limit_and_ratio_is_a_soft_failure():
+    v = judge(m(LaneWindow(500, 0, 412.0)))
+    assert v.severity is Severity.SOFT
+    assert "p95 412 ms > 300 ms" in v.reason and "x baseline 90 ms" in v.reason
+
+
+def test_alarm_dlq_and_capacity_are_critical_even_without_traffic():
+    v = judge(m(LaneWindow(), alarms_firing=("a1",), dlq_messages=3, dlq_at_start=0,
+                capacity_problems=("fargate: 0 of 2 tasks running",)))
+    assert v.severity is Severity.CRITICAL
+    assert "alarm a1 is in ALARM" in v.reason and "DLQ 3 messages >= 1" in v.reason
+    assert "0 of 2 tasks running" in v.reason
+
+
+def test_dlq_that_did_not_grow_is_not_blamed_on_the_canary():
+    assert judge(m(LaneWindow(500, 0, 90.0), dlq_messages=2, dlq_at_start=2)).outcome is Outcome.PASS
+
+
+def test_traffic_share_far_from_the_weight_is_a_soft_failure():
+    v = judge(m(LaneWindow(100, 0, 90.0), LaneWindow(9900, 0, 90.0), share=0.25))
+    assert v.severity is Severity.SOFT and "intended 25.0%" in v.reason
+
+
+def test_config_changes_the_limits():
+    loose = JudgeConfig(error_rate_limit=0.10, smallest_regression=0.10)
+    assert judge(m(LaneWindow(500, 24, 95.0)), loose).outcome is Outcome.PASS
+
+
+def test_probe_judge():
+    assert judge_probe(LaneWindow(), LaneWindow()).outcome is Outcome.INCONCLUSIVE
+    assert judge_probe(LaneWindow(10, 1, 5.0), LaneWindow(10, 0, 5.0)).severity is Severity.CRITICAL
+    assert judge_probe(LaneWindow(10, 0, 5.0), LaneWindow(10, 0, 5.0)).outcome is Outcome.PASS
