@@ -9,10 +9,22 @@ import uuid
 from collections.abc import Mapping
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from infra import spec
 from service import logs
-from service.api import context, meta, problems, soundbites
+from service.api import (
+    context,
+    csp_report,
+    idempotency,
+    limits,
+    meta,
+    page,
+    problems,
+    security,
+    soundbites,
+    telemetry,
+)
 from service.config import Settings
 
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -24,7 +36,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Defaults, then `SOUNDBITE_*` environment, then the caller's mapping.
 
     The mapping may hold settings fields (`environment`, `queue_url`, ...) and ready-made
-    clients (`repository`, `audio_store`, `publisher`, `catalog`) that tests pass in.
+    clients (`repository`, `audio_store`, `publisher`, `catalog`, `metrics`,
+    `idempotency_store`, `soundbite_reader`) that tests pass in.
     """
     config = dict(config or {})
     settings = config.pop("settings", None) or Settings.from_env()
@@ -32,13 +45,23 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     clients = {k: v for k, v in config.items() if not hasattr(settings, k)}
 
     app = Flask(__name__)
+    # Exactly one trusted hop (the load balancer): its X-Forwarded-For entry is the client,
+    # anything a client wrote in front of it is ignored. X-Forwarded-Proto tells HTTPS apart.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     app.config["MAX_CONTENT_LENGTH"] = spec.BODY_MAX_BYTES
     app.json.sort_keys = False
     context.init_app(app, settings, clients)
     problems.register(app)
     _register_correlation(app, settings)
-    app.register_blueprint(soundbites.bp)
-    app.register_blueprint(meta.bp)
+    telemetry.register(app)
+    for blueprint in (soundbites.bp, meta.bp, page.bp, csp_report.bp):
+        app.register_blueprint(blueprint)
+    with app.app_context():
+        media = security.media_origin(context.audio_store())
+    security.init_app(app, settings, media)
+    limits.init_app(app, settings)
+    idempotency.register(app)
+    idempotency.protect(app, "soundbites.create", caller=soundbites.user_id_header)
     return app
 
 

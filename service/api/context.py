@@ -7,9 +7,14 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
+from infra import spec
 from service.audio_store import AudioStore
+from service.cache import CachedSoundbiteReader, LRUCache, RedisLayer
 from service.config import Settings
 from service.domain import CursorCodec
+from service.idempotency import IdempotencyConfig
+from service.idempotency.persistence import DynamoDBIdempotencyStore, IdempotencyStore
+from service.metrics import MetricsEmitter
 from service.publisher import JobPublisher
 from service.repository import SoundbiteRepository
 
@@ -56,3 +61,51 @@ def catalog():
 
 def cursors() -> CursorCodec:
     return _get("cursors", lambda s: CursorCodec(s.cursor_secret))
+
+
+def key_prefix(s: Settings) -> str:
+    """Every key SoundBite writes to a shared Redis starts with this (environment-scoped)."""
+    return f"soundbite:{s.environment}:"
+
+
+def metrics() -> MetricsEmitter:
+    return _get("metrics", lambda s: MetricsEmitter(s.environment, s.backend))
+
+
+def idempotency_config() -> IdempotencyConfig:
+    return _get("idempotency_config", lambda s: IdempotencyConfig(ttl_seconds=s.idempotency_ttl_seconds))
+
+
+def idempotency_store() -> IdempotencyStore:
+    """The DynamoDB record store every instance of both stacks shares, with its local LRU."""
+
+    def build(s: Settings) -> IdempotencyStore:
+        cache = LRUCache(idempotency_config().cache_max_entries)
+        return DynamoDBIdempotencyStore(s.idempotency_table, client=repository().client, cache=cache)
+
+    return _get("idempotency_store", build)
+
+
+def redis_cache() -> RedisLayer | None:
+    """The shared cache layer when `SOUNDBITE_REDIS_URL` is set, else None (LRU only)."""
+
+    def build(s: Settings) -> RedisLayer | None:
+        if not s.redis_url:
+            return None
+        return RedisLayer(s.redis_url, prefix=key_prefix(s) + "soundbite:")
+
+    return _get("redis_cache", build)
+
+
+def soundbite_reader() -> CachedSoundbiteReader:
+    """Soundbite reads through the LRU (and Redis when configured) in front of DynamoDB."""
+
+    def build(s: Settings) -> CachedSoundbiteReader:
+        from service.api import telemetry
+
+        return CachedSoundbiteReader(
+            repository(), s.cache_ttl_seconds, LRUCache(spec.CACHE_MAX_ENTRIES),
+            redis_cache(), on_lookup=telemetry.count_cache_lookup,
+        )
+
+    return _get("soundbite_reader", build)

@@ -24,16 +24,39 @@ ERROR_TITLES = {
     503: "A dependency is unavailable; retry (see Retry-After)",
 }
 COMMON_ERRORS = (405, 500, 503)
+INT_HEADER = {"schema": {"type": "integer", "minimum": 0}}
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": {**INT_HEADER, "description": "Requests allowed per window"},
+    "RateLimit-Remaining": {**INT_HEADER, "description": "Requests left in this window"},
+    "RateLimit-Reset": {**INT_HEADER, "description": "Seconds until the window resets"},
+}
+RETRY_AFTER = {"Retry-After": {**INT_HEADER, "description": "Seconds to wait before retrying"}}
+ERROR_HEADERS = {429: RETRY_AFTER, 503: RETRY_AFTER}
 
 
-def _errors(*codes: int) -> dict:
-    return {
-        str(code): {
+def _errors(*codes: int, limited: bool = True) -> dict:
+    """Problem responses; rate-limited operations also answer 429."""
+    everything = set(codes) | set(COMMON_ERRORS) | ({429} if limited else set())
+    out = {}
+    for code in sorted(everything):
+        out[str(code)] = {
             "description": ERROR_TITLES[code],
             "content": {"application/problem+json": {"schema": PROBLEM}},
         }
-        for code in sorted(set(codes) | set(COMMON_ERRORS))
-    }
+        if code in ERROR_HEADERS:
+            out[str(code)]["headers"] = dict(ERROR_HEADERS[code])
+    return out
+
+
+def _with_rate_limit_headers(paths: dict, exempt: set[str]) -> dict:
+    """Every response of a rate-limited operation carries the RateLimit-* headers."""
+    for path, operations in paths.items():
+        if path in exempt:
+            continue
+        for operation in operations.values():
+            for response in operation["responses"].values():
+                response["headers"] = {**response.get("headers", {}), **RATE_LIMIT_HEADERS}
+    return paths
 
 
 def _json(schema_ref: str, description: str, headers: dict | None = None) -> dict:
@@ -103,10 +126,49 @@ SCHEMAS = {
     },
     "Health": {"type": "object", "required": ["status"], "properties": {
         "status": {"type": "string"}, "checks": {"type": "object"}}},
+    "CspReport": {
+        "description": "application/csp-report ({\"csp-report\": {...}}) or "
+                       "application/reports+json (a list of reports of type csp-violation)",
+        "oneOf": [
+            {"type": "object", "required": ["csp-report"],
+             "properties": {"csp-report": {"type": "object"}}},
+            {"type": "array", "items": {"type": "object", "required": ["type", "body"],
+                                        "properties": {"type": {"const": "csp-violation"},
+                                                       "body": {"type": "object"}}}},
+        ],
+    },
 }
 
 
+def _post_409() -> dict:
+    return {
+        "description": "Idempotency-Key reused with a different body (the problem carries "
+                       "originalResponse), or a request with this key is still in progress "
+                       "(retry after Retry-After)",
+        "content": {"application/problem+json": {"schema": PROBLEM}},
+        "headers": dict(RETRY_AFTER),
+    }
+
+
 def _paths() -> dict:
+    paths = _core_paths()
+    paths["/v1/soundbites"]["post"]["responses"]["409"] = _post_409()
+    paths["/"] = {"get": {
+        "operationId": "page", "summary": "The SoundBite page (strict CSP with a nonce)",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {
+            "schema": {"type": "string"}}}}, **_errors()},
+    }}
+    paths["/api/csp-report"] = {"post": {
+        "operationId": "cspReport", "summary": "Content Security Policy violation reports",
+        "requestBody": {"required": True, "content": {
+            media: {"schema": {"$ref": "#/components/schemas/CspReport"}}
+            for media in ("application/csp-report", "application/reports+json")}},
+        "responses": {"204": {"description": "Received"}, **_errors(400, 413, 415)},
+    }}
+    return _with_rate_limit_headers(paths, exempt={"/healthz", "/readyz"})
+
+
+def _core_paths() -> dict:
     return {
         "/v1/soundbites": {
             "post": {
@@ -114,6 +176,8 @@ def _paths() -> dict:
                 "summary": "Queue text for synthesis",
                 "parameters": [
                     {"name": "Idempotency-Key", "in": "header", "required": True,
+                     "description": "A UUID v4 per operation; send the same one to retry it. "
+                                    "Scoped to X-User-Id. Remembered for 24 hours.",
                      "schema": {"type": "string", "format": "uuid"}},
                     {"name": "X-User-Id", "in": "header", "required": False,
                      "schema": {"type": "string", "maxLength": 128}},
@@ -121,8 +185,13 @@ def _paths() -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/CreateSoundbite"}}}},
                 "responses": {
-                    "202": _json("Soundbite", "Accepted: synthesis is queued",
-                                 {"Location": {"schema": {"type": "string"}}}),
+                    "202": _json("Soundbite", "Accepted: synthesis is queued (or, with "
+                                 "Idempotent-Replayed, the stored answer to the same request)", {
+                                     "Location": {"schema": {"type": "string"}},
+                                     "Idempotent-Replayed": {
+                                         "schema": {"type": "string", "const": "true"},
+                                         "description": "Present when this is a replay"},
+                                 }),
                     **_errors(400, 409, 413, 415),
                 },
             },
@@ -159,11 +228,11 @@ def _paths() -> dict:
         }},
         "/healthz": {"get": {
             "operationId": "liveness", "summary": "Liveness (no dependencies)",
-            "responses": {"200": _json("Health", "Alive"), **_errors()},
+            "responses": {"200": _json("Health", "Alive"), **_errors(limited=False)},
         }},
         "/readyz": {"get": {
             "operationId": "readiness", "summary": "Readiness (DynamoDB, SQS, S3)",
-            "responses": {"200": _json("Health", "Ready"), **_errors()},
+            "responses": {"200": _json("Health", "Ready"), **_errors(limited=False)},
         }},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document",

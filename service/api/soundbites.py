@@ -10,7 +10,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from infra import spec
 from service import domain
-from service.api import context
+from service.api import context, telemetry
 from service.domain import Soundbite, Status
 from service.exceptions import DependencyUnavailable, InvalidRequest, NotFound, NotReady
 
@@ -72,6 +72,7 @@ def user_id_header() -> str | None:
 
 @bp.post("")
 def create():
+    """Idempotent: the factory wraps this view (service.api.idempotency), not the view itself."""
     synth = context.catalog()
     req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()}, set(synth.formats()))
     soundbite = domain.new_soundbite(req, context.settings().environment, user_id_header())
@@ -86,13 +87,15 @@ def create():
         except Exception:  # the original failure is what the client must hear about
             log.error("could not remove unqueued soundbite", extra={"soundbite": soundbite.id})
         raise
+    telemetry.record_creation(soundbite)
     location = url_for("soundbites.get_one", soundbite_id=soundbite.id)
     return json_response(represent(soundbite), 202, {"Location": location})
 
 
-def load(soundbite_id: str) -> Soundbite:
+def load(soundbite_id: str, fresh: bool = False) -> Soundbite:
     domain.check_id(soundbite_id)
-    soundbite = context.repository().get(soundbite_id)
+    reader = context.soundbite_reader()
+    soundbite = reader.refresh(soundbite_id) if fresh else reader.get(soundbite_id)
     if soundbite is None:
         raise NotFound(f"no soundbite with id {soundbite_id}")
     return soundbite
@@ -106,6 +109,9 @@ def get_one(soundbite_id: str):
 @bp.get("/<soundbite_id>/audio")
 def audio(soundbite_id: str):
     soundbite = load(soundbite_id)
+    if soundbite.status is not Status.READY:
+        # Never refuse audio on a cached status: the worker may have finished since.
+        soundbite = load(soundbite_id, fresh=True)
     if soundbite.status is not Status.READY or not soundbite.audio_key:
         raise NotReady(soundbite.status.value)
     return redirect(context.audio_store().presigned_url(soundbite.audio_key), 302)

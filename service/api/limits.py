@@ -1,0 +1,105 @@
+"""Rate limits per client with flask-limiter, announced in the standard RateLimit-* headers.
+
+One application-wide limit per client address (`SOUNDBITE_RATE_LIMIT`, flask-limiter syntax,
+100 per 15 minutes by default). Counters live in memory, or in Redis when
+`SOUNDBITE_REDIS_URL` is set so every instance shares them; if Redis goes away the limiter
+counts in memory and goes back to Redis when it answers again (flask-limiter probes it with
+exponential backoff). Health checks and internal callers presenting the configured token
+are never limited.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+import time
+
+from flask import Flask, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits import parse_many
+
+from service.api import context, telemetry
+from service.api.problems import problem
+from service.cache.redis_layer import SOCKET_TIMEOUT_SECONDS
+from service.config import ConfigError, Settings
+
+INTERNAL_TOKEN_HEADER = "X-Internal-Token"
+EXEMPT_ENDPOINTS = frozenset({"meta.healthz", "meta.readyz"})
+log = logging.getLogger("soundbite.api")
+
+
+def client_address() -> str:
+    """The caller's address. ProxyFix (one trusted hop) has already applied X-Forwarded-For."""
+    return request.remote_addr or "unknown"
+
+
+def _is_exempt(settings: Settings) -> bool:
+    if request.endpoint in EXEMPT_ENDPOINTS:
+        return True
+    token = request.headers.get(INTERNAL_TOKEN_HEADER, "")
+    return bool(settings.internal_token and token) and hmac.compare_digest(
+        token.encode(), settings.internal_token.encode())
+
+
+def _storage(settings: Settings) -> tuple[str, dict]:
+    if not settings.redis_url:
+        return "memory://", {}
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # Fail fast: a Redis that does not answer must cost a request milliseconds, not seconds,
+    # before the limiter falls back to memory.
+    return settings.redis_url, {
+        "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS, "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "retry": Retry(NoBackoff(), 0),
+    }
+
+
+def init_app(app: Flask, settings: Settings) -> Limiter:
+    try:
+        parse_many(settings.rate_limit)
+    except ValueError as exc:
+        raise ConfigError(
+            f"SOUNDBITE_RATE_LIMIT is not a rate limit such as '100 per 15 minutes': "
+            f"{settings.rate_limit!r}") from exc
+    uri, options = _storage(settings)
+    limiter = Limiter(
+        key_func=client_address,
+        application_limits=[settings.rate_limit],
+        storage_uri=uri,
+        storage_options=options,
+        in_memory_fallback_enabled=bool(settings.redis_url),
+        key_prefix=context.key_prefix(settings) + "ratelimit",
+        strategy="fixed-window",
+        headers_enabled=False,  # its X-RateLimit-Reset is an epoch; ours below are not
+    )
+    limiter.request_filter(lambda: _is_exempt(settings))
+    limiter.init_app(app)
+    app.extensions["soundbite"]["limiter"] = limiter
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limited(exc: RateLimitExceeded):
+        telemetry.count("RateLimited")
+        return problem(429, "rate-limited", "Too many requests",
+                       f"the limit is {exc.limit.limit}; retry after the time in Retry-After")
+
+    @app.after_request
+    def _headers(response):
+        current = limiter.current_limit
+        if current is None:
+            return response
+        try:
+            remaining, reset_at = current.remaining, current.reset_at
+        except Exception:  # storage failed after the check: no headers rather than no answer
+            log.warning("rate limit headers unavailable", exc_info=True)
+            return response
+        seconds = max(0, math.ceil(reset_at - time.time()))
+        response.headers["RateLimit-Limit"] = str(current.limit.amount)
+        response.headers["RateLimit-Remaining"] = str(max(0, remaining))
+        response.headers["RateLimit-Reset"] = str(seconds)
+        if response.status_code == 429:
+            response.headers["Retry-After"] = str(max(1, seconds))
+        return response
+
+    return limiter

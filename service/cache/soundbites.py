@@ -1,0 +1,60 @@
+"""Read-through cache of soundbite records in front of DynamoDB.
+
+The staleness bound: a record read from DynamoDB at time t is served from any cache layer
+until t + ttl and never after, so a status change the worker writes is visible to every
+reader within `ttl` seconds (`SOUNDBITE_CACHE_TTL_SECONDS`, spec.CACHE_TTL_SECONDS by
+default). Both layers keep the deadline the record got when it was read: copying an entry
+from Redis into the LRU does not restart its clock.
+
+Only the stored record is cached. Anything derived per request (the presigned audio URL,
+which expires) is built from it by the caller every time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from service.cache.lru import LRUCache
+from service.cache.redis_layer import RedisLayer
+from service.domain import Soundbite
+
+
+class CachedSoundbiteReader:
+    """`get(id)` like the repository's, answered from the LRU, then Redis, then DynamoDB."""
+
+    def __init__(self, repository, ttl_seconds: float, lru: LRUCache,
+                 redis_layer: RedisLayer | None = None, now: Callable[[], float] = time.time,
+                 on_lookup: Callable[[str], None] | None = None) -> None:
+        self.repository = repository
+        self.ttl_seconds = ttl_seconds
+        self.lru = lru
+        self.redis = redis_layer
+        self._now = now
+        self._on_lookup = on_lookup or (lambda outcome: None)
+
+    def get(self, soundbite_id: str) -> Soundbite | None:
+        cached = self.lru.get(soundbite_id)
+        if cached is not None:
+            self._on_lookup("hit")
+            return Soundbite.from_dict(cached)
+        if self.redis is not None:
+            shared = self.redis.get(soundbite_id)
+            if shared is not None:
+                data, deadline = shared
+                self.lru.put(soundbite_id, data, deadline)
+                self._on_lookup("hit")
+                return Soundbite.from_dict(data)
+        self._on_lookup("miss")
+        return self.refresh(soundbite_id)
+
+    def refresh(self, soundbite_id: str) -> Soundbite | None:
+        """Read from DynamoDB and replace what the caches hold (for answers that must be fresh)."""
+        soundbite = self.repository.get(soundbite_id)
+        if soundbite is not None and self.ttl_seconds > 0:
+            # Unknown ids are not cached: a soundbite created a moment later must be found.
+            data, deadline = soundbite.to_dict(), self._now() + self.ttl_seconds
+            self.lru.put(soundbite_id, data, deadline)
+            if self.redis is not None:
+                self.redis.put(soundbite_id, data, deadline)
+        return soundbite
