@@ -1,0 +1,192 @@
+"""`soundbite worker` (the consumer loop) and `soundbite dlq inspect|redrive`.
+
+Thin faces: settings in, parts from `worker.factory`, one-line errors out.
+
+Exit codes: 0 success; 1 error (bad settings, AWS failure, a message that could not be
+moved); 2 usage (click's own); 5 refused (production redrive without `--yes`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+
+import click
+
+from infra import spec
+from service.config import ConfigError, Settings
+from worker.config import MAX_CONCURRENCY
+from worker.redrive import DEFAULT_LIMIT
+
+EXIT_ERROR = 1
+EXIT_REFUSED = 5
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY),
+              help=f"Jobs at once [default: SOUNDBITE_WORKER_CONCURRENCY or {spec.WORKER_CONCURRENCY}].")
+@click.option("--grace", "grace_seconds", type=click.FloatRange(0, spec.ECS_STOP_TIMEOUT_SECONDS, max_open=True),
+              help=f"Seconds in-flight jobs get after SIGTERM [default: {spec.WORKER_GRACE_SECONDS}].")
+@click.option("--wait", "poll_seconds", type=click.IntRange(0, spec.LONG_POLL_SECONDS),
+              help=f"Long-poll wait in seconds [default: {spec.LONG_POLL_SECONDS}].")
+def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: int | None) -> None:
+    """Consume the jobs queue and synthesize speech until SIGTERM or SIGINT.
+
+    On a signal it stops receiving, lets in-flight jobs finish within the grace period,
+    makes the rest visible again for another worker, and exits 0.
+    """
+    from service import logs
+    from worker import factory
+    from worker.config import WorkerSettings
+    from worker.exceptions import WorkerError
+    from worker.poller import Poller
+
+    settings = _settings()
+    try:
+        options = WorkerSettings.from_env(
+            concurrency=concurrency, grace_seconds=grace_seconds, poll_seconds=poll_seconds)
+        queue_url = factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL")
+        processor = factory.build_processor(settings)
+        processor.handler.synthesizer.voices()  # load the engine now: a broken install fails here
+    except WorkerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    logs.configure(settings.log_level, service="worker", backend=settings.backend)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    poller = Poller(queue_url, processor, concurrency=options.concurrency,
+                    wait_seconds=options.poll_seconds, grace_seconds=options.grace_seconds)
+    stats = poller.run(stop)
+    if stats.unfinished_at_exit:
+        # Their messages are released; do not let interpreter shutdown wait on (or tear down
+        # under) a speech engine still running in a daemon thread.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect and redrive the dead-letter queue."""
+
+
+def _redriver(settings: Settings):
+    from worker import factory
+    from worker.exceptions import WorkerError
+    from worker.redrive import DlqRedriver
+
+    try:
+        return DlqRedriver(
+            factory.require_queue(settings.dlq_url, "SOUNDBITE_DLQ_URL"),
+            factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL"),
+            metrics=factory.worker_metrics(settings, stream=sys.stderr))
+    except WorkerError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@dlq.command()
+@click.option("--max", "limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True,
+              help="Look at no more than this many messages.")
+@click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
+def inspect(limit: int, as_json: bool) -> None:
+    """Show dead letters without removing them.
+
+    SQS has no read-only receive: each look counts as one receive of the message, and the
+    messages are hidden for a few seconds until this command releases them.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from worker.exceptions import WorkerError
+
+    redriver = _redriver(_settings())
+    try:
+        entries = redriver.inspect(limit)
+    except WorkerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"count": len(entries), "messages": [e.to_dict() for e in entries]}, indent=2))
+        return
+    console = Console()
+    if not entries:
+        console.print("the DLQ is empty")
+        return
+    table = Table(title=f"{len(entries)} dead letter(s)")
+    for column in ("message id", "soundbite", "receives", "redrives", "age", "body"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.message_id, e.soundbite_id or "-", str(e.receives), str(e.redrive_count),
+                      _age(e.age_seconds), e.summary)
+    console.print(table)
+
+
+@dlq.command()
+@click.option("--max", "limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True,
+              help="Move no more than this many messages.")
+@click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
+@click.option("--yes", is_flag=True, help="Confirm without asking (required in production).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
+    """Move dead letters back to the jobs queue, with a delay that doubles per redrive.
+
+    Messages keep their attributes and gain redriveCount, originalMessageId and redrivenAt.
+    Messages redriven too often stay in the DLQ. In production this never runs unattended:
+    it asks on a terminal, and refuses without --yes otherwise.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from worker.exceptions import RedriveRefused, WorkerError
+    from worker.redrive import check_allowed
+
+    settings = _settings()
+    if not dry_run:
+        try:
+            check_allowed(settings.environment, confirmed=yes)
+        except RedriveRefused as exc:
+            if as_json or not sys.stdin.isatty() or not click.confirm(
+                    f"Redrive up to {limit} dead letters in {settings.environment}?", err=True):
+                click.echo(f"Error: {exc}", err=True)
+                sys.exit(EXIT_REFUSED)
+    redriver = _redriver(settings)
+    console = Console(stderr=True)
+    try:
+        total = min(limit, redriver.depth())
+        with Progress(console=console, transient=True, disable=as_json) as progress:
+            task = progress.add_task("dry run" if dry_run else "redriving", total=total)
+            report = redriver.redrive(limit, dry_run=dry_run, progress=lambda _: progress.advance(task))
+    except WorkerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    summary = report.to_dict()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        verb = "would redrive" if dry_run else "redriven"
+        out = Console()
+        out.print(f"{verb}: {summary['redriven']}  refused: {summary['refused']}  errors: {summary['errors']}")
+        for d in report.decisions:
+            if d.action != "redrive" or dry_run:
+                detail = d.reason or f"delay {d.delay_seconds} s, redrive #{d.redrive_count}"
+                out.print(f"  {d.message_id}: {d.action} ({detail})")
+    if summary["errors"]:
+        sys.exit(EXIT_ERROR)
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"

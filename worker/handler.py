@@ -1,0 +1,148 @@
+"""Processing one synthesis job: load, mark processing, synthesize, upload, mark ready.
+
+Knows nothing of SQS. It returns an `Outcome` for work that is finished one way or another
+(the message may be deleted) and raises a `TransientError` for work that should be tried
+again (the message must stay, so SQS redelivers it and, after the spec's maximum receive
+count, moves it to the DLQ). Delivery is at least once, so every step tolerates a repeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from enum import StrEnum
+
+from service.audio_store import AudioStore
+from service.domain import Soundbite, Status, audio_key
+from service.exceptions import DependencyUnavailable, StateConflict
+from service.repository import SoundbiteRepository
+from worker.exceptions import (
+    MalformedMessage,
+    PermanentError,
+    SoundbiteNotFound,
+    StorageError,
+    TransientError,
+)
+from worker.messages import Job
+from worker.metrics import JobMeasurements, WorkerMetrics
+from worker.synth import Synthesizer
+from worker.synth.formats import format_named
+
+log = logging.getLogger("soundbite.worker")
+
+
+class Outcome(StrEnum):
+    READY = "ready"  # synthesized, stored, marked ready
+    ALREADY_DONE = "already_done"  # a repeat delivery of a soundbite that is ready or failed
+    FAILED = "failed"  # a permanent failure, recorded on the soundbite
+    DROPPED = "dropped"  # nothing to record it on: unknown soundbite or malformed message
+    RETRY = "retry"  # transient failure: leave the message for redelivery
+
+    @property
+    def acknowledged(self) -> bool:
+        """Whether the message is done with and may be deleted."""
+        return self is not Outcome.RETRY
+
+
+class JobHandler:
+    """Turns one job into audio in S3 and a ready soundbite (or a recorded failure)."""
+
+    def __init__(self, repository: SoundbiteRepository, audio_store: AudioStore,
+                 synthesizer: Synthesizer, metrics: WorkerMetrics | None = None,
+                 now=time.time, timer=time.perf_counter) -> None:
+        self.repository = repository
+        self.audio_store = audio_store
+        self.synthesizer = synthesizer
+        self.metrics = metrics
+        self._now = now
+        self._timer = timer
+        self._in_flight: set[str] = set()
+        self._lock = threading.Lock()
+
+    def handle(self, job: Job) -> Outcome:
+        """Process `job`; raises TransientError when it should be retried later."""
+        m = {"soundbite_id": job.soundbite_id, "correlation_id": job.correlation_id,
+             "receive_count": job.receive_count}
+        if job.enqueued_at is not None:
+            m["queue_wait_seconds"] = max(0.0, self._now() - job.enqueued_at)
+        try:
+            outcome = self._claim_and_process(job, m)
+        except TransientError as exc:
+            self._record(Outcome.RETRY, m, error=f"{exc.code}: {exc}")
+            raise
+        except Exception as exc:
+            # A bug or an error nobody classified: retry, so it reaches the DLQ, not the void.
+            self._record(Outcome.RETRY, m, error=f"unexpected: {type(exc).__name__}")
+            raise
+        self._record(outcome, m, error=m.pop("error", None))
+        return outcome
+
+    def _claim_and_process(self, job: Job, m: dict) -> Outcome:
+        # Two deliveries of one soundbite in this process at once: the second waits its turn
+        # in the queue; by then the first has finished and the second acknowledges.
+        with self._lock:
+            if job.soundbite_id in self._in_flight:
+                raise TransientError(f"soundbite {job.soundbite_id} is already being processed here")
+            self._in_flight.add(job.soundbite_id)
+        try:
+            return self._process(job, m)
+        finally:
+            with self._lock:
+                self._in_flight.discard(job.soundbite_id)
+
+    def _process(self, job: Job, m: dict) -> Outcome:
+        if job.environment != self.repository.environment:
+            m["error"] = (f"{MalformedMessage.code}: job for environment {job.environment!r} "
+                          f"on the {self.repository.environment!r} queue")
+            return Outcome.DROPPED
+        soundbite = self._storage(lambda: self.repository.get(job.soundbite_id), "load")
+        if soundbite is None:
+            m["error"] = f"{SoundbiteNotFound.code}: no soundbite {job.soundbite_id}"
+            return Outcome.DROPPED
+        m.update(voice=soundbite.voice, text_length=len(soundbite.text))
+        if soundbite.status in (Status.READY, Status.FAILED):
+            return Outcome.ALREADY_DONE
+        try:
+            self._storage(lambda: self.repository.mark_processing(soundbite.id), "mark processing")
+        except StateConflict:
+            return Outcome.ALREADY_DONE  # finished elsewhere between our read and our write
+        try:
+            started = self._timer()
+            audio = self.synthesizer.synthesize(soundbite.text, soundbite.voice, soundbite.format)
+            m["synthesis_seconds"] = self._timer() - started
+        except PermanentError as exc:
+            m["error"] = f"{exc.code}: {exc}"
+            return self._fail(soundbite, m["error"])
+        m["audio_seconds"] = audio.duration_seconds
+        key = audio_key(soundbite, format_named(audio.fmt).extension)
+        self._storage(lambda: self.audio_store.put(key, audio.data, audio.content_type), "upload")
+        try:
+            self._storage(lambda: self.repository.mark_ready(
+                soundbite.id, key, audio.size, audio.duration_seconds), "mark ready")
+        except StateConflict:
+            return Outcome.ALREADY_DONE
+        return Outcome.READY
+
+    def _fail(self, soundbite: Soundbite, reason: str) -> Outcome:
+        try:
+            self._storage(lambda: self.repository.mark_failed(soundbite.id, reason), "mark failed")
+        except StateConflict:
+            return Outcome.ALREADY_DONE
+        return Outcome.FAILED
+
+    @staticmethod
+    def _storage(call, step: str):
+        try:
+            return call()
+        except DependencyUnavailable as exc:
+            raise StorageError(f"{step}: {exc}") from exc
+
+    def _record(self, outcome: Outcome, m: dict, error: str | None = None) -> None:
+        level = logging.WARNING if outcome in (Outcome.RETRY, Outcome.FAILED, Outcome.DROPPED) else logging.INFO
+        log.log(level, "job %s", outcome.value, extra={
+            "soundbiteId": m["soundbite_id"], "correlationId": m["correlation_id"],
+            "receiveCount": m["receive_count"], "outcome": outcome.value, "reason": error,
+        })
+        if self.metrics is not None:
+            self.metrics.job(JobMeasurements(**{**m, "outcome": outcome.value, "error": error}))
