@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -33,8 +35,15 @@ def _faults(_ctx, _param, values: tuple[str, ...]):
               default=Path(".soundbite-rehearsal"), show_default=True, help="Process logs.")
 @click.option("--drain-timeout", default=60.0, show_default=True, type=click.FloatRange(1, 3600),
               help="Seconds to wait for accepted soundbites to settle after the load stops.")
+@click.option("--until", metavar="STEP",
+              help="Stop the engine after this step (e.g. shift-25) instead of running the plan out.")
+@click.option("--keep-up", is_flag=True,
+              help="Afterwards keep lanes, edge and load running (a game day: practise the runbooks "
+                   "against it) until Ctrl-C or SIGTERM; writes target.json and rehearsal.env "
+                   "into the log directory.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, as_json) -> None:
+def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, until, keep_up,
+             as_json) -> None:
     """Rehearse a whole EC2 -> Fargate migration locally: two lanes, an edge, load, the engine.
 
     Exit code 0 when the run completed and its invariants held (whatever the outcome).
@@ -48,11 +57,15 @@ def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, 
 
     console = Console(stderr=True)
     options = RehearsalOptions(plan=plan_name, faults=faults, rate=rate, seed=seed,
-                               drain_timeout=drain_timeout, log_dir=log_dir, report_dir=report_dir)
+                               drain_timeout=drain_timeout, log_dir=log_dir, report_dir=report_dir,
+                               until=until, keep_up=keep_up)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     view = ProgressView(console)
     try:
         with view:
-            summary = run(options, view.update)
+            summary = run(options, view.update, stop)
     except (MigrationError, OSError, RuntimeError) as exc:
         raise click.ClickException(f"the rehearsal could not run: {exc}") from exc
     if report_dir:

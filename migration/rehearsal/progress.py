@@ -32,6 +32,9 @@ class ProgressView:
             self.lanes[data["lane"]] = data
         elif stage == "event":
             self._event(data)
+        elif stage == "ready":
+            self.stage = "up: practise against it; Ctrl-C to drain and finish"
+            self.decisions.append(f"environment: source {data['env']}; target file {data['target']}")
         elif stage == "settling":
             self.settling = f"{data['done']}/{data['total']} settled"
         else:

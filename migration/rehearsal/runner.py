@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from infra.local.stack import LocalStack
 from migration import dns_setup
 from migration.edge_metrics import edge_profile
 from migration.engine import Engine
-from migration.executor import Executor
+from migration.exceptions import PlanError
+from migration.executor import Executor, Status, StepResult
 from migration.health import HttpProbe
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
@@ -42,6 +44,8 @@ class RehearsalOptions:
     drain_timeout: float = 60.0
     log_dir: Path = Path(".soundbite-rehearsal")
     report_dir: Path | None = None
+    until: str | None = None
+    keep_up: bool = False
 
 
 @dataclass
@@ -134,7 +138,6 @@ def _timings(observed: Observed) -> tuple[float | None, float | None]:
 
 def _identical_across_lanes(stack: LocalStack, ids: list[str], sample: int = 5) -> bool:
     """The same soundbite reads the same from both lanes (presigned URLs compared without query)."""
-    import json
     import urllib.request
 
     def body(lane: str, soundbite_id: str) -> dict:
@@ -151,10 +154,19 @@ def _identical_across_lanes(stack: LocalStack, ids: list[str], sample: int = 5) 
     return all(body(alive[0], i) == body(alive[1], i) for i in ids[:sample])
 
 
-def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | None = None) -> dict:
-    """Run the whole rehearsal and return its summary (see the README for the fields)."""
+def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | None = None,
+             stop: threading.Event | None = None) -> dict:
+    """Run the whole rehearsal and return its summary (see the README for the fields).
+
+    With `options.until`, the engine stops after that step; with `options.keep_up`, the
+    lanes, edge and load keep running (so a person can practise the runbooks against them)
+    until `stop` is set, then the run drains and checks its invariants as usual.
+    """
     say = progress or (lambda _stage, _data: None)
     plan = load_plan(options.plan)
+    steps = [step.name for step in plan.steps]
+    if options.until and options.until not in steps:
+        raise PlanError(f"--until {options.until}: plan {plan.name} has steps {', '.join(steps)}")
     observed = Observed()
     with LocalStack(environment=ENVIRONMENT, log_dir=options.log_dir) as stack:
         say("lanes", {})
@@ -172,13 +184,17 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
                     on_sample=lambda sample: say("sample", asdict(sample)))
         edge_url = edge.start()
         load = LoadGenerator(edge_url, options.rate, seed=options.seed)
-        engine = build_engine(plan, stack, zone_id, _observer(observed, edge, say))
+        engine = build_engine(plan, stack, zone_id, _observer(observed, say))
         injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed)
         try:
             load.start()
             injector.start()
             say("migrating", {"plan": plan.name, "steps": [s.name for s in plan.steps]})
-            result = Executor(engine).run()
+            result = _migrate(Executor(engine), options.until)
+            if options.keep_up:
+                files = write_target_files(options.log_dir, stack, zone_id, edge_url)
+                say("ready", {k: str(v) for k, v in files.items()})
+                (stop or threading.Event()).wait()
         finally:
             injector.stop()
             load.stop()
@@ -202,7 +218,36 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
     return summary
 
 
-def _observer(observed: Observed, edge: Edge, say) -> Callable[[dict], None]:
+def _migrate(executor: Executor, until: str | None) -> StepResult:
+    """The whole plan, or step by step up to and including `until`."""
+    if until is None:
+        return executor.run()
+    while True:
+        result = executor.advance()
+        if result.status is not Status.PROMOTED or result.step == until:
+            return result
+
+
+def write_target_files(directory: Path, stack: LocalStack, zone_id: str, edge_url: str) -> dict:
+    """What a person (or a runbook test) needs to act on the running rehearsal."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = {
+        "stack": ENVIRONMENT, "zone_id": zone_id, "record_name": PUBLIC_NAME,
+        "environment": ENVIRONMENT, "ledger_table": stack.data_plane.ledger_table,
+        "metrics": "edge", "queue_name": stack.data_plane.queue_url.rsplit("/", 1)[1],
+        "dlq_name": stack.data_plane.dlq_url.rsplit("/", 1)[1],
+        "direct_urls": {name: lane.url for name, lane in stack.lanes.items()},
+    }
+    variables = {**stack.emulator.env, **stack.data_plane.service_env(),
+                 "SOUNDBITE_ZONE_ID": zone_id, "SOUNDBITE_RECORD_NAME": PUBLIC_NAME,
+                 "SOUNDBITE_EDGE_URL": edge_url}
+    files = {"target": directory / "target.json", "env": directory / "rehearsal.env"}
+    files["target"].write_text(json.dumps(target, indent=2) + "\n")
+    files["env"].write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
+    return files
+
+
+def _observer(observed: Observed, say) -> Callable[[dict], None]:
     def on_event(event: dict) -> None:
         observed.event(event)
         say("event", event)
@@ -212,7 +257,8 @@ def _observer(observed: Observed, edge: Edge, say) -> Callable[[dict], None]:
 
 def _summary(options, result, final, load, soundbites, identical, detection, rollback,
              observed, edge) -> dict:
-    outcome = {"complete": "promoted", "rolled-back": "rolled_back"}.get(result.status.value, "held")
+    outcome = {Status.COMPLETE: "promoted", Status.PROMOTED: "promoted",
+               Status.ROLLED_BACK: "rolled_back"}.get(result.status, "held")
     per_lane = {}
     for sample in edge.samples:
         lane = per_lane.setdefault(sample.lane, {"requests": 0, "errors": 0})
