@@ -46,7 +46,9 @@ def _drift(engine: Engine, live: dict[str, int]) -> Check:
 
 
 def _next_weights(engine: Engine, live: dict[str, int]) -> tuple[Check, int | None]:
-    step = engine.plan.next_step(fargate_percent(live))
+    # The validate step moves nothing: capacity is judged for the next shift that does.
+    live_percent = fargate_percent(live)
+    step = next((s for s in engine.plan.shift_steps if s.percent > live_percent), None)
     if step is None:
         return Check("next-step", True, "nothing left to shift"), None
     try:

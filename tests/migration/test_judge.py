@@ -1,9 +1,19 @@
 """The judge's verdicts and the reasons a person reads."""
 
-from migration.judge import JudgeConfig, LaneWindow, Measurements, Outcome, Severity, judge, judge_probe
+from migration.judge import (
+    JudgeConfig,
+    LaneWindow,
+    Measurements,
+    Outcome,
+    Severity,
+    judge,
+    judge_probe,
+)
+
+BASELINE = LaneWindow(9500, 10, 90.0)
 
 
-def m(canary, baseline=LaneWindow(9500, 10, 90.0), share=0.05, **kw):
+def m(canary, baseline=BASELINE, share=0.05, **kw):
     return Measurements(canary, baseline, share, **kw)
 
 

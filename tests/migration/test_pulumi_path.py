@@ -1,0 +1,99 @@
+"""The Automation API path: a fake workspace stack that applies phases to the emulated Route 53."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from infra import automation, phases
+from infra.automation import PHASE_KEY, PulumiStack, PulumiUnavailableError, select_stack
+from migration.dns_setup import upsert_weighted_records
+from migration.executor import Executor, Status
+from migration.phase_source import PulumiConfigPhase
+from migration.plan import plan_from_mapping
+from migration.router import PulumiRouter
+from migration.status import config_drift, reconcile
+
+from .conftest import EC2, FARGATE
+
+
+class FakeWorkspaceStack:
+    """Stands for `pulumi.automation.Stack`: config in memory, `up` writes the phase's weights."""
+
+    def __init__(self, route53, zone_id, record, table):
+        self.config: dict[str, str] = {}
+        self.route53, self.zone_id, self.record, self.table = route53, zone_id, record, table
+        self.ups = 0
+
+    def get_config(self, key):
+        if key not in self.config:
+            raise RuntimeError(f"configuration key '{key}' not found for stack 'dev'")
+        return SimpleNamespace(value=self.config[key])
+
+    def set_config(self, key, value):
+        self.config[key] = value.value
+
+    def up(self, on_output=None):
+        self.ups += 1
+        phase = phases.phase_named(self.config[PHASE_KEY], self.table)
+        weights = {EC2: phase.weights.get(EC2, 0), FARGATE: phase.weights.get(FARGATE, 0)}
+        upsert_weighted_records(self.route53, self.zone_id, self.record,
+                                {EC2: "ec2.example.com", FARGATE: "fargate.example.com"}, weights)
+        if on_output:
+            on_output(f"phase {phase.name}: weights {weights}")
+        return SimpleNamespace(summary=SimpleNamespace(result="succeeded",
+                                                       resource_changes={"update": 2}))
+
+
+@pytest.fixture
+def pulumi_engine(make_engine, zone, route53):
+    plan = plan_from_mapping({"name": "p", "soak_seconds": 3, "ttl_wait_seconds": 1,
+                              "metric_lag_seconds": 1, "analysis_interval_seconds": 1,
+                              "steps": [25, 100],
+                              "judge": {"smallest_regression": 0.05, "min_requests": 20}})
+    engine = make_engine(plan=plan)
+    fake = FakeWorkspaceStack(route53, *zone, engine.phase_table)
+    stack = PulumiStack(fake, "dev")
+    stack.set_phase("validate")
+    engine.router = PulumiRouter(stack, engine.direct_router, engine.phase_table)
+    engine.phase_source = PulumiConfigPhase(stack)
+    return engine, fake
+
+
+def test_advance_via_pulumi_sets_the_phase_and_runs_up(pulumi_engine):
+    engine, fake = pulumi_engine
+    result = Executor(engine).advance()
+    assert result.status is Status.PROMOTED
+    assert fake.config[PHASE_KEY] == "shift-25" and fake.ups == 1
+    assert engine.direct_router.current() == {EC2: 75, FARGATE: 25}
+    assert config_drift(engine, engine.direct_router.current())["drift"] is False
+
+
+def test_rollback_bypasses_pulumi_then_reconcile_fixes_the_config(pulumi_engine):
+    engine, fake = pulumi_engine
+    Executor(engine).advance()
+    Executor(engine).rollback("test")
+    assert fake.ups == 1, "rollback went through Route 53 directly"
+    live = engine.direct_router.current()
+    assert live == {EC2: 100, FARGATE: 0}
+    assert config_drift(engine, live)["drift"] is True
+    assert reconcile(engine)["phase"] == "validate"
+    assert fake.config[PHASE_KEY] == "validate"
+    assert config_drift(engine, live)["drift"] is False
+
+
+def test_missing_phase_reads_as_none(route53, zone):
+    stack = PulumiStack(FakeWorkspaceStack(route53, *zone, phases.build_phases()), "dev")
+    assert stack.get_phase() is None
+
+
+def test_missing_pulumi_cli_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(PulumiUnavailableError, match="pulumi CLI is not installed"):
+        select_stack("dev", str(tmp_path))
+
+
+def test_config_set_command_is_exact():
+    assert automation.config_set_command("prod", "shift-25") == (
+        "pulumi config set soundbite:migrationPhase shift-25 --stack prod")
