@@ -61,3 +61,128 @@ def written(fresh_data_plane, boto_session):
         return {"records": items, "jobs": sum(int(v) for v in attrs.values())}
 
     return count
+
+
+# --- Redis, gunicorn and metrics fixtures for the API's protections -------------------------
+
+SHARED_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_url():
+    """The machine's real Redis; tests keep to their own key prefix (a fresh environment)."""
+    import redis
+
+    client = redis.Redis.from_url(SHARED_REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip("no Redis server on 127.0.0.1:6379 (the CI script starts one)")
+    finally:
+        client.close()
+    return SHARED_REDIS_URL
+
+
+class ThrowawayRedis:
+    """A redis-server of this test's own, so it can be stopped without touching the shared one."""
+
+    def __init__(self) -> None:
+        from infra.local.emulator import free_port
+
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        import shutil
+        import subprocess
+        import time
+
+        import redis
+
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip("redis-server is not installed")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port, socket_connect_timeout=0.5)
+
+
+@pytest.fixture
+def throwaway_redis():
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def metrics_lines(make_app):
+    """An app whose EMF lines are captured: returns (build_app, lines())."""
+    import io
+    import json
+
+    from service.metrics import MetricsEmitter
+
+    stream = io.StringIO()
+
+    def build(**config):
+        settings = config.pop("settings", None)
+        app = make_app(**({"settings": settings} if settings else {}), **config)
+        settings = app.extensions["soundbite"]["settings"]
+        app.extensions["soundbite"]["metrics"] = MetricsEmitter(
+            settings.environment, settings.backend, stream=stream)
+        return app
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in stream.getvalue().splitlines() if line]
+
+    return build, lines
+
+
+@pytest.fixture
+def api_server(fresh_data_plane, moto_server):
+    """Start real gunicorn API processes on the emulator's data plane: `start(backend, **env)`."""
+    import os
+
+    from infra.local.emulator import free_port
+    from infra.local.stack import Lane
+
+    lanes = []
+
+    def start(backend: str = "ec2", **env: str) -> Lane:
+        port = free_port()
+        lane_env = {
+            **os.environ, **moto_server.env, **fresh_data_plane.service_env(),
+            "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
+            "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_WEB_WORKERS": "1",
+            "PYTHONUNBUFFERED": "1", **env,
+        }
+        lane = Lane(backend, port, lane_env, None)
+        lanes.append(lane)
+        lane.start_api()
+        return lane
+
+    yield start
+    for lane in lanes:
+        lane.stop()

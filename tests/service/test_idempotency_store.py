@@ -1,0 +1,124 @@
+"""The record stores (DynamoDB on the emulator, and memory) under a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.cache.lru import LRUCache
+from service.idempotency import IdempotencyConfig, IdempotentRequest, StoredResponse
+from service.idempotency.exceptions import IdempotencyInProgress, IdempotencyKeyReused, RecordExists
+from service.idempotency.persistence import DynamoDBIdempotencyStore, InMemoryIdempotencyStore
+from service.idempotency.record import RecordStatus
+
+ACCEPTED = StoredResponse(202, '{"id":"abc"}', {"Location": "/v1/soundbites/abc"})
+
+
+class Clock:
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["dynamodb", "memory"])
+def make_store(request):
+    def build(clock, cache=None):
+        if request.param == "memory":
+            return InMemoryIdempotencyStore(cache=cache, now=clock)
+        plane = request.getfixturevalue("fresh_data_plane")
+        return DynamoDBIdempotencyStore(plane.idempotency_table, cache=cache, now=clock)
+
+    return build
+
+
+def test_a_taken_key_refuses_a_second_taker_until_its_lease_ends(make_store):
+    clock = Clock()
+    store = make_store(clock)
+    first = store.put_in_progress("k", "h", lease_seconds=30)
+    with pytest.raises(RecordExists) as refused:
+        store.put_in_progress("k", "h", lease_seconds=30)
+    assert refused.value.record.status is RecordStatus.IN_PROGRESS
+    assert refused.value.record.token == first.token
+    clock.now += 31  # the first request crashed: its lease ran out
+    second = store.put_in_progress("k", "h", lease_seconds=30)
+    assert second.token != first.token
+    # The crashed request cannot complete or release what is no longer its own.
+    assert store.complete(first, ACCEPTED, ttl_seconds=60) is None
+    store.delete(first)
+    assert store.get("k").token == second.token
+
+
+def test_a_completed_record_answers_until_its_ttl_then_the_key_is_free(make_store):
+    clock = Clock()
+    store = make_store(clock)
+    held = store.put_in_progress("k", "h", lease_seconds=30)
+    done = store.complete(held, ACCEPTED, ttl_seconds=3600)
+    assert done.status is RecordStatus.COMPLETED
+    clock.now += 3599
+    with pytest.raises(RecordExists) as exists:
+        store.put_in_progress("k", "h", lease_seconds=30)
+    assert exists.value.record.response == ACCEPTED
+    clock.now += 2
+    assert store.get("k") is None
+    store.put_in_progress("k", "h", lease_seconds=30)
+
+
+def test_release_frees_the_key_at_once(make_store):
+    store = make_store(Clock())
+    store.delete(store.put_in_progress("k", "h", lease_seconds=30))
+    assert store.get("k") is None
+    store.put_in_progress("k", "h", lease_seconds=30)
+
+
+def test_handler_runs_once_then_replays_or_refuses(make_store):
+    clock = Clock()
+    store = make_store(clock, cache=LRUCache(8, now=clock))
+    config = IdempotencyConfig()
+    calls = []
+
+    def process():
+        calls.append(1)
+        return ACCEPTED
+
+    first = IdempotentRequest(store, config, "k", "h").run(process)
+    again = IdempotentRequest(store, config, "k", "h").run(process)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.response == ACCEPTED and len(calls) == 1
+    with pytest.raises(IdempotencyKeyReused) as reused:
+        IdempotentRequest(store, config, "k", "other-body").run(process)
+    assert reused.value.original == ACCEPTED
+
+
+def test_handler_releases_the_key_when_processing_raises(make_store):
+    store = make_store(Clock())
+    config = IdempotencyConfig()
+
+    def boom():
+        raise RuntimeError("queue down")
+
+    with pytest.raises(RuntimeError):
+        IdempotentRequest(store, config, "k", "h").run(boom)
+    assert IdempotentRequest(store, config, "k", "h").run(lambda: ACCEPTED).replayed is False
+
+
+def test_handler_refuses_while_another_request_holds_the_key(make_store):
+    clock = Clock()
+    store = make_store(clock)
+    store.put_in_progress("k", "h", lease_seconds=30)
+    clock.now += 10
+    with pytest.raises(IdempotencyInProgress) as busy:
+        IdempotentRequest(store, IdempotencyConfig(), "k", "h").run(lambda: ACCEPTED)
+    assert busy.value.retry_after_seconds in (20, 21)
+
+
+def test_only_completed_records_are_cached(make_store):
+    clock = Clock()
+    cache = LRUCache(8, now=clock)
+    store = make_store(clock, cache=cache)
+    held = store.put_in_progress("k", "h", lease_seconds=30)
+    with pytest.raises(RecordExists):
+        store.put_in_progress("k", "h", lease_seconds=30)
+    assert len(cache) == 0
+    store.complete(held, ACCEPTED, ttl_seconds=60)
+    assert cache.get("k").response == ACCEPTED
