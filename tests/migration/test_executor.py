@@ -168,3 +168,24 @@ def test_operator_rollback_is_idempotent(make_engine):
     assert engine.router.current() == {EC2: 100, FARGATE: 0}
     assert second.actions == ["weights already all on EC2"]
     assert [e["kind"] for e in engine.ledger.events()].count("rollback") == 2
+
+
+def test_a_run_whose_lease_is_taken_stops_moving_traffic(make_engine, clock):
+    from migration.exceptions import LeaseLostError
+    from migration.ledger import Ledger
+
+    engine = make_engine(owner="run-a")
+    engine.ledger.write_state(validated=True)
+    operator = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="oncall",
+                      now=clock.now)
+    takeover_at = clock.t + 5  # during the shift-5 soak
+
+    def take(start, end):
+        if start < takeover_at <= end:
+            operator.acquire_forcibly()
+
+    clock.listeners.append(take)
+    with pytest.raises(LeaseLostError):
+        Executor(engine).run()
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    assert engine.ledger.holder()["owner"] == "oncall"
