@@ -90,11 +90,11 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         if current is None:
             return response
         try:
-            remaining, reset_at = current.remaining, current.reset_at
+            reset_time, remaining = current.window
         except Exception:  # storage failed after the check: no headers rather than no answer
             log.warning("rate limit headers unavailable", exc_info=True)
             return response
-        seconds = max(0, math.ceil(reset_at - time.time()))
+        seconds = max(0, math.ceil(reset_time - time.time()))
         response.headers["RateLimit-Limit"] = str(current.limit.amount)
         response.headers["RateLimit-Remaining"] = str(max(0, remaining))
         response.headers["RateLimit-Reset"] = str(seconds)
