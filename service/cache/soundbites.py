@@ -40,7 +40,9 @@ class CachedSoundbiteReader:
             return Soundbite.from_dict(cached)
         if self.redis is not None:
             shared = self.redis.get(soundbite_id)
-            if shared is not None:
+            # Redis expires entries on its own clock; the deadline check keeps the bound
+            # exact even when this host's clock and Redis's disagree.
+            if shared is not None and shared[1] > self._now():
                 data, deadline = shared
                 self.lru.put(soundbite_id, data, deadline)
                 self._on_lookup("hit")
