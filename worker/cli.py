@@ -86,11 +86,14 @@ def _redriver(settings: Settings):
     from worker.exceptions import WorkerError
     from worker.redrive import DlqRedriver
 
+    # EMF lines are for CloudWatch (the scheduled task's log stream), not for a person at a
+    # terminal; stdout stays clean for --json either way.
+    metrics = None if sys.stderr.isatty() else factory.worker_metrics(settings, stream=sys.stderr)
     try:
         return DlqRedriver(
             factory.require_queue(settings.dlq_url, "SOUNDBITE_DLQ_URL"),
             factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL"),
-            metrics=factory.worker_metrics(settings, stream=sys.stderr))
+            metrics=metrics)
     except WorkerError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -1,0 +1,131 @@
+"""`soundbite dlq ...` and `soundbite worker`: output, JSON, refusals, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from soundbite.cli import main
+from tests.worker.conftest import queue_counts
+
+
+@pytest.fixture
+def cli(fresh_data_plane):
+    def run(*args: str, **env: str | None):
+        runner = CliRunner()
+        return runner.invoke(main, list(args), env={**fresh_data_plane.service_env(), **env},
+                             catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def dead_letters(settings, sqs):
+    for n in range(2):
+        sqs.send_message(
+            QueueUrl=settings.dlq_url, MessageBody=json.dumps({"id": f"{n:032x}", "environment": "x"}),
+            MessageAttributes={"correlationId": {"DataType": "String", "StringValue": f"c{n}"}})
+    return 2
+
+
+def test_inspect_json_lists_dead_letters_and_leaves_them(cli, dead_letters, settings, sqs):
+    result = cli("dlq", "inspect", "--json")
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["count"] == 2
+    assert {m["soundbite_id"] for m in data["messages"]} == {f"{n:032x}" for n in range(2)}
+    assert all(m["redrive_count"] == 0 and m["age_seconds"] >= 0 for m in data["messages"])
+    assert queue_counts(sqs, settings.dlq_url) == (2, 0, 0)
+
+
+def test_inspect_table_and_empty_dlq(cli, dead_letters):
+    table = cli("dlq", "inspect", "--max", "1")
+    assert table.exit_code == 0
+    assert "1 dead letter(s)" in table.stdout
+
+    cli("dlq", "redrive", "--json")
+    empty = cli("dlq", "inspect")
+    assert empty.stdout.strip() == "the DLQ is empty"
+
+
+def test_redrive_dry_run_changes_nothing(cli, dead_letters, settings, sqs):
+    result = cli("dlq", "redrive", "--dry-run", "--json")
+
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert (summary["dryRun"], summary["redriven"]) == (True, 2)
+    assert queue_counts(sqs, settings.dlq_url) == (2, 0, 0)
+    assert queue_counts(sqs, settings.queue_url) == (0, 0, 0)
+
+
+def test_redrive_moves_messages_and_reports_json(cli, dead_letters, settings, sqs):
+    result = cli("dlq", "redrive", "--json")
+
+    assert result.exit_code == 0
+    summary = json.loads(result.stdout)
+    assert (summary["redriven"], summary["refused"], summary["errors"]) == (2, 0, 0)
+    assert queue_counts(sqs, settings.dlq_url) == (0, 0, 0)
+    assert queue_counts(sqs, settings.queue_url) == (0, 0, 2), "delayed by the backoff"
+
+
+def test_production_redrive_without_yes_refuses_and_moves_nothing(cli, dead_letters, settings, sqs):
+    result = cli("dlq", "redrive", SOUNDBITE_ENVIRONMENT="prod")
+
+    assert result.exit_code == 5
+    assert result.output.strip() == (
+        "Error: refusing to redrive in 'prod' without --yes (production redrives are manual)")
+    assert queue_counts(sqs, settings.dlq_url) == (2, 0, 0)
+
+
+def test_production_redrive_with_yes_runs(cli, dead_letters, settings, sqs):
+    result = cli("dlq", "redrive", "--yes", "--json", SOUNDBITE_ENVIRONMENT="prod")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["redriven"] == 2
+
+
+def test_production_dry_run_needs_no_confirmation(cli, dead_letters):
+    result = cli("dlq", "redrive", "--dry-run", SOUNDBITE_ENVIRONMENT="prod")
+
+    assert result.exit_code == 0
+    assert "would redrive: 2" in result.stdout
+
+
+def test_missing_dlq_url_is_a_one_line_error(cli):
+    result = cli("dlq", "inspect", SOUNDBITE_DLQ_URL=None)
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: SOUNDBITE_DLQ_URL is not set; point it at the queue's URL"
+
+
+def test_unreachable_dlq_is_a_one_line_error(cli, settings):
+    result = cli("dlq", "inspect", SOUNDBITE_DLQ_URL=settings.dlq_url + "-gone")
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: could not read the DLQ (AWS.SimpleQueueService.NonExistentQueue)"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"SOUNDBITE_QUEUE_URL": None}, "Error: SOUNDBITE_QUEUE_URL is not set; point it at the queue's URL"),
+    ({"SOUNDBITE_WORKER_CONCURRENCY": "many"}, "Error: SOUNDBITE_WORKER_CONCURRENCY must be a number, got 'many'"),
+    ({"SOUNDBITE_WORKER_GRACE_SECONDS": "40"},
+     "Error: worker grace must be 0..30 s (below ECS's stop timeout), got 40.0"),
+    ({"SOUNDBITE_SYNTHESIZER": "festival"},
+     "Error: unknown synthesizer 'festival'; SOUNDBITE_SYNTHESIZER must be one of: espeak, polly"),
+    ({"SOUNDBITE_BACKEND": "mainframe"},
+     "Error: SOUNDBITE_BACKEND must be one of local, ec2, fargate, got 'mainframe'"),
+])
+def test_worker_bad_settings_are_one_line_errors(cli, env, message):
+    result = cli("worker", **env)
+
+    assert result.exit_code == 1
+    assert result.output.strip() == message
+
+
+def test_worker_bad_option_is_a_usage_error(cli):
+    result = cli("worker", "--concurrency", "0")
+
+    assert result.exit_code == 2

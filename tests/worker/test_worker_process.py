@@ -1,0 +1,110 @@
+"""Real `soundbite worker` processes: SIGKILL mid-job and SIGTERM mid-job lose nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import soundfile
+
+from service.domain import Status
+from tests.worker.conftest import LONG_TEXT, queue_counts, wait_for
+
+GRACE_SECONDS = 8
+
+
+@pytest.fixture
+def start_worker(fresh_data_plane, moto_server, tmp_path):
+    """Start `python -m soundbite.cli worker` on this data plane; killed at teardown if alive."""
+    started: list[subprocess.Popen] = []
+
+    def start(name: str, **env: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "soundbite.cli", "worker"],
+            env={**os.environ, **moto_server.env, **fresh_data_plane.service_env(),
+                 "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1", **env},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process.log_path = tmp_path / f"{name}.log"
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+def job_records(process) -> list[dict]:
+    lines = process.log_path.read_text().splitlines()
+    return [r for r in (json.loads(line) for line in lines if line.startswith("{")) if "Jobs" in r]
+
+
+@pytest.fixture
+def short_visibility(settings, sqs):
+    """A message whose worker died reappears after 3 s, not 130 s."""
+    sqs.set_queue_attributes(QueueUrl=settings.queue_url, Attributes={"VisibilityTimeout": "3"})
+
+
+def playable_seconds(s3, bucket: str, key: str) -> float:
+    info = soundfile.info(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    return info.frames / info.samplerate
+
+
+def test_sigkill_mid_job_then_another_worker_completes_the_soundbite(
+        create_soundbite, start_worker, short_visibility, repo, settings, sqs, s3):
+    soundbite, _ = create_soundbite(text=LONG_TEXT, fmt="mp3")
+    first = start_worker("first")
+    wait_for(lambda: repo.get(soundbite.id).status is Status.PROCESSING, what="the job to start")
+
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(5)
+    assert repo.get(soundbite.id).status is Status.PROCESSING, "killed mid-job"
+
+    second = start_worker("second")
+    done = wait_for(lambda: (sb := repo.get(soundbite.id)).status is Status.READY and sb, timeout=40)
+    assert playable_seconds(s3, settings.bucket, done.audio_key) > 100
+    wait_for(lambda: queue_counts(sqs, settings.queue_url) == (0, 0, 0), what="the message deleted")
+    [record] = job_records(second)
+    assert (record["Outcome"], record["receiveCount"]) == ("ready", 2)
+
+
+def test_sigterm_mid_job_finishes_it_within_the_grace_period_and_exits_0(
+        create_soundbite, start_worker, repo, settings, sqs):
+    soundbite, _ = create_soundbite(text=LONG_TEXT, fmt="mp3")
+    worker = start_worker("graceful", SOUNDBITE_WORKER_GRACE_SECONDS=str(GRACE_SECONDS))
+    wait_for(lambda: repo.get(soundbite.id).status is Status.PROCESSING, what="the job to start")
+
+    signalled = time.monotonic()
+    os.killpg(worker.pid, signal.SIGTERM)
+    code = worker.wait(GRACE_SECONDS + 5)
+
+    assert code == 0
+    assert time.monotonic() - signalled < GRACE_SECONDS + 2
+    assert repo.get(soundbite.id).status is Status.READY
+    assert queue_counts(sqs, settings.queue_url) == (0, 0, 0)
+
+
+def test_sigterm_with_no_grace_releases_the_job_for_another_worker(
+        create_soundbite, start_worker, repo, settings, sqs):
+    soundbite, _ = create_soundbite(text=LONG_TEXT, fmt="mp3")
+    worker = start_worker("impatient", SOUNDBITE_WORKER_GRACE_SECONDS="0")
+    wait_for(lambda: repo.get(soundbite.id).status is Status.PROCESSING, what="the job to start")
+
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(5) == 0
+    assert repo.get(soundbite.id).status is Status.PROCESSING, "stopped before the job finished"
+    assert "released" in worker.log_path.read_text()
+    # Visible again at once: the queue's 130 s visibility timeout did not have to pass.
+    assert wait_for(lambda: queue_counts(sqs, settings.queue_url)[0] == 1, timeout=3)
+
+    start_worker("successor")
+    wait_for(lambda: repo.get(soundbite.id).status is Status.READY, timeout=40)
+    wait_for(lambda: queue_counts(sqs, settings.queue_url) == (0, 0, 0), what="the message deleted")
