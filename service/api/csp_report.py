@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from infra import spec
@@ -56,7 +56,12 @@ class LogBudget:
             return skipped
 
 
-budget = LogBudget(LOG_LINES_PER_MINUTE)
+def log_budget() -> LogBudget:
+    """One budget per app (so per process under gunicorn)."""
+    ext = current_app.extensions["soundbite"]
+    if "csp_log_budget" not in ext:
+        ext["csp_log_budget"] = LogBudget(LOG_LINES_PER_MINUTE)
+    return ext["csp_log_budget"]
 
 
 def _read_bounded() -> bytes:
@@ -95,7 +100,7 @@ def csp_report():
         raise InvalidRequest("no CSP violation in the report", [{
             "pointer": "", "detail": 'expected {"csp-report": {...}} or a list of csp-violation reports'}])
     telemetry.count("CspViolations", len(found))
-    skipped = budget.admit()
+    skipped = log_budget().admit()
     if skipped is not None:
         log.warning("csp violation", extra={"violations": found[:5], "suppressed_before": skipped})
     return Response(status=204)
