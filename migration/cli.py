@@ -13,7 +13,7 @@ import sys
 import click
 from rich.console import Console
 
-from infra.automation import AutomationError
+from infra.automation import AutomationError, PulumiUnavailableError
 from migration import exit_codes
 from migration.exceptions import (
     ApprovalRequiredError,
@@ -79,10 +79,15 @@ def target_options(func):
 def _engine(target, plan, via="route53", quiet=False):
     from migration.factory import build_engine
 
+    colours = {"pass": "green", "fail": "red", "inconclusive": "yellow", "rollback": "bold red",
+               "held": "yellow", "shift": "cyan"}
+
     def show(event: dict) -> None:
-        if not quiet:
-            detail = event.get("reason") or event.get("weights") or ""
-            err.print(f"[dim]{event['kind']:>9}[/] {event.get('step') or ''} {detail}")
+        if quiet:
+            return
+        label = event.get("outcome") or event["kind"]
+        detail = event.get("reason") or event.get("weights") or ""
+        err.print(f"[{colours.get(label, 'dim')}]{label:>12}[/] {event.get('step') or ''} {detail}")
 
     return build_engine(target, plan, via=via, on_event=show)
 
@@ -274,7 +279,8 @@ def status_cmd(target, plan, as_json):
                f"{data['lock']['owner'] if data['lock'] else 'free'}")
     click.echo(f"alarms in ALARM: {', '.join(data['alarms_firing']) or 'none'}")
     for lane, problems in data["health"].items():
-        click.echo(f"{lane}: {'; '.join(problems) or 'no problems reported'}")
+        shown = "not configured" if problems is None else "; ".join(problems) or "healthy"
+        click.echo(f"{lane}: {shown}")
     for event in data["recent"]:
         reason = event.get("reason") or (event.get("verdict") or {}).get("reason") or ""
         click.echo(f"  {event['kind']:<10} {event.get('step') or ''} {reason}")
@@ -288,7 +294,11 @@ def status_cmd(target, plan, as_json):
 def reconcile(target, plan, dry_run, as_json, yes):
     """Make soundbite:migrationPhase agree with live weights (or print the command to)."""
     try:
-        engine = _engine(target, plan, via="pulumi" if target.pulumi_dir else "route53", quiet=True)
+        try:
+            engine = _engine(target, plan, via="pulumi" if target.pulumi_dir else "route53", quiet=True)
+        except PulumiUnavailableError as exc:
+            err.print(f"[yellow]{exc}[/]")
+            engine = _engine(target, plan, quiet=True)  # reads Pulumi.<stack>.yaml, prints the command
         if not (dry_run or yes):
             click.confirm("Change the stack's migration phase to match Route 53?", abort=True)
         data = reconcile_phase(engine, dry_run=dry_run)

@@ -328,6 +328,8 @@ class Executor:
         plan = self.e.plan
         if step.is_validation:
             actions = [f"probe the direct names for {step.soak_seconds:.0f} s; weights stay {live}"]
+            if self.e.probe is None:
+                actions.append("no direct names configured (direct_urls): validate will hold")
         else:
             actions = [f"set weights {live} -> {step.weights} in one change batch, wait for INSYNC",
                        f"wait {plan.ttl_wait_seconds:.0f} s (DNS TTL) and {plan.metric_lag_seconds:.0f} s (metric lag)",

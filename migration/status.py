@@ -51,7 +51,8 @@ def status(engine: Engine) -> dict:
         "ledger_weights": state.get("weights"),
         "run_status": state.get("status"),
         "alarms_firing": list(engine.firing()),
-        "health": {lane: engine.problems(lane) for lane in (EC2, FARGATE)},
+        "health": {lane: engine.problems(lane) if engine.health.get(lane) else None
+                   for lane in (EC2, FARGATE)},
         "lock": engine.ledger.holder(),
         "recent": engine.ledger.events(RECENT_EVENTS),
     }
