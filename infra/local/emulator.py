@@ -89,10 +89,16 @@ def wait_until_ready(endpoint: str, timeout: float = 30.0, process: subprocess.P
     raise EmulatorError(f"the emulator at {endpoint} did not answer within {timeout:.0f} s: {last}")
 
 
-def start(port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None) -> Emulator:
+ECS_RUNNING_TASKS = 2
+"""The emulator reports this many running tasks for every ECS service (it runs none itself);
+2 is the phase table's default full capacity, so a fully scaled service looks healthy."""
+
+
+def start(port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None,
+          ecs_running_tasks: int = ECS_RUNNING_TASKS) -> Emulator:
     """Start a moto server and wait until it answers."""
     port = port or free_port(host)
-    env = {**os.environ, **LOCAL_CREDENTIALS, "MOTO_ECS_SERVICE_RUNNING": "true"}
+    env = {**os.environ, **LOCAL_CREDENTIALS, "MOTO_ECS_SERVICE_RUNNING": str(ecs_running_tasks)}
     env.pop("AWS_ENDPOINT_URL", None)
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
