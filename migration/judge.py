@@ -162,14 +162,26 @@ def _platform_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
 
 
 def _share_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
-    total = m.canary.requests + m.baseline.requests
+    """The canary's share is off only when it is far from the weight AND chance cannot explain it.
+
+    At 5 % weight a window of 80 requests expects 4 on the canary; seeing 2 is ordinary
+    luck (p = 0.23), so a tolerance alone would fail healthy steps on small windows.
+    """
+    total = int(m.canary.requests + m.baseline.requests)
     if m.intended_share <= 0 or total < cfg.min_requests:
         return []
     observed = m.canary.requests / total
     if abs(observed - m.intended_share) <= cfg.share_tolerance * m.intended_share:
         return []
+    seen = int(m.canary.requests)
+    too_few = 1.0 - binomial_greater(seen + 1, total, m.intended_share)
+    too_many = binomial_greater(seen, total, m.intended_share)
+    p_value = min(too_few, too_many)
+    if p_value >= cfg.significance:
+        return []
     return [Finding("traffic-share", Severity.SOFT,
-                    f"canary got {_pct(observed)} of requests, intended {_pct(m.intended_share)}")]
+                    f"canary got {_pct(observed)} of {total} requests, intended "
+                    f"{_pct(m.intended_share)} (p={p_value:.2g})")]
 
 
 def requests_needed(baseline_rate: float, cfg: JudgeConfig) -> int:

@@ -76,3 +76,16 @@ def test_probe_judge():
     assert judge_probe(LaneWindow(), LaneWindow()).outcome is Outcome.INCONCLUSIVE
     assert judge_probe(LaneWindow(10, 1, 5.0), LaneWindow(10, 0, 5.0)).severity is Severity.CRITICAL
     assert judge_probe(LaneWindow(10, 0, 5.0), LaneWindow(10, 0, 5.0)).outcome is Outcome.PASS
+
+
+def test_a_small_window_at_5_percent_is_not_a_share_problem():
+    # 80 requests at 5 % expect 4 on the canary; 2 is ordinary luck, not misrouting.
+    m = Measurements(LaneWindow(2, 0, 20.0), LaneWindow(78, 0, 20.0), intended_share=0.05)
+    assert not any(f.rule == "traffic-share" for f in judge(m).findings)
+
+
+def test_a_canary_starved_over_a_large_window_is_a_soft_share_failure():
+    m = Measurements(LaneWindow(10, 0, 20.0), LaneWindow(990, 0, 20.0), intended_share=0.05)
+    verdict = judge(m)
+    assert verdict.outcome is Outcome.FAIL and verdict.severity is Severity.SOFT
+    assert "canary got 1.0% of 1000 requests, intended 5.0%" in verdict.reason
