@@ -1,8 +1,25 @@
 """The WSGI entry point gunicorn serves: the only module-level app."""
 
-from service.api import configure_logging, create_app
+from service.api import configure_logging, context, create_app
 from service.config import Settings
+
+
+def warm_up(app) -> None:
+    """Load the synthesizer's catalog and build every AWS client before the first request.
+
+    Each gunicorn worker imports this module, so the first client request to a fresh worker
+    (a new Fargate task taking its first weighted traffic) does not pay for it.
+    """
+    with app.app_context():
+        context.catalog().voices()
+        context.repository().client  # noqa: B018 - building the client is the point
+        context.publisher().client  # noqa: B018
+        context.audio_store().client  # noqa: B018
+        context.idempotency_store()
+        context.soundbite_reader()
+
 
 settings = Settings.from_env()
 configure_logging(settings)
 app = create_app({"settings": settings})
+warm_up(app)
