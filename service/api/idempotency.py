@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from service.idempotency.config import REPLAYED_HEADER
 from service.idempotency.handler import payload_hash, record_key
 
 KEPT_HEADERS = ("Content-Type", "Location")
+log = logging.getLogger("soundbite.api")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
 
 
@@ -107,6 +109,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(IdempotencyStoreUnavailable)
     def _store_down(exc: IdempotencyStoreUnavailable):
+        log.warning("idempotency store unavailable", extra={"reason": str(exc)})
         return problem(503, "service-unavailable", "Service temporarily unavailable",
                        "the request could not be checked against earlier ones with the same "
                        "Idempotency-Key, so it was not run; retry with the same key",
