@@ -37,10 +37,49 @@ class MetricQuery:
 
 
 @dataclass(frozen=True)
+class HistogramQuery:
+    """A quantile from per-bucket request counts, for a CloudWatch without percentiles.
+
+    Each bucket is the metric summed with `bucket_dimension` = its upper bound; counts add up
+    over any window exactly, unlike per-period p95 values, and the quantile is interpolated
+    inside its bucket the way Prometheus' `histogram_quantile` does.
+    """
+
+    namespace: str
+    metric: str
+    bounds_ms: tuple[float, ...]
+    bucket_dimension: str
+    dimensions: Mapping[str, str] = field(default_factory=dict)
+    quantile: float = 0.95
+    period: int = METRIC_PERIOD_SECONDS
+
+    def bucket(self, bound: float) -> MetricQuery:
+        label = "+Inf" if bound == float("inf") else f"{bound:g}"
+        return MetricQuery(self.namespace, self.metric, SUM,
+                           {**self.dimensions, self.bucket_dimension: label}, self.period)
+
+
+def quantile_from_buckets(bounds: tuple[float, ...], counts: list[float], q: float) -> float | None:
+    """The q-quantile of requests counted per bucket (upper bounds ascending, last may be inf)."""
+    total = sum(counts)
+    if total <= 0:
+        return None
+    rank, seen, lower = q * total, 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count and seen + count >= rank:
+            if bound == float("inf"):
+                return lower  # beyond the last finite bound: report that bound
+            return lower + (bound - lower) * (rank - seen) / count
+        seen += count
+        lower = bound if bound != float("inf") else lower
+    return lower
+
+
+@dataclass(frozen=True)
 class LaneQueries:
     requests: MetricQuery
     errors: MetricQuery
-    p95_ms: MetricQuery
+    p95_ms: MetricQuery | HistogramQuery
 
 
 @dataclass(frozen=True)
@@ -118,12 +157,18 @@ class CloudWatchMetrics:
         total = sum(values) if query.stat == SUM else max(values)
         return total * query.scale
 
+    def read_quantile(self, query: HistogramQuery, start: float, end: float) -> float | None:
+        counts = [self.read(query.bucket(bound), start, end) or 0.0 for bound in query.bounds_ms]
+        return quantile_from_buckets(query.bounds_ms, counts, query.quantile)
+
     def lane(self, name: str, start: float, end: float) -> LaneWindow:
         queries = self.profile.lanes[name]
+        latency = queries.p95_ms
         return LaneWindow(
             requests=self.read(queries.requests, start, end) or 0.0,
             errors=self.read(queries.errors, start, end) or 0.0,
-            p95_ms=self.read(queries.p95_ms, start, end),
+            p95_ms=(self.read_quantile(latency, start, end) if isinstance(latency, HistogramQuery)
+                    else self.read(latency, start, end)),
         )
 
     def dlq_messages(self, start: float, end: float) -> float | None:

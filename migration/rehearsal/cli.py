@@ -26,7 +26,7 @@ def _faults(_ctx, _param, values: tuple[str, ...]):
 @click.option("--fault", "faults", multiple=True, callback=_faults, metavar="LANE:KIND=VALUE[@WEIGHT]",
               help="Inject a fault, e.g. fargate:errors=0.3, fargate:latency=400@25, "
                    "fargate:crash@25, fargate:worker-crash. Repeatable.")
-@click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(1, 500),
+@click.option("--rate", default=30.0, show_default=True, type=click.FloatRange(1, 500),
               help="Client requests per second through the edge.")
 @click.option("--seed", default=7, show_default=True, type=int, help="Seed for the load mix and routing.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False, path_type=Path),

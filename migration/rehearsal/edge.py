@@ -184,6 +184,6 @@ class Edge:
             self._on_sample(sample)
             try:
                 publish_lane_metrics(self.cloudwatch, lane, sample.requests, sample.errors,
-                                     sample.p95_ms, at, environment=self.environment)
+                                     lane_stats.latencies_ms, at, environment=self.environment)
             except Exception as exc:  # metrics loss must not take the edge down
                 log.warning("could not publish edge metrics: %s", exc)

@@ -24,7 +24,7 @@ from migration.rehearsal.edge import Edge
 from migration.rehearsal.faults import Fault
 from migration.rehearsal.invariants import count_records, settle, tally
 from migration.rehearsal.lane_health import LaneProcessHealth
-from migration.rehearsal.load import LoadGenerator
+from migration.rehearsal.load import LoadProcess
 from migration.rehearsal.report import write_report
 from migration.rehearsal.resolver import WeightedResolver
 from migration.router import Route53WeightedRouter
@@ -42,7 +42,7 @@ LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute"}
 class RehearsalOptions:
     plan: str = "quick"
     faults: tuple[Fault, ...] = ()
-    rate: float = 20.0
+    rate: float = 30.0
     seed: int = 7
     drain_timeout: float = 60.0
     log_dir: Path = Path(".soundbite-rehearsal")
@@ -186,7 +186,7 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
                     stack.emulator.client("cloudwatch"), ENVIRONMENT,
                     on_sample=lambda sample: say("sample", asdict(sample)))
         edge_url = edge.start()
-        load = LoadGenerator(edge_url, options.rate, seed=options.seed)
+        load = LoadProcess(edge_url, options.rate, seed=options.seed)
         engine = build_engine(plan, stack, zone_id, _observer(observed, say))
         injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed)
         try:

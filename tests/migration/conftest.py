@@ -81,7 +81,8 @@ class Traffic:
         for lane in (EC2, FARGATE):
             requests = round(self.rate * seconds * weights.get(lane, 0) / total)
             failed = sum(1 for _ in range(requests) if self.rng.random() < errors[lane])
-            publish_lane_metrics(self.cloudwatch, lane, requests, failed, self.p95_ms[lane],
+            latencies = [self.p95_ms[lane]] * requests  # every request at the lane's p95
+            publish_lane_metrics(self.cloudwatch, lane, requests, failed, latencies,
                                  int(start), environment=self.environment)
 
 
