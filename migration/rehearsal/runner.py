@@ -128,14 +128,25 @@ def build_engine(plan: Plan, stack: LocalStack, zone_id: str,
 
 
 def _timings(observed: Observed) -> tuple[float | None, float | None]:
-    """(fault start -> rollback decision, decision -> weights restored), None when absent."""
+    """(fault effective -> rollback decision, decision -> weights restored), None when absent.
+
+    A fault is effective once it has started and its lane takes public traffic: an error
+    fault injected at weight 0 harms nobody until the first shift.
+    """
     rollback = next((e for e in observed.events if e["kind"] == "rollback"), None)
     if rollback is None:
         return None, None
     decided = max((e["at"] for e in observed.events
                    if e["kind"] == "verdict" and e["at"] <= rollback["at"]), default=rollback["at"])
-    faults = [t for t in observed.fault_started.values() if t <= decided]
-    detection = decided - min(faults) if faults else None
+    effective = []
+    for fault, started in observed.fault_started.items():
+        lane = fault.split(":", 1)[0]
+        exposed = [e["at"] for e in observed.events
+                   if e["kind"] == "shift" and e.get("weights", {}).get(lane, 0) > 0]
+        if exposed:
+            effective.append(max(started, min(exposed)))
+    effective = [t for t in effective if t <= decided]
+    detection = decided - min(effective) if effective else None
     return detection, rollback["at"] - decided
 
 
