@@ -28,10 +28,11 @@ def _metrics(target: Target, cloudwatch) -> CloudWatchMetrics:
     if target.metrics == "edge":
         profile = edge_profile(target.environment, spec.STACKS, target.queue, target.dlq)
     elif target.metrics == "alb":
-        if not target.load_balancer or set(target.target_groups) != set(spec.STACKS):
-            raise ConfigError("the alb metrics profile needs load_balancer and target_groups "
+        stacks = set(spec.STACKS)
+        if set(target.load_balancers) != stacks or set(target.target_groups) != stacks:
+            raise ConfigError("the alb metrics profile needs load_balancers and target_groups "
                               "for both ec2 and fargate")
-        profile = alb_profile(target.load_balancer, target.target_groups, target.queue, target.dlq)
+        profile = alb_profile(target.load_balancers, target.target_groups, target.queue, target.dlq)
     else:
         raise ConfigError(f"unknown metrics profile {target.metrics!r} (edge or alb)")
     return CloudWatchMetrics(profile, client=cloudwatch)

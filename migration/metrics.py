@@ -80,6 +80,9 @@ class LaneQueries:
     requests: MetricQuery
     errors: MetricQuery
     p95_ms: MetricQuery | HistogramQuery
+    balancer_errors: MetricQuery | None = None
+    """5xx the load balancer answered itself (no healthy target, target reset): a crashed
+    task shows up here, not in the targets' own 5xx count."""
 
 
 @dataclass(frozen=True)
@@ -102,19 +105,21 @@ def queue_queries(queue_name: str | None, dlq_name: str | None) -> dict:
     return out
 
 
-def alb_profile(load_balancer: str, target_groups: Mapping[str, str],
+def alb_profile(load_balancers: Mapping[str, str], target_groups: Mapping[str, str],
                 queue_name: str | None = None, dlq_name: str | None = None) -> MetricProfile:
-    """Production: per target group ALB metrics (`targetgroup/...` and `app/...` suffixes)."""
+    """Production: each stack's own ALB (`app/...` suffix) and target group (`targetgroup/...`)."""
 
-    def lane(tg: str) -> LaneQueries:
-        dims = {"LoadBalancer": load_balancer, "TargetGroup": tg}
+    def lane(name: str) -> LaneQueries:
+        balancer = {"LoadBalancer": load_balancers[name]}
+        dims = {**balancer, "TargetGroup": target_groups[name]}
         return LaneQueries(
             MetricQuery(ALB_NAMESPACE, "RequestCount", SUM, dims),
             MetricQuery(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", SUM, dims),
             MetricQuery(ALB_NAMESPACE, "TargetResponseTime", "p95", dims, scale=1000.0),
+            balancer_errors=MetricQuery(ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", SUM, balancer),
         )
 
-    return MetricProfile("alb", {name: lane(tg) for name, tg in target_groups.items()},
+    return MetricProfile("alb", {name: lane(name) for name in target_groups},
                          **queue_queries(queue_name, dlq_name))
 
 
@@ -164,9 +169,12 @@ class CloudWatchMetrics:
     def lane(self, name: str, start: float, end: float) -> LaneWindow:
         queries = self.profile.lanes[name]
         latency = queries.p95_ms
+        errors = self.read(queries.errors, start, end) or 0.0
+        if queries.balancer_errors is not None:
+            errors += self.read(queries.balancer_errors, start, end) or 0.0
         return LaneWindow(
             requests=self.read(queries.requests, start, end) or 0.0,
-            errors=self.read(queries.errors, start, end) or 0.0,
+            errors=errors,
             p95_ms=(self.read_quantile(latency, start, end) if isinstance(latency, HistogramQuery)
                     else self.read(latency, start, end)),
         )

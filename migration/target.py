@@ -23,7 +23,7 @@ class Target:
     environment: str = DEFAULT_ENVIRONMENT
     ledger_table: str | None = None
     metrics: str = "edge"  # "edge" (local rehearsal) or "alb" (production)
-    load_balancer: str | None = None
+    load_balancers: dict[str, str] = field(default_factory=dict)  # lane -> app/... suffix
     target_groups: dict[str, str] = field(default_factory=dict)  # lane -> targetgroup/... suffix
     target_group_arns: dict[str, str] = field(default_factory=dict)  # lane -> ARN (health)
     queue_name: str | None = None
