@@ -90,8 +90,12 @@ class CreateRequest:
     format: str
 
 
-def parse_create(body: object, voices: set[str], formats: set[str]) -> CreateRequest:
-    """Validate a create body; every problem is reported at once, each with a pointer."""
+def parse_create(body: object, voices: set[str], formats: set[str],
+                 default_voice: str = spec.DEFAULT_VOICE) -> CreateRequest:
+    """Validate a create body; every problem is reported at once, each with a pointer.
+
+    `default_voice` is the synthesizer's own (espeak's "en-us", Polly's "Joanna").
+    """
     if not isinstance(body, dict):
         raise InvalidRequest(
             "the request body must be a JSON object",
@@ -106,7 +110,7 @@ def parse_create(body: object, voices: set[str], formats: set[str]) -> CreateReq
             "pointer": "/text",
             "detail": f"at most {spec.TEXT_MAX_CHARS} characters, got {len(text)}",
         })
-    voice = body.get("voice", spec.DEFAULT_VOICE)
+    voice = body.get("voice", default_voice)
     if not isinstance(voice, str) or voice not in voices:
         errors.append({
             "pointer": "/voice",

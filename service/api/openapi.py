@@ -88,7 +88,8 @@ SCHEMAS = {
         "type": "object", "required": ["text"], "additionalProperties": False,
         "properties": {
             "text": {"type": "string", "minLength": 1, "maxLength": spec.TEXT_MAX_CHARS},
-            "voice": {"type": "string", "default": spec.DEFAULT_VOICE},
+            "voice": {"type": "string", "description": "a voice id from GET /v1/voices; "
+                      "omitted: the synthesizer's default (espeak: en-us, Polly: Joanna)"},
             "format": {"type": "string", "default": spec.DEFAULT_FORMAT},
         },
     },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from infra import spec
+from service.api import context
 
 bp = Blueprint("page", __name__)
 
@@ -12,4 +13,4 @@ bp = Blueprint("page", __name__)
 @bp.get("/")
 def index():
     return render_template("index.html", text_max=spec.TEXT_MAX_CHARS,
-                           default_voice=spec.DEFAULT_VOICE)
+                           default_voice=context.catalog().default_voice)

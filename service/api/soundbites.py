@@ -74,7 +74,8 @@ def user_id_header() -> str | None:
 def create():
     """Idempotent: the factory wraps this view (service.api.idempotency), not the view itself."""
     synth = context.catalog()
-    req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()}, set(synth.formats()))
+    req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()},
+                              set(synth.formats()), synth.default_voice)
     soundbite = domain.new_soundbite(req, context.settings().environment, user_id_header())
     repo = context.repository()
     repo.create(soundbite)

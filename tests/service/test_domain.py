@@ -49,3 +49,8 @@ def test_cursor_round_trip_and_refusals():
 def test_malformed_ids(value):
     with pytest.raises(InvalidRequest):
         domain.check_id(value)
+
+
+def test_an_omitted_voice_takes_the_synthesizers_default():
+    req = domain.parse_create({"text": "hi"}, {"Joanna", "Matthew"}, FORMATS, default_voice="Joanna")
+    assert req.voice == "Joanna"
