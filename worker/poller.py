@@ -145,14 +145,14 @@ class Poller:
                     AttributeNames=SYSTEM_ATTRIBUTES,
                     MessageAttributeNames=["All"],
                 )
-            except aws.AWS_ERRORS as exc:
+                messages = [from_sqs(m) for m in response.get("Messages", [])]
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive any one bad receive
                 delay = RECEIVE_BACKOFF_SECONDS[min(failures, len(RECEIVE_BACKOFF_SECONDS) - 1)]
                 failures += 1
                 log.warning("receive failed; retrying", extra={"error": aws.error_code(exc), "retryIn": delay})
                 stop.wait(delay)
                 continue
             failures = 0
-            messages = [from_sqs(m) for m in response.get("Messages", [])]
             if stop.is_set():
                 self._release(messages)  # received after the stop: not ours to start
                 continue
@@ -209,7 +209,10 @@ class Poller:
     def _heartbeat_loop(self) -> None:
         interval = max(0.5, self.visibility_timeout / HEARTBEATS_PER_TIMEOUT)
         while not self._finished.wait(interval):
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - a dead heartbeat would let long jobs reappear
+                log.exception("heartbeat failed")
 
     def beat(self) -> int:
         """Extend every running job within half a timeout of reappearing; returns how many."""

@@ -67,12 +67,17 @@ def test_redrive_brings_it_back_with_metadata_and_the_worker_finishes_it(
     running.stop()
 
 
-def test_redrive_delays_each_message_by_its_backoff(poisoned, settings, sqs):
+def test_redrive_delays_each_message_by_its_own_backoff(settings, sqs):
+    for done in (0, 2):
+        sqs.send_message(QueueUrl=settings.dlq_url, MessageBody=f'{{"done": {done}}}', MessageAttributes={
+            "redriveCount": {"DataType": "Number", "StringValue": str(done)}})
+
     report = DlqRedriver(settings.dlq_url, settings.queue_url).redrive(10)
 
-    [decision] = report.decisions
-    assert (decision.action, decision.delay_seconds) == (REDRIVE, spec.REDRIVE_BASE_DELAY_SECONDS)
-    assert queue_counts(sqs, settings.queue_url) == (0, 0, 1), "delayed, not yet visible"
+    delays = sorted((d.redrive_count, d.delay_seconds) for d in report.decisions)
+    base = spec.REDRIVE_BASE_DELAY_SECONDS
+    assert delays == [(1, base), (3, base * 4)]
+    assert queue_counts(sqs, settings.queue_url) == (0, 0, 2), "delayed, not yet visible"
 
 
 def test_backoff_doubles_per_redrive_up_to_the_sqs_ceiling():

@@ -122,3 +122,26 @@ def test_unknown_soundbite_and_malformed_messages_are_dropped(processor, setting
     outcomes = [r["Outcome"] for r in emf_records(metrics_out) if "Jobs" in r]
     assert outcomes == ["dropped", "dropped"]
     assert queue_counts(sqs, settings.dlq_url) == (0, 0, 0)
+
+
+def test_text_the_synthesizer_rejects_marks_the_soundbite_failed(create_soundbite, processor, repo):
+    soundbite, message_id = create_soundbite(text="Hello\x00world")
+    body = json.dumps({"id": soundbite.id, "environment": soundbite.environment, "enqueuedAt": 0})
+
+    result = processor.process(QueueMessage(message_id=message_id, body=body))
+
+    assert (result.outcome, result.acknowledged) == (Outcome.FAILED, True)
+    failed = repo.get(soundbite.id)
+    assert failed.status is Status.FAILED
+    assert failed.failure_reason == "text_rejected: text contains a NUL character"
+
+
+def test_a_job_for_another_environment_is_dropped_untouched(create_soundbite, processor, repo, synth):
+    soundbite, message_id = create_soundbite()
+    body = json.dumps({"id": soundbite.id, "environment": "elsewhere", "enqueuedAt": 0})
+
+    result = processor.process(QueueMessage(message_id=message_id, body=body))
+
+    assert result.outcome is Outcome.DROPPED
+    assert "elsewhere" in result.message.body and repo.get(soundbite.id).status is Status.PENDING
+    assert synth.calls == []
