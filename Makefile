@@ -27,10 +27,10 @@ lint: setup
 	$(BIN)/hadolint Dockerfile
 
 verify: setup
-	$(BIN)/pytest -m verify -p no:randomly
+	$(BIN)/pytest -m verify
 
 verify-long: setup
-	$(BIN)/pytest -m "soak or slow"
+	$(BIN)/pytest -m "soak or slow" -o addopts=""
 
 bench: setup
 	$(BIN)/python -m bench.run_all --json

@@ -89,3 +89,9 @@ def test_a_canary_starved_over_a_large_window_is_a_soft_share_failure():
     verdict = judge(m)
     assert verdict.outcome is Outcome.FAIL and verdict.severity is Severity.SOFT
     assert "canary got 1.0% of 1000 requests, intended 5.0%" in verdict.reason
+
+
+def test_a_small_latency_ratio_under_the_objective_is_not_a_regression():
+    assert judge(m(LaneWindow(500, 0, 190.0), LaneWindow(9500, 0, 124.0))).outcome is Outcome.PASS
+    v = judge(m(LaneWindow(500, 0, 260.0), LaneWindow(9500, 0, 124.0)))
+    assert v.outcome is Outcome.FAIL and "p95 260 ms > 1.5 x baseline 124 ms" in v.reason
