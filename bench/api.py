@@ -176,18 +176,23 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run(short: bool = False, runs: int | None = None, seconds: float | None = None,
+        tool: str | None = None) -> dict:
+    """The benchmark with its full (or short) settings; what `--json` prints."""
+    seconds = seconds or (SHORT_SECONDS if short else FULL_SECONDS)
+    started = time.monotonic()
+    result = measure(seconds, cli.positive_runs(runs, short, FULL_RUNS),
+                     4 if short else CONNECTIONS, tool)
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     p = cli.parser("SoundBite API throughput and latency against a bare-Flask and a boto3 floor.")
     p.add_argument("--seconds", type=float, help="seconds per scenario")
     p.add_argument("--tool", choices=("wrk", "python"), help="load generator (default: wrk if present)")
     args = p.parse_args(argv)
-    seconds = args.seconds or (SHORT_SECONDS if args.short else FULL_SECONDS)
-    runs = cli.positive_runs(args.runs, args.short, FULL_RUNS)
-    connections = 4 if args.short else CONNECTIONS
-    started = time.monotonic()
-    result = measure(seconds, runs, connections, args.tool)
-    result["wall_seconds"] = round(time.monotonic() - started, 1)
-    cli.emit(result, args.json, markdown)
+    cli.emit(run(args.short, args.runs, args.seconds, args.tool), args.json, markdown)
 
 
 if __name__ == "__main__":

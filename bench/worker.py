@@ -191,16 +191,19 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
+def run(short: bool = False, runs: int | None = None, jobs: int | None = None) -> dict:
+    """The benchmark with its full (or short) settings; what `--json` prints."""
+    started = time.monotonic()
+    result = measure(jobs or (SHORT_JOBS if short else FULL_JOBS), cli.positive_runs(runs, short, FULL_RUNS))
+    result["wall_seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     p = cli.parser("Worker throughput through the full path against the raw synthesizer.")
     p.add_argument("--jobs", type=int, help="soundbites per run and concurrency")
     args = p.parse_args(argv)
-    jobs = args.jobs or (SHORT_JOBS if args.short else FULL_JOBS)
-    runs = cli.positive_runs(args.runs, args.short, FULL_RUNS)
-    started = time.monotonic()
-    result = measure(jobs, runs)
-    result["wall_seconds"] = round(time.monotonic() - started, 1)
-    cli.emit(result, args.json, markdown)
+    cli.emit(run(args.short, args.runs, args.jobs), args.json, markdown)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,104 @@
+"""Rehearsal benchmark: how long a whole local migration takes, and how fast a fault is caught.
+
+Runs `soundbite rehearse --json` as a subprocess per scenario: the default run (no fault),
+an error-rate fault on the Fargate lane, and a crash of the Fargate lane at 25 %. Reports
+the median of each summary's duration, detection and rollback times, and the outcomes.
+
+    python -m bench.rehearsal [--json] [--short] [--runs N]
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench import cli, machine, stats
+
+SCENARIOS = {
+    "default": (),
+    "errors": ("--fault", "fargate:errors=0.3"),
+    "crash": ("--fault", "fargate:crash@25"),
+}
+SHORT_SCENARIOS = ("errors",)
+FULL_RUNS = 3
+RUN_TIMEOUT_SECONDS = 600
+FIELDS = ("duration_seconds", "detection_seconds", "rollback_seconds")
+
+
+def rehearse(extra: tuple[str, ...]) -> dict:
+    """One rehearsal's summary (or why there is none)."""
+    with tempfile.TemporaryDirectory(prefix="soundbite-bench-") as logs:
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "soundbite.cli", "rehearse", "--json", "--log-dir", logs, *extra],
+            capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS, check=False)
+        wall = round(time.monotonic() - started, 1)
+    try:
+        summary = json.loads(done.stdout)
+    except ValueError:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"ok": False, "outcome": "error", "error": last[:300], "wall_seconds": wall,
+                **{f: None for f in FIELDS}}
+    return {"ok": bool(summary.get("ok")), "outcome": summary.get("outcome"), "wall_seconds": wall,
+            **{f: summary.get(f) for f in FIELDS}}
+
+
+def measure(names: tuple[str, ...], runs: int) -> dict:
+    result = {"benchmark": "rehearsal", "machine": machine.describe(),
+              "settings": {"runs": runs, "scenarios": {n: " ".join(SCENARIOS[n]) or "(none)" for n in names}}}
+    found: dict[str, list[dict]] = {n: [] for n in names}
+    with cli.progress() as bar:
+        task = bar.add_task("rehearsal", total=runs * len(names))
+        for n in range(runs):
+            for name in names:
+                bar.update(task, description=f"rehearsal run {n + 1}/{runs}: {name}")
+                found[name].append(rehearse(SCENARIOS[name]))
+                bar.advance(task)
+    result["runs"] = found
+    result["scenarios"] = {
+        name: {**stats.median_of_runs(rows, FIELDS),
+               "outcomes": sorted({str(r["outcome"]) for r in rows}),
+               "ok_runs": sum(r["ok"] for r in rows), "runs": len(rows),
+               "errors": [r["error"] for r in rows if r.get("error")]}
+        for name, rows in found.items()}
+    return result
+
+
+def _s(value) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def markdown(result: dict) -> str:
+    s = result["settings"]
+    lines = [f"Rehearsal (`soundbite rehearse`, quick plan), median of {s['runs']} runs.", "",
+             "| scenario | fault | outcome | invariants held | duration s | detection s | rollback s |",
+             "|---|---|---|---:|---:|---:|---:|"]
+    for name, row in result["scenarios"].items():
+        lines.append(f"| {name} | {s['scenarios'][name]} | {', '.join(row['outcomes'])} | "
+                     f"{row['ok_runs']}/{row['runs']} | {_s(row['duration_seconds'])} | "
+                     f"{_s(row['detection_seconds'])} | {_s(row['rollback_seconds'])} |")
+    for name, row in result["scenarios"].items():
+        for error in row["errors"]:
+            lines.append(f"\n{name}: the rehearsal could not run: {error}")
+    return "\n".join(lines)
+
+
+def run(short: bool = False, runs: int | None = None, names: tuple[str, ...] | None = None) -> dict:
+    """The benchmark with its full (or short) settings; what `--json` prints."""
+    names = tuple(names or (SHORT_SCENARIOS if short else SCENARIOS))
+    return measure(names, cli.positive_runs(runs, short, FULL_RUNS))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = cli.parser("End-to-end rehearsal duration, detection and rollback times under faults.")
+    p.add_argument("--scenario", action="append", choices=tuple(SCENARIOS),
+                   help="run only this scenario (repeatable)")
+    args = p.parse_args(argv)
+    cli.emit(run(args.short, args.runs, args.scenario), args.json, markdown)
+
+
+if __name__ == "__main__":
+    main()
