@@ -96,17 +96,14 @@ class JobHandler:
             m["error"] = (f"{MalformedMessage.code}: job for environment {job.environment!r} "
                           f"on the {self.repository.environment!r} queue")
             return Outcome.DROPPED
-        soundbite = self._storage(lambda: self.repository.get(job.soundbite_id), "load")
-        if soundbite is None:
-            m["error"] = f"{SoundbiteNotFound.code}: no soundbite {job.soundbite_id}"
-            return Outcome.DROPPED
-        m.update(voice=soundbite.voice, text_length=len(soundbite.text))
-        if soundbite.status in (Status.READY, Status.FAILED):
-            return Outcome.ALREADY_DONE
         try:
-            self._storage(lambda: self.repository.mark_processing(soundbite.id), "mark processing")
+            # The guarded write is also the read: it returns the record, and refuses one that
+            # is missing, ready or failed; only then does a read tell those apart.
+            soundbite = self._storage(
+                lambda: self.repository.mark_processing(job.soundbite_id), "mark processing")
         except StateConflict:
-            return Outcome.ALREADY_DONE  # finished elsewhere between our read and our write
+            return self._not_processable(job, m)
+        m.update(voice=soundbite.voice, text_length=len(soundbite.text))
         try:
             started = self._timer()
             audio = self.synthesizer.synthesize(soundbite.text, soundbite.voice, soundbite.format)
@@ -123,6 +120,18 @@ class JobHandler:
         except StateConflict:
             return Outcome.ALREADY_DONE
         return Outcome.READY
+
+    def _not_processable(self, job: Job, m: dict) -> Outcome:
+        soundbite = self._storage(lambda: self.repository.get(job.soundbite_id), "load")
+        if soundbite is None:
+            m["error"] = f"{SoundbiteNotFound.code}: no soundbite {job.soundbite_id}"
+            return Outcome.DROPPED
+        m.update(voice=soundbite.voice, text_length=len(soundbite.text))
+        if soundbite.status in (Status.READY, Status.FAILED):
+            return Outcome.ALREADY_DONE
+        # Neither missing nor finished, yet the guard refused: a status this worker does not
+        # know. Retry rather than guess; the DLQ keeps it if it never settles.
+        raise TransientError(f"soundbite {job.soundbite_id} is {soundbite.status.value}; cannot process")
 
     def _fail(self, soundbite: Soundbite, reason: str) -> Outcome:
         try:

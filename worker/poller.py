@@ -65,6 +65,7 @@ class Poller:
         self._client = client
         self._now = now
         self._in_flight: dict[str, InFlight] = {}  # by receipt handle
+        self._deleting = 0  # finished jobs whose message is being deleted
         self._changed = threading.Condition()
         self._finished = threading.Event()
 
@@ -112,7 +113,7 @@ class Poller:
         log.info("stopping: finishing in-flight jobs", extra={
             "inFlight": len(self._in_flight), "graceSeconds": self.grace_seconds})
         with self._changed:
-            while self._in_flight and self._now() < deadline:
+            while (self._in_flight or self._deleting) and self._now() < deadline:
                 self._changed.wait(min(0.2, max(0.0, deadline - self._now())))
             unfinished = [job for job in self._in_flight.values() if not job.released]
             for job in unfinished:
@@ -171,16 +172,25 @@ class Poller:
         result: MessageResult | None = None
         try:
             result = self.processor.process(message)
-            if result.acknowledged:
-                self._delete(message)
         finally:
+            acknowledged = result is not None and result.acknowledged
             with self._changed:
+                # The slot frees before the delete, so the next receive overlaps it; the drain
+                # still waits for the delete (`_deleting`).
                 self._in_flight.pop(message.receipt_handle, None)
-                if result is not None and result.acknowledged:
+                self._deleting += acknowledged
+                if acknowledged:
                     self.stats.acknowledged += 1
                 else:
                     self.stats.retried += 1
                 self._changed.notify_all()
+        if acknowledged:
+            try:
+                self._delete(message)
+            finally:
+                with self._changed:
+                    self._deleting -= 1
+                    self._changed.notify_all()
 
     def _delete(self, message: QueueMessage) -> None:
         try:
