@@ -31,7 +31,9 @@ from service.idempotency.handler import payload_hash, record_key
 
 KEPT_HEADERS = ("Content-Type", "Location")
 log = logging.getLogger("soundbite.api")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
+UUID_V4_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+"""What an Idempotency-Key must look like (the OpenAPI document publishes it too)."""
+_UUID = re.compile(UUID_V4_PATTERN)
 
 
 def idempotency_key(header: str) -> str:

@@ -56,4 +56,6 @@ def readyz():
 
 @bp.get("/openapi.json")
 def openapi_document():
-    return json_response(openapi.document())
+    synth = context.catalog()
+    voices = tuple(v.id for v in synth.voices())
+    return json_response(openapi.document(voices, tuple(synth.formats())))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 from infra import spec
+from service.api.idempotency import UUID_V4_PATTERN
+from service.api.soundbites import USER_ID_PATTERN
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 ID_PARAM = {
@@ -133,11 +135,18 @@ SCHEMAS = {
         "oneOf": [
             {"type": "object", "required": ["csp-report"],
              "properties": {"csp-report": {"type": "object"}}},
-            {"type": "array", "items": {"type": "object", "required": ["type", "body"],
+            {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["type", "body"],
                                         "properties": {"type": {"const": "csp-violation"},
                                                        "body": {"type": "object"}}}},
         ],
     },
+}
+
+
+# Tell clients (and API fuzzers) that the id a create returns is what the reads take.
+CREATED_LINKS = {
+    name: {"operationId": operation, "parameters": {"soundbite_id": "$response.body#/id"}}
+    for name, operation in (("GetSoundbite", "getSoundbite"), ("GetAudio", "getSoundbiteAudio"))
 }
 
 
@@ -154,6 +163,7 @@ def _post_409() -> dict:
 def _paths() -> dict:
     paths = _core_paths()
     paths["/v1/soundbites"]["post"]["responses"]["409"] = _post_409()
+    paths["/v1/soundbites"]["post"]["responses"]["202"]["links"] = CREATED_LINKS
     paths["/"] = {"get": {
         "operationId": "page", "summary": "The SoundBite page (strict CSP with a nonce)",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {
@@ -179,9 +189,9 @@ def _core_paths() -> dict:
                     {"name": "Idempotency-Key", "in": "header", "required": True,
                      "description": "A UUID v4 per operation; send the same one to retry it. "
                                     "Scoped to X-User-Id. Remembered for 24 hours.",
-                     "schema": {"type": "string", "format": "uuid"}},
+                     "schema": {"type": "string", "format": "uuid", "pattern": UUID_V4_PATTERN}},
                     {"name": "X-User-Id", "in": "header", "required": False,
-                     "schema": {"type": "string", "maxLength": 128}},
+                     "schema": {"type": "string", "pattern": USER_ID_PATTERN}},
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/CreateSoundbite"}}}},
@@ -204,7 +214,9 @@ def _core_paths() -> dict:
                      "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
                     {"name": "limit", "in": "query", "required": False, "schema": {
                         "type": "integer", "minimum": 1, "maximum": spec.LIST_LIMIT_MAX}},
-                    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                     "description": "The next_cursor of the previous page, unchanged: it is signed, "
+                                    "so any other value is refused with 400"},
                 ],
                 "responses": {"200": _json("SoundbiteList", "One page"), **_errors(400)},
             },
@@ -244,12 +256,27 @@ def _core_paths() -> dict:
     }
 
 
+def _schemas(voices: tuple[str, ...], formats: tuple[str, ...]) -> dict:
+    """The create body names the voices and formats this deployment's synthesizer offers,
+    so a client (or a fuzzer) learns from the document what the server will accept."""
+    if not voices and not formats:
+        return SCHEMAS
+    create = dict(SCHEMAS["CreateSoundbite"])
+    properties = dict(create["properties"])
+    if voices:
+        properties["voice"] = {**properties["voice"], "enum": list(voices)}
+    if formats:
+        properties["format"] = {**properties["format"], "enum": list(formats)}
+    create["properties"] = properties
+    return {**SCHEMAS, "CreateSoundbite": create}
+
+
 @cache
-def document() -> dict:
+def document(voices: tuple[str, ...] = (), formats: tuple[str, ...] = ()) -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "SoundBite API", "version": "1.0.0",
                  "description": "Text to speech: POST text, poll the soundbite, fetch the audio."},
         "paths": _paths(),
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": _schemas(voices, formats)},
     }

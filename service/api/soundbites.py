@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from flask import Blueprint, Response, g, redirect, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
@@ -60,11 +61,16 @@ def read_json_body() -> object:
         ) from exc
 
 
+USER_ID_PATTERN = r"^[\x20-\x7E]{0,128}$"
+"""An X-User-Id: up to 128 visible ASCII characters or spaces (the OpenAPI document says so too)."""
+_USER_ID = re.compile(USER_ID_PATTERN)
+
+
 def user_id_header() -> str | None:
     value = request.headers.get("X-User-Id", "").strip()
     if not value:
         return None
-    if len(value) > 128 or not value.isprintable():
+    if not _USER_ID.match(value):
         raise InvalidRequest("the X-User-Id header is not valid",
                              [{"pointer": "/headers/X-User-Id", "detail": "1 to 128 printable characters"}])
     return value
