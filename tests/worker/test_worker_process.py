@@ -108,3 +108,15 @@ def test_sigterm_with_no_grace_releases_the_job_for_another_worker(
     start_worker("successor")
     wait_for(lambda: repo.get(soundbite.id).status is Status.READY, timeout=40)
     wait_for(lambda: queue_counts(sqs, settings.queue_url) == (0, 0, 0), what="the message deleted")
+
+
+def test_an_idle_worker_exits_0_on_sigterm_within_its_poll_wait(start_worker):
+    worker = start_worker("idle")
+    wait_for(lambda: "worker started" in worker.log_path.read_text(), what="the worker to start")
+
+    signalled = time.monotonic()
+    os.killpg(worker.pid, signal.SIGTERM)
+
+    assert worker.wait(10) == 0
+    assert time.monotonic() - signalled < 1 + 1.5  # SOUNDBITE_WORKER_POLL_SECONDS + slack
+    assert '"worker stopped"' in worker.log_path.read_text()
