@@ -129,8 +129,8 @@ class JobHandler:
         m.update(voice=soundbite.voice, text_length=len(soundbite.text))
         if soundbite.status in (Status.READY, Status.FAILED):
             return Outcome.ALREADY_DONE
-        # Neither missing nor finished, yet the guard refused: a status this worker does not
-        # know. Retry rather than guess; the DLQ keeps it if it never settles.
+        # Neither missing nor finished, yet the guard refused: the record changed between the
+        # write and this read. Retry rather than guess; the DLQ keeps it if it never settles.
         raise TransientError(f"soundbite {job.soundbite_id} is {soundbite.status.value}; cannot process")
 
     def _fail(self, soundbite: Soundbite, reason: str) -> Outcome:
