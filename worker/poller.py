@@ -66,6 +66,7 @@ class Poller:
         self._now = now
         self._in_flight: dict[str, InFlight] = {}  # by receipt handle
         self._deleting = 0  # finished jobs whose message is being deleted
+        self._draining = False
         self._changed = threading.Condition()
         self._finished = threading.Event()
 
@@ -113,6 +114,7 @@ class Poller:
         log.info("stopping: finishing in-flight jobs", extra={
             "inFlight": len(self._in_flight), "graceSeconds": self.grace_seconds})
         with self._changed:
+            self._draining = True
             while (self._in_flight or self._deleting) and self._now() < deadline:
                 self._changed.wait(min(0.2, max(0.0, deadline - self._now())))
             unfinished = [job for job in self._in_flight.values() if not job.released]
@@ -154,19 +156,24 @@ class Poller:
                 stop.wait(delay)
                 continue
             failures = 0
-            if stop.is_set():
-                self._release(messages)  # received after the stop: not ours to start
-                continue
-            for message in messages:
-                self._start(message)
+            self._start(messages)
 
-    def _start(self, message: QueueMessage) -> None:
+    def _start(self, messages: list[QueueMessage]) -> None:
+        # Registered under the same lock the drain takes, so a batch is either waited for (or
+        # released) by the drain, or released here: never started behind its back.
         with self._changed:
-            self.stats.received += 1
-            self._in_flight[message.receipt_handle] = InFlight(
-                message, self._now() + self.visibility_timeout)
-        threading.Thread(target=self._run_job, args=(message,), name=f"job-{message.message_id[:8]}",
-                         daemon=True).start()
+            accepted = not self._draining
+            if accepted:
+                self.stats.received += len(messages)
+                for message in messages:
+                    self._in_flight[message.receipt_handle] = InFlight(
+                        message, self._now() + self.visibility_timeout)
+        if not accepted:
+            self._release(messages)  # received after the stop: not ours to start
+            return
+        for message in messages:
+            threading.Thread(target=self._run_job, args=(message,),
+                             name=f"job-{message.message_id[:8]}", daemon=True).start()
 
     def _run_job(self, message: QueueMessage) -> None:
         result: MessageResult | None = None

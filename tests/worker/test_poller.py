@@ -45,17 +45,36 @@ def test_never_takes_more_messages_than_free_slots(create_soundbite, processor, 
     assert stats.received == stats.acknowledged == 5
 
 
+class HeldProcessor:
+    """The real batch processor, held at the start of each job until the test lets it go:
+    a job exactly as long as the test needs, whatever the machine's speed."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.started = threading.Event()
+        self.gate = threading.Event()
+
+    def process(self, message):
+        self.started.set()
+        self.gate.wait(30)
+        return self.inner.process(message)
+
+
 def test_heartbeat_keeps_a_job_longer_than_the_visibility_timeout_from_being_redelivered(
         create_soundbite, processor, start_poller, repo, settings, sqs, synth, metrics_out):
     sqs.set_queue_attributes(QueueUrl=settings.queue_url, Attributes={"VisibilityTimeout": "2"})
-    soundbite, _ = create_soundbite(text=LONG_TEXT, fmt="mp3")  # takes longer than 2 s
+    soundbite, _ = create_soundbite()
+    held = HeldProcessor(processor)
 
-    running = start_poller(processor)
+    running = start_poller(held)
+    held.started.wait(10)
+    wait_for(lambda: running.poller.stats.extended >= 2, what="two visibility extensions")
+    assert queue_counts(sqs, settings.queue_url) == (0, 1, 0), "still hidden past its first 2 s"
+    held.gate.set()
     wait_for(lambda: repo.get(soundbite.id).status is Status.READY)
-    stats = running.stop()
+    running.stop()
 
     assert running.poller.visibility_timeout == 2, "the poller uses the queue's own timeout"
-    assert stats.extended >= 1
     assert len(synth.calls) == 1
     assert [(r["Outcome"], r["receiveCount"]) for r in emf_records(metrics_out) if "Jobs" in r] == [("ready", 1)]
 
