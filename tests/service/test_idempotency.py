@@ -21,8 +21,10 @@ def post(client, body=None, key=None, user=None, **kwargs):
     return client.post("/v1/soundbites", json=body or BODY, headers=headers, **kwargs)
 
 
+# Fixed values: a collection-time uuid4() would differ between test processes.
 @pytest.mark.parametrize("key", [None, "", "not-a-uuid", "123e4567-e89b-12d3-a456-426614174000",
-                                 str(uuid.uuid4()) + "x", str(uuid.uuid1())])
+                                 "9b2f6c1e-8a4d-4f5b-9c3e-2d1a0b9c8d7ex",  # v4 plus a character
+                                 "970ad178-eb35-11f1-bc36-02fc00000001"])  # v1, not v4
 def test_missing_or_malformed_key_is_a_400_that_says_so(client, written, key):
     body = assert_problem(post(client, key=key), 400)
     assert "Idempotency-Key" in body["detail"]
