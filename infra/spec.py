@@ -89,7 +89,10 @@ IDEMPOTENCY_LEASE_SECONDS = 30
 RATE_LIMIT_DEFAULT = "100 per 15 minutes"
 CACHE_MAX_ENTRIES = 1024
 CACHE_TTL_SECONDS = 5
-"""Upper bound on how long a cached soundbite may hide a status change made by the worker."""
+"""How long a soundbite in a final state (ready, failed: they never change again) is cached."""
+CACHE_IN_FLIGHT_TTL_SECONDS = 1
+"""How long a pending or processing soundbite is cached: the bound on how long a cache may
+hide a status change the worker made from a client polling for it."""
 CACHE_COMPRESS_ABOVE_BYTES = 1024
 
 # --- Request limits ------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class Settings:
     force_https: bool = True
     idempotency_ttl_seconds: int = spec.IDEMPOTENCY_TTL_SECONDS
     cache_ttl_seconds: int = spec.CACHE_TTL_SECONDS
+    cache_in_flight_ttl_seconds: int = spec.CACHE_IN_FLIGHT_TTL_SECONDS
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:

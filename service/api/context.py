@@ -106,6 +106,7 @@ def soundbite_reader() -> CachedSoundbiteReader:
         return CachedSoundbiteReader(
             repository(), s.cache_ttl_seconds, LRUCache(spec.CACHE_MAX_ENTRIES),
             redis_cache(), on_lookup=telemetry.count_cache_lookup,
+            in_flight_ttl_seconds=s.cache_in_flight_ttl_seconds,
         )
 
     return _get("soundbite_reader", build)

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from concurrent.futures import ThreadPoolExecutor, wait
 
+from flask import Blueprint, current_app
+
+from infra import spec
 from service import aws
 from service.api import context, openapi
 from service.api.problems import problem
 from service.api.soundbites import json_response
 
 bp = Blueprint("meta", __name__)
+READINESS_DEADLINE_SECONDS = spec.HEALTH_CHECK_TIMEOUT_SECONDS - 1
+"""A dependency that hangs must fail readiness before the load balancer's check times out;
+with the clients' own timeouts and retries one frozen call could take 15 s or more."""
+
+
+def _probe_pool() -> ThreadPoolExecutor:
+    """A few threads per process for readiness probes, so stuck probes cannot pile up."""
+    ext = current_app.extensions["soundbite"]
+    if "readiness_probes" not in ext:
+        ext["readiness_probes"] = ThreadPoolExecutor(max_workers=3, thread_name_prefix="readyz")
+    return ext["readiness_probes"]
 
 
 @bp.get("/v1/voices")
@@ -39,13 +53,20 @@ def readyz():
             QueueUrl=queue.queue_url, AttributeNames=["QueueArn"]),
         "s3": lambda: store.client.head_bucket(Bucket=store.bucket),
     }
+    pool = _probe_pool()
+    futures = {name: pool.submit(check) for name, check in checks.items()}
+    done, _ = wait(futures.values(), timeout=READINESS_DEADLINE_SECONDS)
     results = {}
-    for name, check in checks.items():
-        try:
-            check()
+    for name, future in futures.items():
+        if future not in done:
+            future.cancel()  # still queued behind a stuck probe: never let the queue grow
+            results[name] = "unavailable (timeout)"
+        elif future.exception() is None:
             results[name] = "ok"
-        except aws.AWS_ERRORS as exc:
-            results[name] = f"unavailable ({aws.error_code(exc)})"
+        elif isinstance(future.exception(), aws.AWS_ERRORS):
+            results[name] = f"unavailable ({aws.error_code(future.exception())})"
+        else:
+            raise future.exception()
     failed = [name for name, result in results.items() if result != "ok"]
     if failed:
         return problem(503, "not-ready", "Not ready",

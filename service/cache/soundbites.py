@@ -1,10 +1,12 @@
 """Read-through cache of soundbite records in front of DynamoDB.
 
 The staleness bound: a record read from DynamoDB at time t is served from any cache layer
-until t + ttl and never after, so a status change the worker writes is visible to every
-reader within `ttl` seconds (`SOUNDBITE_CACHE_TTL_SECONDS`, spec.CACHE_TTL_SECONDS by
-default). Both layers keep the deadline the record got when it was read: copying an entry
-from Redis into the LRU does not restart its clock.
+until its deadline and never after. A pending or processing record (the only states that
+still change) gets t + `in_flight_ttl` (`SOUNDBITE_CACHE_IN_FLIGHT_TTL_SECONDS`, 1 s), so a
+status change the worker writes is visible to every reader within that bound; a ready or
+failed record never changes again and keeps t + `ttl` (`SOUNDBITE_CACHE_TTL_SECONDS`, 5 s).
+Both layers keep the deadline the record got when it was read: copying an entry from
+Redis into the LRU does not restart its clock.
 
 Only the stored record is cached. Anything derived per request (the presigned audio URL,
 which expires) is built from it by the caller every time.
@@ -15,9 +17,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from infra import spec
 from service.cache.lru import LRUCache
 from service.cache.redis_layer import RedisLayer
-from service.domain import Soundbite
+from service.domain import Soundbite, Status
+
+FINAL = (Status.READY, Status.FAILED)
 
 
 class CachedSoundbiteReader:
@@ -25,9 +30,11 @@ class CachedSoundbiteReader:
 
     def __init__(self, repository, ttl_seconds: float, lru: LRUCache,
                  redis_layer: RedisLayer | None = None, now: Callable[[], float] = time.time,
-                 on_lookup: Callable[[str], None] | None = None) -> None:
+                 on_lookup: Callable[[str], None] | None = None,
+                 in_flight_ttl_seconds: float = spec.CACHE_IN_FLIGHT_TTL_SECONDS) -> None:
         self.repository = repository
         self.ttl_seconds = ttl_seconds
+        self.in_flight_ttl_seconds = min(in_flight_ttl_seconds, ttl_seconds)
         self.lru = lru
         self.redis = redis_layer
         self._now = now
@@ -55,7 +62,8 @@ class CachedSoundbiteReader:
         soundbite = self.repository.get(soundbite_id)
         if soundbite is not None and self.ttl_seconds > 0:
             # Unknown ids are not cached: a soundbite created a moment later must be found.
-            data, deadline = soundbite.to_dict(), self._now() + self.ttl_seconds
+            ttl = self.ttl_seconds if soundbite.status in FINAL else self.in_flight_ttl_seconds
+            data, deadline = soundbite.to_dict(), self._now() + ttl
             self.lru.put(soundbite_id, data, deadline)
             if self.redis is not None:
                 self.redis.put(soundbite_id, data, deadline)

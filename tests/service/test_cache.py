@@ -134,16 +134,29 @@ def soundbite(repo, fresh_data_plane):
     return item
 
 
-def test_a_worker_status_change_is_visible_within_the_ttl(repo, soundbite):
+def test_a_worker_status_change_is_visible_within_the_in_flight_bound(repo, soundbite):
     clock = Clock()
-    reader = CachedSoundbiteReader(repo, 5, LRUCache(16, now=clock), now=clock)
+    reader = CachedSoundbiteReader(repo, 5, LRUCache(16, now=clock), now=clock,
+                                   in_flight_ttl_seconds=1)
     assert reader.get(soundbite.id).status is Status.PENDING
     repo.mark_processing(soundbite.id)  # the worker picks the job up
-    clock.now += 4.9
+    clock.now += 0.9
     assert reader.get(soundbite.id).status is Status.PENDING  # hidden, but within the bound
     clock.now += 0.1
     assert reader.get(soundbite.id).status is Status.PROCESSING
     assert reader.lru.stats().hits == 1 and reader.lru.stats().misses == 2
+
+
+def test_final_states_stay_cached_for_the_longer_ttl(repo, soundbite):
+    clock = Clock()
+    reader = CachedSoundbiteReader(repo, 5, LRUCache(16, now=clock), now=clock,
+                                   in_flight_ttl_seconds=1)
+    repo.mark_processing(soundbite.id)
+    repo.mark_ready(soundbite.id, "audio/x.wav", 4, 0.5)
+    assert reader.get(soundbite.id).status is Status.READY
+    clock.now += 4.9
+    assert reader.get(soundbite.id).status is Status.READY
+    assert reader.lru.stats().hits == 1  # ready never changes again: no second read
 
 
 def test_unknown_ids_are_not_cached(repo, fresh_data_plane):
@@ -165,9 +178,9 @@ def test_the_bound_holds_across_layers(repo, soundbite, redis_url, fresh_data_pl
                                    RedisLayer(redis_url, prefix=prefix, now=clock), now=clock)
     first.get(soundbite.id)
     repo.mark_processing(soundbite.id)
-    clock.now += 4
+    clock.now += 0.5
     assert second.get(soundbite.id).status is Status.PENDING  # from Redis
-    clock.now += 1
+    clock.now += 0.5  # the in-flight bound (1 s) from the first read, not from the copy
     assert second.get(soundbite.id).status is Status.PROCESSING
 
 
