@@ -7,6 +7,7 @@ its own session so it can be killed as a group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra import spec
 from infra.local import bootstrap, emulator
 
 
@@ -56,17 +58,26 @@ class Lane:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, sig)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        for role in ("worker", "api"):
-            process = getattr(self, role)
-            if process is None or process.poll() is not None:
-                continue
+    def processes(self) -> list[subprocess.Popen]:
+        return [p for p in (self.worker, self.api) if p is not None and p.poll() is None]
+
+    def stop(self, timeout: float = spec.ECS_STOP_TIMEOUT_SECONDS) -> None:
+        stop_processes(self.processes(), timeout)
+
+
+def stop_processes(processes: list[subprocess.Popen], timeout: float) -> None:
+    """SIGTERM them all at once, then SIGKILL what is still running after `timeout`, as ECS does."""
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
+            process.wait(5)
 
 
 def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
@@ -126,7 +137,7 @@ class LocalStack:
         return lane
 
     def stop(self) -> None:
-        for lane in self.lanes.values():
-            lane.stop()
+        stop_processes([p for lane in self.lanes.values() for p in lane.processes()],
+                       spec.ECS_STOP_TIMEOUT_SECONDS)
         if self.emulator:
             self.emulator.stop()

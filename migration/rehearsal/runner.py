@@ -34,8 +34,9 @@ ZONE = "soundbite.test"
 PUBLIC_NAME = f"api.{ZONE}"
 ENVIRONMENT = "rehearsal"
 # Every rehearsal client reaches the lanes from one loopback address, so the per-client
-# production limit (100 per 15 minutes) would throttle the whole load generator.
-LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute"}
+# production limit (100 per 15 minutes) would throttle the whole load generator. A short
+# long-poll lets idle workers notice SIGTERM quickly when the rehearsal ends.
+LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute", "SOUNDBITE_WORKER_POLL_SECONDS": "2"}
 
 
 @dataclass
