@@ -22,6 +22,7 @@ from migration.metrics import CloudWatchMetrics
 from migration.plan import Plan, load_plan
 from migration.rehearsal.edge import Edge
 from migration.rehearsal.faults import Fault
+from migration.rehearsal.injector import FaultInjector
 from migration.rehearsal.invariants import count_records, settle, tally
 from migration.rehearsal.lane_health import LaneProcessHealth
 from migration.rehearsal.load import LoadProcess
@@ -65,45 +66,9 @@ class Observed:
         with self.lock:
             self.events.append(event)
 
-
-class FaultInjector:
-    """Starts each fault once its lane's live weight reaches the fault's `@WEIGHT`."""
-
-    def __init__(self, faults: tuple[Fault, ...], stack: LocalStack, edge: Edge,
-                 weights: Callable[[], dict[str, int]], observed: Observed) -> None:
-        self.pending = list(faults)
-        self.stack, self.edge, self.weights, self.observed = stack, edge, weights, observed
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _loop(self) -> None:
-        while self.pending and not self._stop.wait(0.2):
-            live = self.weights()
-            total = sum(live.values()) or 1
-            for fault in list(self.pending):
-                if fault.due(round(100 * live.get(fault.lane, 0) / total)):
-                    self.apply(fault)
-                    self.pending.remove(fault)
-
-    def apply(self, fault: Fault) -> None:
-        if fault.kind == "errors":
-            self.edge.faults[fault.lane].error_fraction = fault.value
-        elif fault.kind == "latency":
-            self.edge.faults[fault.lane].latency_ms = fault.value
-        elif fault.kind == "crash":
-            self.stack.lanes[fault.lane].kill("api")
-        elif fault.kind == "worker-crash":
-            self.stack.lanes[fault.lane].kill("worker")
-        now = time.time()
-        self.observed.fault_started[str(fault)] = now
-        self.observed.event({"kind": "fault", "at": now, "fault": str(fault)})
+    def fault(self, fault: Fault, at: float) -> None:
+        self.fault_started[str(fault)] = at
+        self.event({"kind": "fault", "at": at, "fault": str(fault)})
 
 
 def build_engine(plan: Plan, stack: LocalStack, zone_id: str,
@@ -200,7 +165,7 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         edge_url = edge.start()
         load = LoadProcess(edge_url, options.rate, seed=options.seed)
         engine = build_engine(plan, stack, zone_id, _observer(observed, say))
-        injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed)
+        injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed.fault)
         try:
             load.start()
             injector.start()
