@@ -19,7 +19,9 @@ MAX_ATTEMPTS = 3
 CLIENT_CONFIG = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,
     read_timeout=READ_TIMEOUT_SECONDS,
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    # botocore's "max_attempts" counts retries after the first try (4 calls for 3);
+    # "total_max_attempts" counts every call, which is what MAX_ATTEMPTS means.
+    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
     max_pool_connections=32,
 )
 

@@ -182,14 +182,14 @@ class DelayProxy:
     """A TCP proxy that holds every chunk a client sends for `delay` seconds before passing
     it on: the emulator as a slow network or an overloaded dependency would look."""
 
-    def __init__(self, upstream_port: int, delay: float = 0.0) -> None:
+    def __init__(self, upstream_port: int, delay: float = 0.0, port: int = 0) -> None:
         self.upstream_port = upstream_port
         self.delay = delay
         self.connections = 0
         self.active = 0
         self.peak_active = 0
         self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server = socket.create_server(("127.0.0.1", port))
         self.port = self._server.getsockname()[1]
         self._closed = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
