@@ -3,8 +3,7 @@
 Built on `migration.simulate` (binomially sampled traffic on a fake clock, the real `judge`,
 Flagger's and CodeDeploy's documented default rules); nothing sleeps. Every detector sees the
 same traffic for at most one step's longest exposure: the DNS TTL wait, the metric lag, the
-soak and its largest extension. `simulate.engine_detection` always looks an hour ahead, so
-the engine's loop is repeated here with that bound (see `engine_rollback`).
+soak and its largest extension (the `horizon` of `simulate.engine_detection`).
 
     python -m bench.judge [--json] [--short] [--runs N]
 """
@@ -17,7 +16,6 @@ import numpy as np
 
 from bench import cli, machine
 from migration import simulate
-from migration.judge import Measurements, Outcome, Severity, judge
 from migration.plan import Plan, default_plan
 
 ERROR_RATES = (0.01, 0.05, 0.20)
@@ -38,24 +36,9 @@ def horizon(plan: Plan) -> int:
     return int(plan.step_seconds(step) + plan.max_soak_extension_seconds)
 
 
-def engine_rollback(traffic, fault: simulate.Fault, plan: Plan, until: float) -> float | None:
-    """`simulate.engine_detection`, stopping at `until` seconds instead of an hour."""
-    settled = plan.ttl_wait_seconds
-    t, failures = settled + plan.metric_lag_seconds, 0
-    while t + plan.analysis_interval_seconds <= until:
-        t += plan.analysis_interval_seconds
-        canary, baseline = traffic.window(settled, t - plan.metric_lag_seconds)
-        verdict = judge(Measurements(canary, baseline, fault.canary_percent / 100), plan.judge)
-        if verdict.outcome is Outcome.FAIL:
-            failures += 1
-            if failures >= plan.failure_limit and verdict.severity is Severity.CRITICAL:
-                return t
-    return None
-
-
 def _detectors(fault: simulate.Fault, plan: Plan, rng, until: int) -> dict[str, float | None]:
     traffic = simulate._Traffic(fault, rng, seconds=until)  # past `until` the lanes serve nothing
-    return {"soundbite": engine_rollback(traffic, fault, plan, until),
+    return {"soundbite": simulate.engine_detection(traffic, fault, plan, horizon=until),
             "flagger": simulate.flagger_detection(traffic),
             "codedeploy": simulate.codedeploy_detection(traffic)}
 

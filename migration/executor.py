@@ -17,7 +17,16 @@ from enum import StrEnum
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import ApprovalRequiredError, DriftError, LockHeldError, PlanError
 from migration.health import merge_windows
-from migration.judge import LaneWindow, Measurements, Outcome, Severity, Verdict, judge, judge_probe
+from migration.judge import (
+    FailureStreak,
+    LaneWindow,
+    Measurements,
+    Outcome,
+    Severity,
+    Verdict,
+    judge,
+    judge_probe,
+)
 from migration.plan import Step, weights_for
 from migration.router import check_weights, fargate_percent
 
@@ -205,7 +214,8 @@ class Executor:
 
     def _soak(self, step: Step, settled_at: float) -> StepResult:
         plan, lag = self.e.plan, self.e.plan.metric_lag_seconds
-        start, failures, late_inconclusive, verdicts = self.e.now(), 0, 0, []
+        start, late_inconclusive, verdicts = self.e.now(), 0, []
+        streak = FailureStreak(plan.failure_limit)
         dlq_at_start = self._dlq(start - lag - DLQ_LOOKBACK_SECONDS, start - lag)
         while True:
             self._wait(plan.analysis_interval_seconds)
@@ -213,13 +223,11 @@ class Executor:
             verdict = judge(self._measure(step, settled_at, now - lag, dlq_at_start), self.e.judge_config)
             verdicts.append(self._record(step, verdict))
             elapsed = now - start
-            if verdict.outcome is Outcome.FAIL:
-                failures += 1
-                if failures >= plan.failure_limit:
-                    why = f"{step.name}: {verdict.reason} ({failures} of {plan.failure_limit} checks failed)"
-                    if verdict.severity is Severity.CRITICAL:
-                        return self._with(self._rollback_now(why), verdicts)
-                    return self._with(self._step_back(step, why), verdicts)
+            if streak.record(verdict):
+                why = f"{step.name}: {verdict.reason} ({streak.count} checks in a row failed)"
+                if verdict.severity is Severity.CRITICAL:
+                    return self._with(self._rollback_now(why), verdicts)
+                return self._with(self._step_back(step, why), verdicts)
             elif verdict.outcome is Outcome.PASS and elapsed >= step.soak_seconds:
                 self.e.ledger.write_state(status=Status.PROMOTED.value, step=step.name, weights=step.weights)
                 self.e.ledger.append("promoted", step=step.name, reason=verdict.reason)
@@ -233,7 +241,8 @@ class Executor:
 
     def _validate(self, step: Step, live: dict[str, int]) -> StepResult:
         """The validate step: probes of the direct names, no public traffic on Fargate."""
-        start, failures, verdicts = self.e.now(), 0, []
+        start, verdicts = self.e.now(), []
+        streak = FailureStreak(self.e.plan.failure_limit)
         canary, baseline = LaneWindow(), LaneWindow()
         self.e.ledger.renew()
         self.e.ledger.append("validate", step=step.name, weights=live)
@@ -244,12 +253,13 @@ class Executor:
                 canary = merge_windows(canary, windows.get(FARGATE, LaneWindow()))
                 baseline = merge_windows(baseline, windows.get(EC2, LaneWindow()))
             verdict = judge_probe(canary, baseline, self.e.judge_config)
+            problems = self.e.problems(FARGATE) + self.e.problems(EC2)
+            if problems:  # a stack that lost processes is not valid, whatever its probes say
+                verdict = Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL)
             verdicts.append(self._record(step, verdict))
             elapsed = self.e.now() - start
-            if verdict.outcome is Outcome.FAIL:
-                failures += 1
-                if failures >= self.e.plan.failure_limit:
-                    return self._with(self._hold(step, live, f"validate failed: {verdict.reason}"), verdicts)
+            if streak.record(verdict):
+                return self._with(self._hold(step, live, f"validate failed: {verdict.reason}"), verdicts)
             elif verdict.outcome is Outcome.PASS and elapsed >= step.soak_seconds:
                 self.e.ledger.write_state(status=Status.PROMOTED.value, step=step.name,
                                           validated=True, weights=live)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from infra import spec
-from migration.judge import LaneWindow, Measurements, Outcome, Severity, judge
+from migration.judge import FailureStreak, LaneWindow, Measurements, Severity, judge
 from migration.plan import Plan, default_plan
 
 FLAGGER_INTERVAL_SECONDS = 60
@@ -56,17 +56,17 @@ class _Traffic:
                 LaneWindow(float(self.base_n[a:b].sum()), float(self.base_e[a:b].sum())))
 
 
-def engine_detection(traffic: _Traffic, fault: Fault, plan: Plan) -> float | None:
+def engine_detection(traffic: _Traffic, fault: Fault, plan: Plan,
+                     horizon: float = HORIZON_SECONDS) -> float | None:
+    """When the executor's rule (the judge, a failure streak) would roll back, within `horizon`."""
     settled = plan.ttl_wait_seconds
-    t, failures = settled + plan.metric_lag_seconds, 0
-    while t < HORIZON_SECONDS - plan.analysis_interval_seconds:
+    t, streak = settled + plan.metric_lag_seconds, FailureStreak(plan.failure_limit)
+    while t + plan.analysis_interval_seconds <= horizon:
         t += plan.analysis_interval_seconds
         canary, baseline = traffic.window(settled, t - plan.metric_lag_seconds)
         verdict = judge(Measurements(canary, baseline, fault.canary_percent / 100), plan.judge)
-        if verdict.outcome is Outcome.FAIL:
-            failures += 1
-            if failures >= plan.failure_limit and verdict.severity is Severity.CRITICAL:
-                return t
+        if streak.record(verdict) and verdict.severity is Severity.CRITICAL:
+            return t
     return None
 
 

@@ -26,10 +26,23 @@ def binomial_greater(successes: int, trials: int, rate: float) -> float:
     if rate >= 1.0:
         return 1.0
     log_p, log_q = math.log(rate), math.log1p(-rate)
-    terms = [_log_comb(trials, k) + k * log_p + (trials - k) * log_q
-             for k in range(successes, trials + 1)]
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+    mode = int((trials + 1) * rate)
+    log_sum = -math.inf
+    for k in range(successes, trials + 1):
+        term = _log_comb(trials, k) + k * log_p + (trials - k) * log_q
+        log_sum = _log_add(log_sum, term)
+        # Past the mode the terms only shrink; once they stop mattering, so does the rest.
+        if k > mode and term < log_sum - 40:
+            break
+    return min(1.0, math.exp(log_sum))
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(e^a + e^b) without overflow."""
+    if a == -math.inf:
+        return b
+    high, low = max(a, b), min(a, b)
+    return high + math.log1p(math.exp(low - high))
 
 
 def fisher_greater(errors_a: int, total_a: int, errors_b: int, total_b: int) -> float:

@@ -44,14 +44,14 @@ def test_judge_short_mode_reports_the_target_cell_and_healthy_runs():
     assert "| 5% | 5 % | 100 |" in judge.markdown(result)
 
 
-def test_bounded_engine_loop_decides_exactly_as_the_simulation_does():
+def test_the_simulation_decides_nothing_past_its_horizon():
     plan, fault = default_plan(), simulate.Fault(canary_error_rate=0.2, canary_percent=25)
     traffic = simulate._Traffic(fault, np.random.default_rng(3))
     expected = simulate.engine_detection(traffic, fault, plan)
     assert expected is not None
-    assert judge.engine_rollback(traffic, fault, plan, judge.horizon(plan)) == expected
+    assert simulate.engine_detection(traffic, fault, plan, horizon=judge.horizon(plan)) == expected
     # Bounded before the decision, the engine has not decided yet.
-    assert judge.engine_rollback(traffic, fault, plan, expected - 1) is None
+    assert simulate.engine_detection(traffic, fault, plan, horizon=expected - 1) is None
 
 
 def test_worker_texts_are_distinct_and_exactly_the_benchmark_length():
