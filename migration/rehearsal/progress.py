@@ -67,11 +67,13 @@ class ProgressView:
         return Group(table, Text("\n".join(self.decisions), style="dim"))
 
     def print_summary(self, summary: dict) -> None:
-        table = Table(title=f"rehearsal: {summary['outcome']}  final weights {summary['final_weights']}")
+        table = Table(title=f"rehearsal: {summary['outcome']}")
         table.add_column("measure")
         table.add_column("value", justify="right")
         soundbites = summary["soundbites"]
+        weights = summary["final_weights"]
         rows = [
+            ("final weights", f"ec2 {weights['ec2']} / fargate {weights['fargate']}"),
             ("duration (s)", summary["duration_seconds"]),
             ("requests", summary["requests"]["total"]),
             ("client-visible errors", summary["requests"]["client_errors"]),
@@ -86,6 +88,11 @@ class ProgressView:
         for name, held in summary["invariants"].items():
             table.add_row(name.replace("_", " "), "[green]ok[/]" if held else "[red]BROKEN[/]")
         self.console.print(table)
+        start = summary["started_at"]
         for event in summary["decisions"]:
-            if event["kind"] in ("rollback", "held") or event.get("outcome") == "fail":
-                self.console.print(f"  {event['kind']}: {event.get('reason')}")
+            at = f"+{event['at'] - start:5.1f}s"
+            if event["kind"] == "shift":
+                self.console.print(f"  {at} shift to {event['step']} {event['weights']}")
+            elif event["kind"] in ("rollback", "held") or event.get("outcome") == "fail":
+                self.console.print(f"  {at} {event['kind']}: {event.get('reason')}")
+        self.console.print(f"  result: {summary['result_reason']}")

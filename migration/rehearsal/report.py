@@ -50,21 +50,30 @@ def draw_timeline(path: Path, samples: list[PeriodSample], decisions: list[dict]
                        color=colour, label=lane)
         latency_ax.plot(xs, [s.p95_ms if s.p95_ms is not None else float("nan") for s in rows],
                         color=colour, label=lane)
-    for decision in decisions:
-        x = decision.get("at", t0) - t0
-        colour = {"rollback": "#c0392b", "hold": "#8e44ad"}.get(decision.get("action", ""), "#27ae60")
+    actions = {"shift": "#27ae60", "rollback": "#c0392b", "held": "#8e44ad", "fault": "#d35400"}
+    for event in decisions:
+        x = event.get("at", t0) - t0
+        if event.get("kind") == "verdict":
+            if event.get("outcome") == "fail":  # failed checks: red crosses on the weight axis
+                weights_ax.plot([x], [50], marker="x", color="#c0392b", markersize=6)
+            continue
+        colour = actions.get(event.get("kind"))
+        if colour is None:
+            continue
         for ax in (weights_ax, errors_ax, latency_ax):
-            ax.axvline(x, color=colour, linestyle=":", linewidth=1)
-        weights_ax.annotate(decision.get("action", decision.get("verdict", "")), (x, 103),
-                            fontsize=7, rotation=90, va="bottom", color=colour,
-                            annotation_clip=False)
+            ax.axvline(x, color=colour, linestyle=":", linewidth=1.2)
+        label = event.get("step") or event.get("fault") or event["kind"]
+        weights_ax.annotate(label, (x, 106), fontsize=7, rotation=90, va="bottom", ha="center",
+                            color=colour, annotation_clip=False)
+    error_peak = max((100 * s.errors / s.requests for s in samples if s.requests), default=0)
+    errors_ax.set_ylim(0, max(5.0, error_peak * 1.15))
     weights_ax.set_ylabel("weight (%)")
     weights_ax.set_ylim(-5, 105)
     errors_ax.set_ylabel("5xx rate (%)")
     latency_ax.set_ylabel("p95 (ms)")
     latency_ax.set_xlabel("seconds since start")
     weights_ax.legend(loc="center right")
-    weights_ax.set_title("SoundBite rehearsal: weights, error rate and p95 per lane", pad=28)
+    weights_ax.set_title("SoundBite rehearsal: weights, error rate and p95 per lane", pad=48)
     for ax in (weights_ax, errors_ax, latency_ax):
         ax.grid(alpha=0.3)
     fig.tight_layout()
