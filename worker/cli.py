@@ -56,7 +56,9 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
         options = WorkerSettings.from_env(
             concurrency=concurrency, grace_seconds=grace_seconds, poll_seconds=poll_seconds)
         queue_url = factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL")
-        processor = factory.build_processor(settings)
+        # `concurrency` jobs synthesize at once; as many more are prefetched so their storage
+        # round trips overlap a synthesis instead of sitting between two.
+        processor = factory.build_processor(settings, synthesis_slots=options.concurrency)
         processor.handler.synthesizer.voices()  # load the engine now: a broken install fails here
     except WorkerError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -66,6 +68,7 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     poller = Poller(queue_url, processor, concurrency=options.concurrency,
+                    prefetch=options.concurrency,
                     wait_seconds=options.poll_seconds, grace_seconds=options.grace_seconds)
     stats = poller.run(stop)
     if stats.unfinished_at_exit:

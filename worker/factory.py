@@ -37,12 +37,14 @@ def worker_metrics(settings: Settings, stream: TextIO | None = None) -> WorkerMe
 
 
 def build_handler(settings: Settings, *, synthesizer: Synthesizer | None = None,
-                  metrics: WorkerMetrics | None = None, dynamodb=None, s3=None) -> JobHandler:
+                  metrics: WorkerMetrics | None = None, dynamodb=None, s3=None,
+                  synthesis_slots: int | None = None) -> JobHandler:
     return JobHandler(
         repository=SoundbiteRepository(settings.table, settings.environment, client=dynamodb),
         audio_store=AudioStore(settings.bucket, client=s3),
         synthesizer=synthesizer or build_synthesizer(settings.synthesizer),
         metrics=metrics if metrics is not None else worker_metrics(settings),
+        synthesis_slots=synthesis_slots,
     )
 
 

@@ -8,6 +8,7 @@ count, moves it to the DLQ). Delivery is at least once, so every step tolerates 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -46,11 +47,17 @@ class Outcome(StrEnum):
 
 
 class JobHandler:
-    """Turns one job into audio in S3 and a ready soundbite (or a recorded failure)."""
+    """Turns one job into audio in S3 and a ready soundbite (or a recorded failure).
+
+    `synthesis_slots` bounds how many jobs synthesize at once (the CPU-bound part); a job's
+    storage calls run outside it, so with more jobs in flight than slots, one job's upload
+    and status writes overlap the next job's synthesis.
+    """
 
     def __init__(self, repository: SoundbiteRepository, audio_store: AudioStore,
                  synthesizer: Synthesizer, metrics: WorkerMetrics | None = None,
-                 now=time.time, timer=time.perf_counter) -> None:
+                 now=time.time, timer=time.perf_counter,
+                 synthesis_slots: int | None = None) -> None:
         self.repository = repository
         self.audio_store = audio_store
         self.synthesizer = synthesizer
@@ -59,6 +66,8 @@ class JobHandler:
         self._timer = timer
         self._in_flight: set[str] = set()
         self._lock = threading.Lock()
+        self._synthesis = (threading.BoundedSemaphore(synthesis_slots) if synthesis_slots
+                           else contextlib.nullcontext())
 
     def handle(self, job: Job) -> Outcome:
         """Process `job`; raises TransientError when it should be retried later."""
@@ -105,9 +114,10 @@ class JobHandler:
             return self._not_processable(job, m)
         m.update(voice=soundbite.voice, text_length=len(soundbite.text))
         try:
-            started = self._timer()
-            audio = self.synthesizer.synthesize(soundbite.text, soundbite.voice, soundbite.format)
-            m["synthesis_seconds"] = self._timer() - started
+            with self._synthesis:
+                started = self._timer()
+                audio = self.synthesizer.synthesize(soundbite.text, soundbite.voice, soundbite.format)
+                m["synthesis_seconds"] = self._timer() - started
         except PermanentError as exc:
             m["error"] = f"{exc.code}: {exc}"
             return self._fail(soundbite, m["error"])

@@ -50,7 +50,7 @@ class InFlight:
 
 class Poller:
     def __init__(self, queue_url: str, processor: BatchProcessor, client=None, *,
-                 concurrency: int = spec.WORKER_CONCURRENCY,
+                 concurrency: int = spec.WORKER_CONCURRENCY, prefetch: int = 0,
                  wait_seconds: int = spec.LONG_POLL_SECONDS,
                  visibility_timeout: int | None = None,
                  grace_seconds: float = spec.WORKER_GRACE_SECONDS,
@@ -58,6 +58,8 @@ class Poller:
         self.queue_url = queue_url
         self.processor = processor
         self.concurrency = concurrency
+        self.slots = concurrency + prefetch
+        """Messages held at once: the jobs running plus `prefetch` waiting for a synthesis slot."""
         self.wait_seconds = wait_seconds
         self.visibility_timeout = visibility_timeout
         self.grace_seconds = grace_seconds
@@ -130,9 +132,9 @@ class Poller:
 
     def _free_slots(self, stop: threading.Event) -> int:
         with self._changed:
-            while len(self._in_flight) >= self.concurrency and not stop.is_set():
+            while len(self._in_flight) >= self.slots and not stop.is_set():
                 self._changed.wait(0.5)
-            return self.concurrency - len(self._in_flight)
+            return self.slots - len(self._in_flight)
 
     def _receive_loop(self, stop: threading.Event) -> None:
         failures = 0

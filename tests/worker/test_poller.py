@@ -90,3 +90,47 @@ def test_stopping_releases_a_job_it_cannot_finish_in_the_grace_period(
     assert (stats.released, stats.unfinished_at_exit) == (1, 1)
     [message] = sqs.receive_message(QueueUrl=settings.queue_url, AttributeNames=["All"])["Messages"]
     assert message["Attributes"]["ApproximateReceiveCount"] == "2", "visible again at once"
+
+
+class SynthesisWatch:
+    """The real synthesizer, watched: the most syntheses running at once."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.running, self.most = inner, 0, 0
+        self.name, self.default_voice = inner.name, inner.default_voice
+        self._lock = threading.Lock()
+
+    def voices(self):
+        return self.inner.voices()
+
+    def formats(self):
+        return self.inner.formats()
+
+    def synthesize(self, text, voice, fmt):
+        with self._lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return self.inner.synthesize(text, voice, fmt)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def test_prefetched_jobs_overlap_storage_but_never_synthesis(
+        create_soundbite, settings, synth, start_poller, repo, sqs):
+    from worker.batch import BatchProcessor
+    from worker.factory import build_handler
+
+    watch = SynthesisWatch(synth)
+    processor = BatchProcessor(build_handler(settings, synthesizer=watch, synthesis_slots=1))
+    soundbites = [create_soundbite()[0] for _ in range(6)]
+    observed = ObservedProcessor(processor, sqs, settings.queue_url)
+    running = start_poller(observed, concurrency=1, prefetch=1)
+    for sb in soundbites:
+        wait_for(lambda sb=sb: repo.get(sb.id).status is Status.READY)
+    stats = running.stop()
+    assert watch.most == 1, "two syntheses ran at once"
+    assert observed.most_running == 2, "the prefetched job never overlapped the running one"
+    assert observed.most_in_flight <= 2
+    assert stats.received == stats.acknowledged == 6
