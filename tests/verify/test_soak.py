@@ -48,5 +48,6 @@ def test_ten_minutes_of_rehearsal_load_keep_memory_flat_and_error_free(deploymen
     assert stats.client_errors == 0 and stats.failed_operations == 0, stats.as_dict()
     assert stats.key_conflicts == 0 and stats.audio_bad == 0, stats.as_dict()
     assert stats.requests >= RATE * SOAK_SECONDS * 0.9
-    for name, value in growth.items():
-        assert value < MAX_GROWTH, f"{name} grew {value:+.1%} after warm-up"
+    for name in ("api", "worker"):  # the emulator stores every soundbite and its audio in
+        # memory, so it grows with the data by design: reported above, not bounded
+        assert growth[name] < MAX_GROWTH, f"{name} grew {growth[name]:+.1%} after warm-up"
