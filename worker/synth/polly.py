@@ -93,7 +93,7 @@ class PollySynthesizer(Synthesizer):
                 config=Config(
                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
                     read_timeout=READ_TIMEOUT_SECONDS,
-                    retries={"max_attempts": CLIENT_MAX_ATTEMPTS, "mode": "standard"},
+                    retries={"total_max_attempts": CLIENT_MAX_ATTEMPTS, "mode": "standard"},
                 ),
             )
         return self._client
