@@ -14,11 +14,7 @@ class AudioStore:
         self.url_seconds = url_seconds
         self._client = client
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = aws.client("s3")
-        return self._client
+    client = aws.LazyClient("s3")
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         try:

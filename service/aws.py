@@ -41,6 +41,21 @@ def client(service: str):
     return boto3.session.Session().client(service, config=CLIENT_CONFIG)
 
 
+class LazyClient:
+    """A class attribute giving each instance its injected client (`self._client`), or the
+    process's shared client for `service` on first use: `client = LazyClient("sqs")`."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        if instance._client is None:
+            instance._client = client(self.service)
+        return instance._client
+
+
 def error_code(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "Unknown")

@@ -22,11 +22,7 @@ class JobPublisher:
         self._client = client
         self._now = now
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = aws.client("sqs")
-        return self._client
+    client = aws.LazyClient("sqs")
 
     def publish(self, soundbite: Soundbite, correlation_id: str = "") -> str:
         try:

@@ -55,11 +55,7 @@ class SoundbiteRepository:
         self.environment = environment
         self._client = client
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
+    client = aws.LazyClient("dynamodb")
 
     def _key(self, soundbite_id: str) -> dict:
         return {

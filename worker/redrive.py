@@ -111,11 +111,7 @@ class DlqRedriver:
         self._client = client
         self._now = now
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = aws.client("sqs")
-        return self._client
+    client = aws.LazyClient("sqs")
 
     def depth(self) -> int:
         """Approximately how many messages wait in the DLQ (visible ones)."""

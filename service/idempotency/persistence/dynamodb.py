@@ -60,11 +60,7 @@ class DynamoDBIdempotencyStore(IdempotencyStore):
         self.table = table
         self._client = client
 
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = aws.client("dynamodb")
-        return self._client
+    client = aws.LazyClient("dynamodb")
 
     def _call(self, operation: str, **kwargs) -> dict:
         try:
