@@ -66,13 +66,7 @@ class Ec2Stack(pulumi.ComponentResource):
             vpc_id=args.vpc_id, public_subnet_ids=args.public_subnet_ids,
             certificate_arn=args.certificate_arn, target_type="instance", tags=tags,
         ), opts=child)
-        self.app_sg = aws.ec2.SecurityGroup(
-            f"{name}-app-sg", vpc_id=args.vpc_id, description="API port from the stack's ALB only",
-            ingress=[{"protocol": "tcp", "from_port": spec.API_PORT, "to_port": spec.API_PORT,
-                      "security_groups": [self.alb.security_group.id]}],
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
-            tags=tags, opts=child,
-        )
+        self.app_sg = self.alb.app_security_group(f"{name}-app-sg", args.vpc_id, tags, child)
         shape, full = args.shape, args.full
         self.api_group = self._group(
             name, "api", args, args.roles.api_profile, tags,

@@ -66,13 +66,7 @@ class FargateStack(pulumi.ComponentResource):
             vpc_id=args.vpc_id, public_subnet_ids=args.public_subnet_ids,
             certificate_arn=args.certificate_arn, target_type="ip", tags=tags,
         ), opts=child)
-        self.api_sg = aws.ec2.SecurityGroup(
-            f"{name}-api-sg", vpc_id=args.vpc_id, description="API port from the stack's ALB only",
-            ingress=[{"protocol": "tcp", "from_port": spec.API_PORT, "to_port": spec.API_PORT,
-                      "security_groups": [self.alb.security_group.id]}],
-            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],
-            tags=tags, opts=child,
-        )
+        self.api_sg = self.alb.app_security_group(f"{name}-api-sg", args.vpc_id, tags, child)
         self.worker_sg = aws.ec2.SecurityGroup(
             f"{name}-worker-sg", vpc_id=args.vpc_id, description="worker: outbound only",
             egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}],

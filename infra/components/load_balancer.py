@@ -88,3 +88,14 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             "arn_suffix": self.load_balancer.arn_suffix,
             "target_group_arn_suffix": self.target_group.arn_suffix,
         })
+
+    def app_security_group(self, name: str, vpc_id, tags: dict,
+                           opts: pulumi.ResourceOptions) -> aws.ec2.SecurityGroup:
+        """The app's group: the API port reachable from this load balancer only."""
+        return aws.ec2.SecurityGroup(
+            name, vpc_id=vpc_id, description="API port from the stack's ALB only",
+            ingress=[{"protocol": "tcp", "from_port": spec.API_PORT, "to_port": spec.API_PORT,
+                      "security_groups": [self.security_group.id]}],
+            egress=[{"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": [ANYWHERE]}],
+            tags=tags, opts=opts,
+        )
