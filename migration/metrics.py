@@ -8,6 +8,7 @@ queue queries (DLQ depth, oldest message age). `alb` is production (ALB and SQS 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -143,11 +144,13 @@ class CloudWatchMetrics:
         kwargs = {
             "Namespace": query.namespace, "MetricName": query.metric,
             "Dimensions": [{"Name": k, "Value": v} for k, v in query.dimensions.items()],
-            "StartTime": dt.datetime.fromtimestamp(int(start), dt.UTC),
-            "EndTime": dt.datetime.fromtimestamp(int(end), dt.UTC),
+            # Whole periods inside the window only: a period that began before `start` (say,
+            # before a weight change settled) would mix the old traffic into the new window.
+            "StartTime": dt.datetime.fromtimestamp(math.ceil(start), dt.UTC),
+            "EndTime": dt.datetime.fromtimestamp(math.floor(end), dt.UTC),
             "Period": query.period,
         }
-        if int(end) <= int(start):
+        if math.floor(end) <= math.ceil(start):
             return None
         if query.is_extended:
             kwargs["ExtendedStatistics"] = [query.stat]

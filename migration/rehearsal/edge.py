@@ -72,6 +72,7 @@ class Edge:
         self._rng = rng or random.Random()
         self._now = now
         self._on_sample = on_sample or (lambda _sample: None)
+        self._period_start = now()
         self._lock = threading.Lock()
         self._stats = {lane: LaneStats() for lane in lane_urls}
         self._http = urllib3.PoolManager(maxsize=32, retries=False,
@@ -173,9 +174,10 @@ class Edge:
 
     def flush(self) -> None:
         """Publish the period just ended for every lane (an idle lane publishes zeros)."""
+        at = self._now()
         with self._lock:
             stats, self._stats = self._stats, {lane: LaneStats() for lane in self.lane_urls}
-        at = self._now()
+            started, self._period_start = self._period_start, at
         weights = self.resolver.weights()
         for lane, lane_stats in stats.items():
             sample = PeriodSample(at, lane, lane_stats.requests, lane_stats.errors,
@@ -183,7 +185,8 @@ class Edge:
             self.samples.append(sample)
             self._on_sample(sample)
             try:
+                # Stamped with the period's start, as CloudWatch stamps its own periods.
                 publish_lane_metrics(self.cloudwatch, lane, sample.requests, sample.errors,
-                                     lane_stats.latencies_ms, at, environment=self.environment)
+                                     lane_stats.latencies_ms, started, environment=self.environment)
             except Exception as exc:  # metrics loss must not take the edge down
                 log.warning("could not publish edge metrics: %s", exc)
