@@ -208,7 +208,7 @@ def judge(m: Measurements, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
     have = int(m.canary.requests)
     if have < needed:
         return Verdict(Outcome.INCONCLUSIVE,
-                       f"inconclusive: need {needed - have} more canary requests "
+                       f"need {needed - have} more canary requests "
                        f"(have {have}, need {needed} at baseline error rate "
                        f"{_pct(m.baseline.error_rate)})",
                        needed_requests=needed - have, evidence=evidence)
@@ -223,7 +223,7 @@ def judge_probe(canary: LaneWindow, baseline: LaneWindow, cfg: JudgeConfig = Jud
     """Judge the validate phase: probes of the direct per-stack names, canary has no public traffic."""
     evidence = {"canary": asdict(canary), "baseline": asdict(baseline), "thresholds": asdict(cfg)}
     if canary.requests <= 0:
-        return Verdict(Outcome.INCONCLUSIVE, "inconclusive: no probe of the canary's direct name ran",
+        return Verdict(Outcome.INCONCLUSIVE, "no probe of the canary's direct name ran",
                        evidence=evidence)
     findings = []
     if canary.errors > 0:
