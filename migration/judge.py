@@ -35,7 +35,11 @@ class JudgeConfig:
     smallest_regression: float = spec.ALARMS.error_rate
     """The error-rate increase (absolute) worth detecting; sets how many requests a pass needs."""
     share_tolerance: float = 0.5
-    """Observed canary share may differ from the intended weight by this fraction of it."""
+    """Observed canary share may differ from the intended weight by this fraction of it..."""
+    share_significance: float = 0.001
+    """...unless chance explains it at this level. Stricter than `significance`: misrouting
+    is gross (0 % instead of 5 %), while every look re-tests a window and a strict level
+    keeps a healthy step's luckless minute from holding the migration."""
 
 
 class Outcome(StrEnum):
@@ -180,7 +184,7 @@ def _share_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     too_few = 1.0 - binomial_greater(seen + 1, total, m.intended_share)
     too_many = binomial_greater(seen, total, m.intended_share)
     p_value = min(too_few, too_many)
-    if p_value >= cfg.significance:
+    if p_value >= cfg.share_significance:
         return []
     return [Finding("traffic-share", Severity.SOFT,
                     f"canary got {_pct(observed)} of {total} requests, intended "
