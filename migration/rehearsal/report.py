@@ -72,7 +72,7 @@ def draw_timeline(path: Path, samples: list[PeriodSample], decisions: list[dict]
     errors_ax.set_ylabel("5xx rate (%)")
     latency_ax.set_ylabel("p95 (ms)")
     latency_ax.set_xlabel("seconds since start")
-    weights_ax.legend(loc="center right")
+    weights_ax.legend(loc="center left")
     weights_ax.set_title("SoundBite rehearsal: weights, error rate and p95 per lane", pad=48)
     for ax in (weights_ax, errors_ax, latency_ax):
         ax.grid(alpha=0.3)

@@ -51,6 +51,9 @@ class RehearsalOptions:
     report_dir: Path | None = None
     until: str | None = None
     keep_up: bool = False
+    cooldown_seconds: float = 4.0
+    """Load keeps running this long after the engine's last decision, so the report shows
+    the traffic after a rollback (or at 100 %) too."""
 
 
 @dataclass
@@ -171,6 +174,8 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
             injector.start()
             say("migrating", {"plan": plan.name, "steps": [s.name for s in plan.steps]})
             result = _migrate(Executor(engine), options.until)
+            say("cooldown", {"seconds": options.cooldown_seconds})
+            time.sleep(options.cooldown_seconds)
             if options.keep_up:
                 files = write_target_files(options.log_dir, stack, zone_id, edge_url)
                 say("ready", {k: str(v) for k, v in files.items()})
