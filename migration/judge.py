@@ -32,6 +32,10 @@ class JudgeConfig:
     power: float = 0.8
     min_requests: int = 50
     """Below this many canary requests nothing is concluded, whatever the statistics say."""
+    min_errors: int = 3
+    """Canary errors needed before either error rule can fail: every look re-tests a growing
+    window, and two early errors among a trickle of canary requests stay in it for the rest
+    of the step (with 2, 1 % of healthy 5 %-of-10 req/s canaries were rolled back)."""
     smallest_regression: float = spec.ALARMS.error_rate
     """The error-rate increase (absolute) worth detecting; sets how many requests a pass needs."""
     share_tolerance: float = 0.5
@@ -115,7 +119,7 @@ def _p(value: float) -> str:
 
 def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     canary, baseline = m.canary, m.baseline
-    if canary.requests <= 0 or canary.errors <= 0:
+    if canary.requests <= 0 or canary.errors < max(1, cfg.min_errors):
         return []
     n, k = int(canary.requests), int(canary.errors)
     rate = canary.error_rate
