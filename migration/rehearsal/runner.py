@@ -38,6 +38,9 @@ ENVIRONMENT = "rehearsal"
 # production limit (100 per 15 minutes) would throttle the whole load generator. A short
 # long-poll lets idle workers notice SIGTERM quickly when the rehearsal ends.
 LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute", "SOUNDBITE_WORKER_POLL_SECONDS": "2"}
+# The rehearsal compresses time (soaks of seconds): a job held by a killed worker comes back
+# after this many seconds instead of the spec's 130, so a run can show it completed.
+VISIBILITY_TIMEOUT_SECONDS = 10
 
 
 @dataclass
@@ -153,6 +156,9 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
     observed = Observed()
     with LocalStack(environment=ENVIRONMENT, log_dir=options.log_dir, extra_env=LANE_ENV) as stack:
         say("lanes", {})
+        stack.emulator.client("sqs").set_queue_attributes(
+            QueueUrl=stack.data_plane.queue_url,
+            Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_SECONDS)})
         for lane in spec.STACKS:
             stack.add_lane(lane)
         targets = {lane: f"{lane}.lanes.{ZONE}" for lane in spec.STACKS}

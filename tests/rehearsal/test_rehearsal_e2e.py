@@ -79,3 +79,11 @@ def test_bad_options_get_a_one_line_error():
     assert completed.returncode == 2
     assert "unknown lane 'gcp'" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_killing_the_fargate_worker_rolls_back_and_its_job_still_completes(tmp_path):
+    summary = rehearse(tmp_path, "--fault", "fargate:worker-crash@25")
+    assert summary["outcome"] == "rolled_back", summary["result_reason"]
+    assert "worker process exited" in summary["result_reason"]
+    assert summary["requests"]["client_errors"] == 0  # the API never noticed
+    assert_nothing_lost(summary)
