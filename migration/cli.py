@@ -1,4 +1,4 @@
-"""`soundbite migrate`: thin commands over the engine; exit codes in `migration.exit_codes`.
+"""`soundbite migrate`: thin commands over the engine; exit codes in `soundbite.exit_codes`.
 
 Every command takes the target (`--stack`, `--config`, `--zone-id`, `--record-name`, ...)
 and a plan (`--plan default|quick|FILE`); AWS endpoints come from boto3's environment.
@@ -14,7 +14,6 @@ import click
 from rich.console import Console
 
 from infra.automation import AutomationError, PulumiUnavailableError
-from migration import exit_codes
 from migration.exceptions import (
     ApprovalRequiredError,
     ConfigError,
@@ -29,6 +28,7 @@ from migration.preflight import as_dicts, preflight
 from migration.status import reconcile as reconcile_phase
 from migration.status import status as read_status
 from migration.target import load_target
+from soundbite import exit_codes
 
 Exit = exit_codes.ExitCode
 err = Console(stderr=True, highlight=False)

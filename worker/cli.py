@@ -18,11 +18,9 @@ import click
 
 from infra import spec
 from service.config import ConfigError, Settings
+from soundbite.exit_codes import ExitCode
 from worker.config import MAX_CONCURRENCY
 from worker.redrive import DEFAULT_LIMIT
-
-EXIT_ERROR = 1
-EXIT_REFUSED = 5
 
 
 def _settings() -> Settings:
@@ -164,7 +162,7 @@ def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
             if as_json or not sys.stdin.isatty() or not click.confirm(
                     f"Redrive up to {limit} dead letters in {settings.environment}?", err=True):
                 click.echo(f"Error: {exc}", err=True)
-                sys.exit(EXIT_REFUSED)
+                sys.exit(ExitCode.REFUSED)
     redriver = _redriver(settings)
     console = Console(stderr=True)
     try:
@@ -186,7 +184,7 @@ def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
                 detail = d.reason or f"delay {d.delay_seconds} s, redrive #{d.redrive_count}"
                 out.print(f"  {d.message_id}: {d.action} ({detail})")
     if summary["errors"]:
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
 
 
 def _age(seconds: float | None) -> str:

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from migration.cli import migrate
-from migration.exit_codes import ExitCode
 from migration.ledger import Ledger
 from migration.router import Route53WeightedRouter
+from soundbite.exit_codes import ExitCode
 
 from .conftest import EC2, FARGATE
 

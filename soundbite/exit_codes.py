@@ -1,4 +1,5 @@
-"""Exit codes of `soundbite migrate`, defined once.
+"""Exit codes of every `soundbite` command, defined once (`migrate` uses all of them,
+`dlq` uses error and refused).
 
 | code | meaning |
 |---|---|
