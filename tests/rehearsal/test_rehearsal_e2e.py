@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.timeout(300)
+# One rehearsal at a time: two at once on a 2-core machine starve each other's clients.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("rehearsal")]
 
 
 def rehearse(tmp_path, *args: str) -> dict:
