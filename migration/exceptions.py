@@ -26,10 +26,6 @@ class DriftError(MigrationError):
     """Live Route 53 weights differ from what the ledger or the config says they should be."""
 
 
-class PreflightError(MigrationError):
-    """A preflight check failed, so the engine refuses to move traffic."""
-
-
 class RouterError(MigrationError):
     """Route 53 (or Pulumi) did not accept or did not show the requested weights."""
 

@@ -25,13 +25,6 @@ CLIENT_CONFIG = Config(
     max_pool_connections=32,
 )
 
-# Errors worth a retry by the caller (throttling, timeouts, connection trouble).
-TRANSIENT_CODES = frozenset({
-    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-    "ServiceUnavailable", "InternalServerError", "InternalFailure", "SlowDown",
-    "RequestThrottled", "TransactionConflictException",
-})
-
 AWS_ERRORS = (BotoCoreError, ClientError)
 
 
@@ -60,11 +53,3 @@ def error_code(exc: Exception) -> str:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code", "Unknown")
     return type(exc).__name__
-
-
-def is_transient(exc: Exception) -> bool:
-    """Throttling, 5xx and connection/timeout errors are transient; the rest are not."""
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        return error_code(exc) in TRANSIENT_CODES or status >= 500
-    return isinstance(exc, BotoCoreError)

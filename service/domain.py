@@ -9,7 +9,7 @@ import hmac
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -67,9 +67,6 @@ class Soundbite:
     @property
     def sk(self) -> str:
         return f"SOUNDBITE#{self.id}"
-
-    def with_status(self, status: Status, now: str | None = None, **changes) -> Soundbite:
-        return replace(self, status=status, updated_at=now or utcnow_iso(), **changes)
 
     def to_dict(self) -> dict:
         data = asdict(self)

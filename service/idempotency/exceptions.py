@@ -35,7 +35,3 @@ class RecordExists(IdempotencyError):
     def __init__(self, record) -> None:
         super().__init__(f"a record holds {record.key}")
         self.record = record
-
-
-class LeaseLost(IdempotencyError):
-    """Internal: the in-progress record is no longer ours (its lease expired and was taken)."""
