@@ -164,6 +164,13 @@ JOBS_QUEUE = QueueSpec(
 )
 QUEUES = (DLQ, JOBS_QUEUE)
 
+JOB_DELAY_SECONDS = 1
+"""A job is queued before its record is written (so no record can exist without a job) and
+stays invisible this long, by which time the record has normally landed."""
+UNWRITTEN_GRACE_SECONDS = 120
+"""A job whose record is not there yet is retried while younger than this; an older one is
+an orphan (the create failed after queueing it) and is dropped."""
+
 # --- DLQ redrive -----------------------------------------------------------------------------
 
 REDRIVE_SCHEDULE = "rate(15 minutes)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+from infra import spec
 from service import aws
 from service.domain import Soundbite
 from service.exceptions import DependencyUnavailable
@@ -28,6 +29,7 @@ class JobPublisher:
         try:
             result = self.client.send_message(
                 QueueUrl=self.queue_url,
+                DelaySeconds=spec.JOB_DELAY_SECONDS,
                 MessageBody=job_body(soundbite, self._now()),
                 MessageAttributes={
                     "correlationId": {"DataType": "String", "StringValue": correlation_id or "-"},

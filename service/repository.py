@@ -80,15 +80,6 @@ class SoundbiteRepository:
         item = self._call("get_item", Key=self._key(soundbite_id), ConsistentRead=consistent)
         return from_item(item["Item"]) if "Item" in item else None
 
-    def delete_pending(self, soundbite_id: str) -> None:
-        """Remove a record that never got queued (compensation for a failed publish)."""
-        self._call(
-            "delete_item", Key=self._key(soundbite_id),
-            ConditionExpression="#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":pending": {"S": Status.PENDING.value}},
-        )
-
     def _transition(self, soundbite_id: str, status: Status, allowed_from: tuple[Status, ...],
                     extra: dict | None = None) -> Soundbite:
         values = {":new": status.value, ":now": utcnow_iso(), **(extra or {})}

@@ -14,6 +14,7 @@ import threading
 import time
 from enum import StrEnum
 
+from infra import spec
 from service.audio_store import AudioStore
 from service.domain import Soundbite, Status, audio_key
 from service.exceptions import DependencyUnavailable, StateConflict
@@ -134,6 +135,11 @@ class JobHandler:
     def _not_processable(self, job: Job, m: dict) -> Outcome:
         soundbite = self._storage(lambda: self.repository.get(job.soundbite_id), "load")
         if soundbite is None:
+            age = None if job.enqueued_at is None else self._now() - job.enqueued_at
+            if age is not None and age < spec.UNWRITTEN_GRACE_SECONDS:
+                # The API queues the job before writing the record: it may not be there yet.
+                raise TransientError(f"soundbite {job.soundbite_id} is not written yet "
+                                     f"(job {age:.0f} s old); retrying")
             m["error"] = f"{SoundbiteNotFound.code}: no soundbite {job.soundbite_id}"
             return Outcome.DROPPED
         m.update(voice=soundbite.voice, text_length=len(soundbite.text))

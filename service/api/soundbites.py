@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 
 from flask import Blueprint, Response, g, redirect, request, url_for
@@ -13,10 +12,9 @@ from infra import spec
 from service import domain
 from service.api import context, telemetry
 from service.domain import Soundbite, Status
-from service.exceptions import DependencyUnavailable, InvalidRequest, NotFound, NotReady
+from service.exceptions import InvalidRequest, NotFound, NotReady
 
 bp = Blueprint("soundbites", __name__, url_prefix="/v1/soundbites")
-log = logging.getLogger("soundbite.api")
 
 
 def represent(soundbite: Soundbite) -> dict:
@@ -83,17 +81,10 @@ def create():
     req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()},
                               set(synth.formats()), synth.default_voice)
     soundbite = domain.new_soundbite(req, context.settings().environment, user_id_header())
-    repo = context.repository()
-    repo.create(soundbite)
-    try:
-        context.publisher().publish(soundbite, g.get("correlation_id", ""))
-    except DependencyUnavailable:
-        # Never leave a pending record nobody will process: remove it, then fail the request.
-        try:
-            repo.delete_pending(soundbite.id)
-        except Exception:  # the original failure is what the client must hear about
-            log.error("could not remove unqueued soundbite", extra={"soundbite": soundbite.id})
-        raise
+    # Queue first, then write: a record can never exist without its job. If the write fails
+    # the job is an orphan, which the worker drops once it is older than the grace period.
+    context.publisher().publish(soundbite, g.get("correlation_id", ""))
+    context.repository().create(soundbite)
     telemetry.record_creation(soundbite)
     location = url_for("soundbites.get_one", soundbite_id=soundbite.id)
     return json_response(represent(soundbite), 202, {"Location": location})

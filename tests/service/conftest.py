@@ -56,7 +56,8 @@ def written(fresh_data_plane, boto_session):
         sqs = boto_session.client("sqs")
         attrs = sqs.get_queue_attributes(
             QueueUrl=fresh_data_plane.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                            "ApproximateNumberOfMessagesDelayed"],
         )["Attributes"]
         return {"records": items, "jobs": sum(int(v) for v in attrs.values())}
 

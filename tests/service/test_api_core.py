@@ -169,6 +169,16 @@ def test_queue_failure_fails_the_request_and_leaves_no_pending_record(make_app, 
     assert written() == {"records": 0, "jobs": 0}
 
 
+def test_a_failed_write_after_queueing_leaves_no_record_and_an_orphan_job(make_app, written,
+                                                                          fresh_data_plane):
+    from tests.service.conftest import settings_for
+
+    broken = settings_for(fresh_data_plane).updated({"table": "no-such-table"})
+    assert_problem(create(make_app(settings=broken).test_client()), 503)
+    # The job went first; without its record the worker drops it once past the grace period.
+    assert written() == {"records": 0, "jobs": 1}
+
+
 def test_correlation_id_is_echoed_or_generated(client):
     assert client.get("/healthz", headers={"X-Correlation-Id": "abc-123"}).headers[
         "X-Correlation-Id"] == "abc-123"

@@ -44,16 +44,6 @@ def test_create_never_overwrites(repo):
         repo.create(sb)
 
 
-def test_delete_pending_only_removes_pending(repo):
-    sb = make(repo)
-    repo.mark_processing(sb.id)
-    with pytest.raises(StateConflict):
-        repo.delete_pending(sb.id)
-    other = make(repo)
-    repo.delete_pending(other.id)
-    assert repo.get(other.id) is None
-
-
 def test_a_missing_table_is_a_dependency_error(fresh_data_plane):
     repo = SoundbiteRepository("no-such-table", fresh_data_plane.environment)
     with pytest.raises(DependencyUnavailable, match="dynamodb"):

@@ -25,7 +25,7 @@ def lambda_event(messages: list[dict], queue_arn: str) -> dict:
 def receive_all(sqs, url: str, count: int) -> list[dict]:
     messages: list[dict] = []
     while len(messages) < count:
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=3,
                                   AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
         assert got, "expected more messages"
         messages += got

@@ -124,6 +124,23 @@ def test_unknown_soundbite_and_malformed_messages_are_dropped(processor, setting
     assert queue_counts(sqs, settings.dlq_url) == (0, 0, 0)
 
 
+def test_a_job_queued_before_its_record_is_retried_then_processed(processor, repo, settings):
+    import time
+
+    from service.domain import CreateRequest, new_soundbite
+
+    soundbite = new_soundbite(CreateRequest("Queued first, written second", "en-us", "wav"),
+                              settings.environment, None)
+    body = json.dumps({"id": soundbite.id, "environment": soundbite.environment,
+                       "enqueuedAt": time.time()})
+    early = processor.process(QueueMessage(message_id="m-early", body=body))
+    assert (early.outcome, early.acknowledged) == (Outcome.RETRY, False)  # kept for redelivery
+    repo.create(soundbite)  # the API's write lands
+    later = processor.process(QueueMessage(message_id="m-early", body=body))
+    assert (later.outcome, later.acknowledged) == (Outcome.READY, True)
+    assert repo.get(soundbite.id).status is Status.READY
+
+
 def test_text_the_synthesizer_rejects_marks_the_soundbite_failed(create_soundbite, processor, repo):
     soundbite, message_id = create_soundbite(text="Hello\x00world")
     body = json.dumps({"id": soundbite.id, "environment": soundbite.environment, "enqueuedAt": 0})
