@@ -17,7 +17,6 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import config as program_config
-from infra import spec
 from infra.components.cache import Cache, CacheArgs
 from infra.components.certificate import ApiCertificate, CertificateArgs
 from infra.components.data_plane import DataPlane, DataPlaneArgs
@@ -32,6 +31,7 @@ from infra.components.redrive_schedule import RedriveSchedule, RedriveScheduleAr
 from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsArgs
 from infra.config import ProgramConfig
 from infra.phases import EC2, FARGATE
+from soundbite import spec
 
 
 def build(cfg: ProgramConfig) -> dict[str, object]:

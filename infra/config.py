@@ -11,13 +11,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra import phases, spec
+from infra import phases
 from infra.phases import Capacity, Phase
+from soundbite import spec
 
 NAMESPACE = "soundbite"
 DEFAULT_VPC_CIDR = "10.40.0.0/16"
 DEFAULT_REDIS_NODE_TYPE = "cache.t4g.micro"
-PRODUCTION = "prod"
+PRODUCTION = spec.PRODUCTION
 
 KEYS = (
     "environment", "hostedZoneId", "apiName", "webOrigins", "certificateArn", "image",

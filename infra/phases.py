@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from infra import spec
+from soundbite import spec
 
 EC2, FARGATE = spec.STACKS
 

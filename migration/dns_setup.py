@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from infra import spec
+from soundbite import spec
 
 
 def weighted_record(name: str, stack: str, weight: int, target: str, record_type: str = "CNAME",

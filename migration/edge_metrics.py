@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from infra import spec
 from migration.metrics import (
     SUM,
     HistogramQuery,
@@ -21,6 +20,7 @@ from migration.metrics import (
     MetricQuery,
     queue_queries,
 )
+from soundbite import spec
 
 EDGE_NAMESPACE = "SoundBite/Edge"
 LANE_DIMENSION = "Lane"

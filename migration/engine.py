@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from infra import phases, spec
+from infra import phases
 from migration.health import AlarmStates, AsgHealth, HealthProvider, HttpProbe
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.phase_source import PhaseSource
 from migration.plan import Plan
 from migration.router import Route53WeightedRouter, Router
+from soundbite import spec
 
 EC2, FARGATE = spec.STACKS
 

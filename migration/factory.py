@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import boto3
 
-from infra import automation, spec
+from infra import automation
 from migration.edge_metrics import edge_profile
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import ConfigError
@@ -22,6 +22,7 @@ from migration.phase_source import PulumiConfigPhase, StackFilePhase
 from migration.plan import Plan
 from migration.router import PulumiRouter, Route53WeightedRouter
 from migration.target import Target
+from soundbite import spec
 
 
 def _metrics(target: Target, cloudwatch) -> CloudWatchMetrics:

@@ -12,8 +12,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
-from infra import spec
 from migration.judge import LaneWindow
+from soundbite import spec
 
 
 def _client(service: str, client):

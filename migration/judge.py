@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from infra import spec
 from migration.stats import binomial_greater, fisher_greater, required_requests
+from soundbite import spec
 
 
 @dataclass(frozen=True)

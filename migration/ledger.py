@@ -23,8 +23,8 @@ from collections.abc import Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import spec
 from migration.exceptions import LeaseLostError, LockHeldError, MigrationError
+from soundbite import spec
 
 STATE = "STATE"
 

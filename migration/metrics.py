@@ -12,8 +12,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from infra import spec
 from migration.judge import LaneWindow
+from soundbite import spec
 
 SUM, MAXIMUM = "Sum", "Maximum"
 ALB_NAMESPACE = "AWS/ApplicationELB"

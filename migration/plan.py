@@ -11,9 +11,10 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from infra import phases, spec
+from infra import phases
 from migration.exceptions import PlanError
 from migration.judge import JudgeConfig
+from soundbite import spec
 
 VALIDATE = "validate"
 

@@ -14,8 +14,9 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import phases, spec
+from infra import phases
 from migration.exceptions import RouterError
+from soundbite import spec
 
 INSYNC_TIMEOUT_SECONDS = 300
 INSYNC_POLL_SECONDS = 5

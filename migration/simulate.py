@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from infra import spec
 from migration.judge import FailureStreak, LaneWindow, Measurements, Severity, judge
 from migration.plan import Plan, default_plan
+from soundbite import spec
 
 FLAGGER_INTERVAL_SECONDS = 60
 FLAGGER_THRESHOLD = 5

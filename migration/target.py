@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from infra import spec
 from migration.edge_metrics import DEFAULT_ENVIRONMENT
 from migration.exceptions import ConfigError
+from soundbite import spec
 
 
 @dataclass(frozen=True)

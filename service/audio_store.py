@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from infra import spec
 from service import aws
 from service.exceptions import DependencyUnavailable
+from soundbite import spec
 
 
 class AudioStore:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from infra import spec
+from soundbite import spec
 
 
 @click.command()

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
-from infra import spec
+from soundbite import spec
 
 BACKENDS = ("local", "ec2", "fargate")
 TRUE = {"1", "true", "yes", "on"}

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from infra import spec
 from service.exceptions import InvalidRequest
+from soundbite import spec
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 

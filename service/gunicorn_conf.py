@@ -6,7 +6,7 @@ connection gunicorn already closed; graceful timeout below ECS's stop timeout.
 
 import os
 
-from infra import spec
+from soundbite import spec
 
 bind = os.environ.get("SOUNDBITE_BIND", f"0.0.0.0:{spec.API_PORT}")
 workers = int(os.environ.get("SOUNDBITE_WEB_WORKERS", "2"))

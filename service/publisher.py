@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from infra import spec
 from service import aws
 from service.domain import Soundbite
 from service.exceptions import DependencyUnavailable
+from soundbite import spec
 
 
 def job_body(soundbite: Soundbite, enqueued_at: float) -> str:

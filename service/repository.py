@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from infra import spec
 from service import aws
 from service.domain import Soundbite, Status, utcnow_iso
 from service.exceptions import DependencyUnavailable, StateConflict
+from soundbite import spec
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()

@@ -16,8 +16,8 @@ import threading
 
 import click
 
-from infra import spec
 from service.config import ConfigError, Settings
+from soundbite import spec
 from soundbite.exit_codes import ExitCode
 from worker.config import MAX_CONCURRENCY
 from worker.redrive import DEFAULT_LIMIT

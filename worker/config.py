@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra import spec
+from soundbite import spec
 from worker.exceptions import ConfigurationError
 
 MAX_CONCURRENCY = 64

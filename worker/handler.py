@@ -14,11 +14,11 @@ import threading
 import time
 from enum import StrEnum
 
-from infra import spec
 from service.audio_store import AudioStore
 from service.domain import Soundbite, Status, audio_key
 from service.exceptions import DependencyUnavailable, StateConflict
 from service.repository import SoundbiteRepository
+from soundbite import spec
 from worker.exceptions import (
     MalformedMessage,
     PermanentError,

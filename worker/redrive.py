@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from infra import spec
-from infra.config import PRODUCTION
 from service import aws
+from soundbite import spec
 from worker.exceptions import RedriveError, RedriveRefused
 from worker.messages import ORIGINAL_MESSAGE_ID, REDRIVE_COUNT, REDRIVEN_AT, QueueMessage, from_sqs
 from worker.metrics import WorkerMetrics
@@ -49,9 +48,9 @@ def backoff_delay(redrive_count: int, base: int = spec.REDRIVE_BASE_DELAY_SECOND
 
 def check_allowed(environment: str, confirmed: bool) -> None:
     """Production redrives only by a person who said so (`--yes`): never on a schedule."""
-    if environment == PRODUCTION and not confirmed:
+    if environment == spec.PRODUCTION and not confirmed:
         raise RedriveRefused(
-            f"refusing to redrive in {PRODUCTION!r} without --yes (production redrives are manual)")
+            f"refusing to redrive in {spec.PRODUCTION!r} without --yes (production redrives are manual)")
 
 
 @dataclass(frozen=True)

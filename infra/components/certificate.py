@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra import spec
+from soundbite import spec
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra import spec
+from soundbite import spec
 
 COMMANDS = {"api": ["soundbite", "api"], "worker": ["soundbite", "worker"]}
 

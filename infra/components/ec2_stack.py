@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra import spec
 from infra.components.iam import ServiceRoles
 from infra.components.load_balancer import LoadBalancerArgs, PublicLoadBalancer
 from infra.components.user_data import user_data
 from infra.phases import Capacity, StackShape
+from soundbite import spec
 
 AL2023_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from infra import spec
+from soundbite import spec
 
 SYNTHESIZER = "polly"
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra import spec
 from infra.components.containers import container_definition
 from infra.components.fargate_scaling import ServiceScaling, ServiceScalingArgs
 from infra.components.iam import ServiceRoles
 from infra.components.load_balancer import LoadBalancerArgs, PublicLoadBalancer
 from infra.phases import Capacity, StackShape
+from soundbite import spec
 
 SIZES = {
     "api": (spec.FARGATE_API_CPU, spec.FARGATE_API_MEMORY_MB),

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from infra import spec
 from infra.components.containers import container_definition
 from infra.components.iam import (
     ECS_TASKS_PRINCIPAL,
@@ -22,6 +21,7 @@ from infra.components.iam import (
     role_with_policy,
     runtime_statements,
 )
+from soundbite import spec
 
 REDRIVE_COMMAND = ["soundbite", "dlq", "redrive"]
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"

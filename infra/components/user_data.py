@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 
-from infra import spec
+from soundbite import spec
 
 ROLES = {"api": ("soundbite", "api"), "worker": ("soundbite", "worker")}
 

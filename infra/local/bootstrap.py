@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import boto3
 from botocore.exceptions import ClientError
 
-from infra import spec
 from infra.local.emulator import LOCAL_REGION
+from soundbite import spec
 
 
 @dataclass(frozen=True)

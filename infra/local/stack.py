@@ -17,8 +17,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra import spec
 from infra.local import bootstrap, emulator
+from soundbite import spec
 
 
 class LocalStackError(RuntimeError):

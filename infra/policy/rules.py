@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from functools import cache
 
-from infra import spec
+from soundbite import spec
 
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET = "aws:s3/bucket:Bucket"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra import spec
+from soundbite import spec
 
 KINDS = ("errors", "latency", "crash", "worker-crash")
 _SYNTAX = re.compile(r"^(?P<lane>[a-z0-9]+):(?P<kind>[a-z-]+)(=(?P<value>[0-9.]+))?(@(?P<at>\d+))?$")

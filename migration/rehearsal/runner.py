@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from infra import phases, spec
+from infra import phases
 from infra.local.stack import LocalStack
 from migration import dns_setup
 from migration.edge_metrics import edge_profile
@@ -30,6 +30,7 @@ from migration.rehearsal.report import write_report
 from migration.rehearsal.resolver import WeightedResolver
 from migration.router import Route53WeightedRouter
 from service.repository import SoundbiteRepository
+from soundbite import spec
 
 ZONE = "soundbite.test"
 PUBLIC_NAME = f"api.{ZONE}"

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from infra import spec
 from service import logs
 from service.api import (
     context,
@@ -26,6 +25,7 @@ from service.api import (
     telemetry,
 )
 from service.config import Settings
+from soundbite import spec
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

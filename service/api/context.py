@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from infra import spec
 from service.audio_store import AudioStore
 from service.cache import CachedSoundbiteReader, LRUCache, RedisLayer
 from service.config import Settings
@@ -17,6 +16,7 @@ from service.idempotency.persistence import DynamoDBIdempotencyStore, Idempotenc
 from service.metrics import MetricsEmitter
 from service.publisher import JobPublisher
 from service.repository import SoundbiteRepository
+from soundbite import spec
 
 KEY = "soundbite"
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from infra import spec
 from service.api import telemetry
 from service.exceptions import InvalidRequest
+from soundbite import spec
 
 REPORT_TYPES = ("application/csp-report", "application/reports+json", "application/json")
 LOG_LINES_PER_MINUTE = 10

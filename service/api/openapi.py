@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from infra import spec
 from service.api.idempotency import UUID_V4_PATTERN
 from service.api.soundbites import USER_ID_PATTERN
+from soundbite import spec
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 ID_PARAM = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from infra import spec
 from service.api import context
+from soundbite import spec
 
 bp = Blueprint("page", __name__)
 

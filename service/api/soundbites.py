@@ -8,11 +8,11 @@ import re
 from flask import Blueprint, Response, g, redirect, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
-from infra import spec
 from service import domain
 from service.api import context, telemetry
 from service.domain import Soundbite, Status
 from service.exceptions import InvalidRequest, NotFound, NotReady
+from soundbite import spec
 
 bp = Blueprint("soundbites", __name__, url_prefix="/v1/soundbites")
 

@@ -20,7 +20,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from infra import spec
+from soundbite import spec
 
 SOCKET_TIMEOUT_SECONDS = 0.25
 """Redis answers in well under a millisecond; a quarter second means it is not answering."""

@@ -2,8 +2,8 @@
 
 import json
 
-from infra import spec
 from infra.local import bootstrap
+from soundbite import spec
 
 
 def test_bootstrap_applies_the_seed_numbers(fresh_data_plane, boto_session):

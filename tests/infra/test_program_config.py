@@ -4,8 +4,9 @@ import dataclasses
 
 import pytest
 
-from infra import config, spec
+from infra import config
 from infra.components.weighted_dns import StackTarget, check_weights
+from soundbite import spec
 from tests.infra.pulumi_mocks import BASE_CONFIG, REGION
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from infra import spec
+from soundbite import spec
 from tests.infra.pulumi_mocks import program_for
 
 QUEUE = "aws:sqs/queue:Queue"

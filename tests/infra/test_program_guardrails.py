@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from infra import spec
 from infra.components.iam import UNSCOPED_ACTIONS
+from soundbite import spec
 from tests.infra.pulumi_mocks import program_for
 
 

@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from infra import spec
 from migration.dns_setup import create_weighted_zone
 from migration.edge_metrics import edge_profile, publish_lane_metrics
 from migration.engine import Engine
@@ -22,6 +21,7 @@ from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.plan import quick_plan
 from migration.router import Route53WeightedRouter
+from soundbite import spec
 
 EC2, FARGATE = spec.STACKS
 

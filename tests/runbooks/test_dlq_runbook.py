@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import spec
-from infra.config import PRODUCTION
 from service.domain import CreateRequest, new_soundbite
 from service.publisher import job_body
+from soundbite import spec
+from soundbite.spec import PRODUCTION
 from tests.runbooks import runbook_text as rb
 from tests.runbooks.command_checks import ROOT
 from worker.messages import ORIGINAL_MESSAGE_ID, REDRIVE_COUNT, REDRIVEN_AT

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import phases, spec
+from infra import phases
 from migration.judge import JudgeConfig
 from migration.target import load_target
+from soundbite import spec
 from tests.runbooks import command_checks as checks
 from tests.runbooks import runbook_text as rb
 

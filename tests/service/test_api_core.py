@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from infra import spec
+from soundbite import spec
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "timestamp", "correlationId"}
 

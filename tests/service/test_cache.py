@@ -8,12 +8,12 @@ import zlib
 
 import pytest
 
-from infra import spec
 from service import domain
 from service.audio_store import AudioStore
 from service.cache import CachedSoundbiteReader, LRUCache, RedisLayer
 from service.cache import redis_layer as rl
 from service.domain import CreateRequest, Status
+from soundbite import spec
 
 
 class Clock:

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra import spec
 from service import domain
 from service.exceptions import InvalidRequest
+from soundbite import spec
 
 VOICES, FORMATS = {"en-us", "de"}, {"wav", "mp3"}
 

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from infra import spec
 from service.api.csp_report import LOG_LINES_PER_MINUTE, LogBudget
+from soundbite import spec
 from tests.service.test_api_core import assert_problem
 
 TAG = re.compile(r"<(script|style|link)\b[^>]*>", re.I)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from infra import spec
+from soundbite import spec
 from worker.exceptions import ConfigurationError
 from worker.synth import DEFAULT_SYNTHESIZER, SYNTHESIZERS, build_synthesizer
 from worker.synth.espeak import EspeakSynthesizer

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from infra import spec
+from soundbite import spec
 from worker.exceptions import EngineUnavailable
 from worker.synth import formats, libespeak
 from worker.synth.base import Audio, Synthesizer, Voice

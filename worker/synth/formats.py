@@ -15,7 +15,7 @@ from functools import cache
 import numpy as np
 import soundfile
 
-from infra import spec
+from soundbite import spec
 
 SAMPLE_WIDTH_BYTES = 2  # 16-bit signed little-endian PCM, what both engines emit
 CHANNELS = 1

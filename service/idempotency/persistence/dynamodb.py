@@ -14,12 +14,12 @@ import math
 import time
 from collections.abc import Callable
 
-from infra import spec
 from service import aws
 from service.cache.lru import LRUCache
 from service.idempotency.exceptions import IdempotencyStoreUnavailable
 from service.idempotency.persistence.base import IdempotencyStore
 from service.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
+from soundbite import spec
 
 KEY = spec.IDEMPOTENCY_TABLE.hash_key
 EXPIRATION = spec.IDEMPOTENCY_TABLE.ttl_attribute

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+PRODUCTION = "prod"
+"""The production environment's name: redrives and anonymous access are refused there."""
+
 MINUTE = 60
 HOUR = 60 * MINUTE
 DAY = 24 * HOUR
