@@ -36,6 +36,7 @@ class Settings:
     internal_token: str = ""
     development: bool = False
     force_https: bool = True
+    trusted_proxies: int = 0
     idempotency_ttl_seconds: int = spec.IDEMPOTENCY_TTL_SECONDS
     cache_ttl_seconds: int = spec.CACHE_TTL_SECONDS
     cache_in_flight_ttl_seconds: int = spec.CACHE_IN_FLIGHT_TTL_SECONDS
@@ -44,6 +45,9 @@ class Settings:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"SOUNDBITE_BACKEND must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not 0 <= self.trusted_proxies <= spec.TRUSTED_PROXIES_MAX:
+            raise ConfigError(f"SOUNDBITE_TRUSTED_PROXIES must be 0..{spec.TRUSTED_PROXIES_MAX} "
+                              f"(how many proxies stand in front), got {self.trusted_proxies}")
         names = spec.ResourceNames(self.environment)
         defaults = {
             "table": names.table(spec.SOUNDBITES_TABLE),

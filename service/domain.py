@@ -17,6 +17,21 @@ from service.exceptions import InvalidRequest
 from soundbite import spec
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+"""Control characters other than tab and newlines, and lone surrogates (a JSON string may
+carry one as an escape; a valid pair arrives as one character). Speech engines read some
+control characters as commands (libespeak-ng's Ctrl-A sequences), and a lone surrogate cannot
+be encoded at all."""
+
+
+def unsafe_characters(text: str) -> list[str]:
+    """The distinct unsafe characters in `text`, as U+XXXX, in order of appearance."""
+    return list(dict.fromkeys(f"U+{ord(c):04X}" for c in UNSAFE_TEXT.findall(text)))
+
+
+def neutralise(text: str) -> str:
+    """`text` with every unsafe character replaced by a space."""
+    return UNSAFE_TEXT.sub(" ", text)
 
 
 class Status(StrEnum):
@@ -107,6 +122,12 @@ def parse_create(body: object, voices: set[str], formats: set[str],
             "pointer": "/text",
             "detail": f"at most {spec.TEXT_MAX_CHARS} characters, got {len(text)}",
         })
+    elif found := unsafe_characters(text):
+        errors.append({
+            "pointer": "/text",
+            "detail": "control characters (other than tab and newlines) and lone surrogates "
+                      f"are not allowed; found {', '.join(found[:5])}",
+        })
     voice = body.get("voice", default_voice)
     if not isinstance(voice, str) or voice not in voices:
         errors.append({
@@ -174,6 +195,20 @@ class CursorCodec:
             data = json.loads(payload)
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
             raise bad from exc
-        if data.get("u") != user_id or not isinstance(data.get("p"), dict):
+        if not isinstance(data, dict) or data.get("u") != user_id:
             raise bad
-        return data["p"]
+        position = data.get("p")
+        if not position_shape_ok(position):
+            raise bad
+        return position
+
+
+CURSOR_FIELDS = frozenset({"pk", "sk", "userId", "environmentCreatedAt"})
+"""The keys of the user index's LastEvaluatedKey: all a list position may hold."""
+POSITION_VALUE_MAX_CHARS = 1024
+
+
+def position_shape_ok(position: object) -> bool:
+    """A position this service could have made: the user index's four string keys."""
+    return (isinstance(position, dict) and set(position) == CURSOR_FIELDS
+            and all(isinstance(v, str) and 0 < len(v) <= POSITION_VALUE_MAX_CHARS for v in position.values()))

@@ -16,6 +16,15 @@ class InvalidRequest(ServiceError):
         self.errors = errors or []
 
 
+class StorageRejected(InvalidRequest):
+    """DynamoDB refused a value as invalid (`ValidationException`): the request's fault,
+    and no retry of the same request can succeed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("the request holds a value the store cannot keep",
+                         [{"pointer": "", "detail": detail}])
+
+
 class NotFound(ServiceError):
     """No soundbite with that id (in this environment)."""
 

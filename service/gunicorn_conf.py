@@ -18,6 +18,10 @@ timeout = spec.GUNICORN_TIMEOUT_SECONDS
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# The app decides whom to believe about the client and the scheme (SOUNDBITE_TRUSTED_PROXIES,
+# werkzeug's ProxyFix); gunicorn must not trust X-Forwarded-* from any address on its own.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 accesslog = None
 errorlog = "-"
 loglevel = "warning"

@@ -7,9 +7,13 @@ from decimal import Decimal
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from service import aws
-from service.domain import Soundbite, Status, utcnow_iso
-from service.exceptions import DependencyUnavailable, StateConflict
+from service.domain import Soundbite, Status, position_shape_ok, utcnow_iso
+from service.exceptions import DependencyUnavailable, StateConflict, StorageRejected
 from soundbite import spec
+
+ITEM_MAX_BYTES = 400 * 1024  # DynamoDB's item size limit
+CLIENT_FAULTS = frozenset({"ValidationException"})
+"""Error codes that say the values sent are at fault, not the store: 400, never 503."""
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -67,9 +71,34 @@ class SoundbiteRepository:
         try:
             return getattr(self.client, operation)(TableName=self.table, **kwargs)
         except aws.AWS_ERRORS as exc:
-            if aws.error_code(exc) == "ConditionalCheckFailedException":
+            code = aws.error_code(exc)
+            if code == "ConditionalCheckFailedException":
                 raise StateConflict(f"{operation} refused by its condition") from exc
+            if code in CLIENT_FAULTS:
+                raise StorageRejected(f"{operation} refused a value ({code})") from exc
             raise DependencyUnavailable("dynamodb", f"{operation} failed ({aws.error_code(exc)})") from exc
+
+    @staticmethod
+    def check(soundbite: Soundbite) -> None:
+        """Raise StorageRejected for a record DynamoDB would refuse (text that cannot be
+        encoded, an item over the size limit), so a create can refuse it before it queues
+        the job."""
+        size = 0
+        for name, value in to_item(soundbite).items():
+            raw = value.get("S", value.get("N", ""))
+            try:
+                size += len(name) + len(raw.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise StorageRejected(f"{name} is not valid UTF-8 text") from None
+        if size > ITEM_MAX_BYTES:
+            raise StorageRejected(f"the record would be {size} bytes; at most {ITEM_MAX_BYTES}")
+
+    @staticmethod
+    def check_position(position: object) -> dict:
+        """A list position (from a cursor) of the right shape, or StorageRejected."""
+        if not position_shape_ok(position):
+            raise StorageRejected("the list position is not one this service made")
+        return position
 
     def create(self, soundbite: Soundbite) -> None:
         self._call(
@@ -126,7 +155,8 @@ class SoundbiteRepository:
             "Limit": limit,
         }
         if start:
-            kwargs["ExclusiveStartKey"] = {k: {"S": str(v)} for k, v in start.items()}
+            start = self.check_position(start)
+            kwargs["ExclusiveStartKey"] = {k: {"S": v} for k, v in start.items()}
         result = self._call("query", **kwargs)
         items = [from_item(i) for i in result.get("Items", [])]
         last = result.get("LastEvaluatedKey")

@@ -108,6 +108,7 @@ CSP_REPORT_MAX_BYTES = 16 * 1024
 LIST_LIMIT_DEFAULT = 20
 LIST_LIMIT_MAX = 100
 PRESIGNED_URL_SECONDS = 15 * MINUTE
+TRUSTED_PROXIES_MAX = 3  # X-Forwarded-For hops the API may be told to trust
 
 # --- S3 ----------------------------------------------------------------------------------
 

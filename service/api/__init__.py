@@ -45,9 +45,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     clients = {k: v for k, v in config.items() if not hasattr(settings, k)}
 
     app = Flask(__name__)
-    # Exactly one trusted hop (the load balancer): its X-Forwarded-For entry is the client,
-    # anything a client wrote in front of it is ignored. X-Forwarded-Proto tells HTTPS apart.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+    # As many trusted hops as proxies stand in front (SOUNDBITE_TRUSTED_PROXIES: 1 behind the
+    # ALB, 0 when clients connect directly): the last N X-Forwarded-For entries are theirs,
+    # anything a client wrote in front is ignored. X-Forwarded-Proto tells HTTPS apart.
+    hops = settings.trusted_proxies
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config["MAX_CONTENT_LENGTH"] = spec.BODY_MAX_BYTES
     app.json.sort_keys = False
     context.init_app(app, settings, clients)

@@ -11,7 +11,7 @@ import base64
 import secrets
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, redirect, request
 from flask_talisman import Talisman
 
 from service.config import Settings
@@ -21,6 +21,8 @@ HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600
 NONCE_BYTES = 16
 PLAIN_HTTP_ENDPOINTS = ("meta.healthz", "meta.readyz")
 """The ALB health check speaks plain HTTP without X-Forwarded-Proto: never redirect it."""
+HTTPS_REDIRECT_STATUS = 308
+"""Permanent, and keeps the method and body (a 301 or 302 turns a POST into a GET)."""
 
 
 def new_nonce() -> str:
@@ -59,9 +61,17 @@ def init_app(app: Flask, settings: Settings, media: str) -> Talisman:
     def _nonce() -> None:
         request.csp_nonce = new_nonce()
 
+    if settings.force_https:
+        @app.before_request
+        def _https():
+            # request.scheme is what the trusted proxies said (ProxyFix), or the socket's.
+            if request.scheme != "https" and request.endpoint not in PLAIN_HTTP_ENDPOINTS:
+                return redirect(request.url.replace("http://", "https://", 1), HTTPS_REDIRECT_STATUS)
+            return None
+
     talisman = Talisman(
         app,
-        force_https=settings.force_https,
+        force_https=False,  # Talisman redirects with 301/302; ours above answers 308
         frame_options="DENY",
         strict_transport_security=True,
         strict_transport_security_max_age=HSTS_MAX_AGE_SECONDS,
@@ -73,6 +83,4 @@ def init_app(app: Flask, settings: Settings, media: str) -> Talisman:
         session_cookie_secure=True,
         x_content_type_options=True,
     )
-    for endpoint in PLAIN_HTTP_ENDPOINTS:
-        app.view_functions[endpoint].talisman_view_options = {"force_https": False}
     return talisman

@@ -17,6 +17,14 @@ from soundbite import spec
 bp = Blueprint("soundbites", __name__, url_prefix="/v1/soundbites")
 
 
+@bp.after_request
+def _no_store(response: Response) -> Response:
+    # Bodies and redirects here carry presigned links and a user's own data: no cache, shared
+    # or private, may keep them.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def represent(soundbite: Soundbite) -> dict:
     """The public view of a soundbite: the same bytes whichever backend serves it."""
     body = {
@@ -81,6 +89,9 @@ def create():
     req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()},
                               set(synth.formats()), synth.default_voice)
     soundbite = domain.new_soundbite(req, context.settings().environment, user_id_header())
+    # Everything the store could refuse is refused here, before the job is queued: a create
+    # that answers 4xx leaves nothing behind.
+    context.repository().check(soundbite)
     # Queue first, then write: a record can never exist without its job. If the write fails
     # the job is an orphan, which the worker drops once it is older than the grace period.
     context.publisher().publish(soundbite, g.get("correlation_id", ""))

@@ -18,7 +18,7 @@ def settings_for(data_plane, **overrides) -> Settings:
         queue_url=data_plane.queue_url,
         dlq_url=data_plane.dlq_url,
         force_https=False,
-        **overrides,
+        **{"trusted_proxies": 1, **overrides},  # as behind the ALB: tests speak as its hop
     )
 
 

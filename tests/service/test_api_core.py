@@ -58,6 +58,11 @@ BAD_BODIES = [
     ('{"text": "hi", "extra": 1}', "application/json", 400, "/extra"),
     ('{"text": 42}', "application/json", 400, "/text"),
     (b'{"text": "\xff\xfe"}', "application/json", 400, ""),
+    # Control characters (engines read some as commands) and lone surrogates (unencodable).
+    ('{"text": "\\u00010A hi"}', "application/json", 400, "/text"),
+    ('{"text": "hello \\ud800 world"}', "application/json", 400, "/text"),
+    ('{"text": "bell\\u0007 and del\\u007f"}', "application/json", 400, "/text"),
+    ('{"text": "c1 \\u0085 control"}', "application/json", 400, "/text"),
     ("text=hi", "application/x-www-form-urlencoded", 415, None),
     ("hi", "text/plain", 415, None),
 ]
@@ -72,6 +77,11 @@ def test_bad_bodies_get_a_problem_and_write_nothing(client, written, data, ctype
         assert pointer in [e["pointer"] for e in body["errors"]]
         assert all(e["detail"] for e in body["errors"])
     assert written() == {"records": 0, "jobs": 0}
+
+
+def test_tabs_newlines_and_surrogate_pairs_are_text(client):
+    response = create(client, {"text": "line one\n\tline two\r\nwith an emoji \U0001F600"})
+    assert response.status_code == 202, response.get_data(as_text=True)
 
 
 def test_all_field_errors_are_reported_at_once(client):
@@ -117,6 +127,9 @@ def test_audio_redirects_only_when_ready(client, repo, fresh_data_plane, boto_se
     ready = client.get(f"/v1/soundbites/{soundbite_id}").get_json()
     assert ready["status"] == "ready" and key in ready["audio_url"]
     assert ready["duration_seconds"] == 0.5
+    # Presigned links must not be kept by any cache.
+    assert response.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/v1/soundbites/{soundbite_id}").headers["Cache-Control"] == "no-store"
 
 
 def test_list_is_newest_first_and_pages_with_a_cursor(client):
@@ -131,6 +144,7 @@ def test_list_is_newest_first_and_pages_with_a_cursor(client):
         if not cursor:
             break
     assert seen == list(reversed(ids))
+    assert client.get("/v1/soundbites?user_id=alice").headers["Cache-Control"] == "no-store"
 
 
 def test_tampered_or_foreign_cursors_are_refused(client):
@@ -143,6 +157,41 @@ def test_tampered_or_foreign_cursors_are_refused(client):
     body = assert_problem(client.get(f"/v1/soundbites?user_id=alice&cursor={tampered}"), 400)
     assert body["errors"][0]["pointer"] == "/cursor"
     assert_problem(client.get("/v1/soundbites?user_id=alice&cursor=%%%"), 400)
+
+
+@pytest.mark.parametrize("position", [
+    {"pk": 5}, {"pk": "x", "sk": "y", "userId": "alice", "environmentCreatedAt": ""},
+    {"pk": "x", "sk": "y", "userId": "alice", "environmentCreatedAt": "z", "more": "w"},
+    {"pk": {"S": "x"}, "sk": "y", "userId": "alice", "environmentCreatedAt": "z"}, [], "text",
+])
+def test_a_signed_cursor_with_a_malformed_position_is_a_400(client, app, position):
+    """Signed with the real secret (as a leaked or default one would be), yet not our shape."""
+    from service.api import context
+
+    with app.app_context():
+        cursor = context.cursors().encode(position, "alice")
+    body = assert_problem(client.get(f"/v1/soundbites?user_id=alice&cursor={cursor}"), 400)
+    assert body["errors"][0]["pointer"] == "/cursor"
+
+
+def test_storage_validation_errors_are_client_errors(repo):
+    """DynamoDB's ValidationException is the values' fault: a 400, not a 503 to retry."""
+    from service.exceptions import DependencyUnavailable, InvalidRequest, StorageRejected
+
+    with pytest.raises(StorageRejected) as refused:
+        repo._call("get_item", Key={"pk": {"S": "only-half-a-key"}})
+    assert isinstance(refused.value, InvalidRequest)
+    assert not isinstance(refused.value, DependencyUnavailable)
+
+
+def test_a_record_the_store_would_refuse_is_refused_before_the_job_is_queued(repo):
+    from service.domain import CreateRequest, new_soundbite
+    from service.exceptions import StorageRejected
+
+    unencodable = new_soundbite(CreateRequest("a \ud800 b", "en-us", "wav"), "t", "alice")
+    with pytest.raises(StorageRejected):
+        repo.check(unencodable)
+    repo.check(new_soundbite(CreateRequest("fine", "en-us", "wav"), "t", "alice"))
 
 
 @pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1e3"])

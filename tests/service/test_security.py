@@ -78,9 +78,13 @@ def test_hsts_over_https_only(client):
 def test_https_redirect_everywhere_but_the_health_checks(make_app):
     client = make_app(force_https=True).test_client()
     redirected = client.get("/v1/voices")
-    assert redirected.status_code == 302
+    assert redirected.status_code == 308
     assert redirected.headers["Location"].startswith("https://")
-    assert client.get("/").status_code == 302
+    assert client.get("/").status_code == 308
+    # 308 keeps the method: a POST sent over HTTP is re-sent as a POST, not turned into a GET.
+    posted = client.post("/v1/soundbites?x=1", json={"text": "hi"})
+    assert posted.status_code == 308
+    assert posted.headers["Location"] == "https://localhost/v1/soundbites?x=1"
     for path in ("/healthz", "/readyz"):
         assert client.get(path).status_code == 200, path
     behind_alb = client.get("/v1/voices", headers={"X-Forwarded-Proto": "https"})
@@ -140,3 +144,20 @@ def test_log_budget_reports_what_it_suppressed_in_the_next_window():
     now[0] += 60
     assert budget.admit() == 3
     assert budget.admit() == 0
+
+
+def test_forwarded_headers_count_only_with_trusted_proxies(make_app):
+    """With no proxy in front (dev, compose) a client cannot claim HTTPS or another address."""
+    direct = make_app(force_https=True, trusted_proxies=0).test_client()
+    spoofed = direct.get("/v1/voices", headers={"X-Forwarded-Proto": "https"})
+    assert spoofed.status_code == 308
+    behind_alb = make_app(force_https=True, trusted_proxies=1).test_client()
+    assert behind_alb.get("/v1/voices", headers={"X-Forwarded-Proto": "https"}).status_code == 200
+
+
+def test_a_bad_trusted_proxies_setting_is_a_configuration_error():
+    from service.config import ConfigError, Settings
+
+    with pytest.raises(ConfigError, match="SOUNDBITE_TRUSTED_PROXIES"):
+        Settings.from_env({"SOUNDBITE_TRUSTED_PROXIES": "-1"})
+    assert Settings.from_env({}).trusted_proxies == 0

@@ -7,6 +7,7 @@ the file plays (the container parses), longer text lasts longer, voices sound di
 
 from __future__ import annotations
 
+import contextlib
 import io
 import wave
 from concurrent.futures import ThreadPoolExecutor
@@ -136,7 +137,8 @@ def test_unknown_format_is_permanent_and_names_the_choices(espeak):
 
 @pytest.mark.parametrize(
     ("text", "reason"),
-    [("", "empty"), (" \n\t ", "empty"), ("...", "nothing to speak"), ("hi\x00there", "NUL")],
+    [("", "empty"), (" \n\t ", "empty"), ("...", "nothing to speak"),
+     ("\x00\x01\x7f\ud800", "empty")],
 )
 def test_text_with_nothing_to_speak_is_rejected(espeak, text, reason):
     with pytest.raises(TextRejected, match=reason):
@@ -164,3 +166,54 @@ def test_concurrent_synthesis_matches_sequential(espeak):
         assert median_pitch_hz(pcm_of(together.data)) == pytest.approx(
             median_pitch_hz(pcm_of(alone.data)), rel=0.1
         )
+
+
+HOSTILE = [
+    "\u00010A hi",  # volume 0: every later text silent
+    "\u0001200A hi",  # volume 200
+    "\u000180S hi",  # slowest rate
+    "\u0001450S hi",  # fastest rate
+    "\u000199P\u00010R hi",  # pitch and range
+    "\u000199F hi",  # emphasis
+    "\u000199H hi",  # echo
+    "\u000199T hi",  # tone
+    "hello \ud800 world",  # a lone surrogate
+]
+
+
+def loudness(samples: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(samples.astype(float) ** 2)))
+
+
+def _next_job(espeak) -> tuple[float, float]:
+    audio = espeak.synthesize(SENTENCE, DEFAULT_VOICE, "wav")
+    return audio.duration_seconds, loudness(pcm_of(audio.data))
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_a_hostile_text_never_changes_the_next_job(espeak, hostile):
+    duration, level = _next_job(espeak)
+    with contextlib.suppress(TextRejected):  # refusing it is fine; changing the next job is not
+        espeak.synthesize(hostile, DEFAULT_VOICE, "wav")
+    after_duration, after_level = _next_job(espeak)
+    assert after_duration == pytest.approx(duration, rel=0.01)
+    assert after_level == pytest.approx(level, rel=0.02)
+
+
+@pytest.mark.parametrize("hostile", HOSTILE[:-1])
+def test_the_engine_resets_what_embedded_commands_set(espeak, hostile):
+    """Below the synthesizer's neutralising: the engine itself, given raw Ctrl-A commands."""
+    from worker.synth import libespeak
+
+    duration, level = _next_job(espeak)
+    with contextlib.suppress(TextRejected):
+        libespeak.engine().synthesize_pcm(hostile, "en-us")
+    after_duration, after_level = _next_job(espeak)
+    assert after_duration == pytest.approx(duration, rel=0.01)
+    assert after_level == pytest.approx(level, rel=0.02)
+
+
+def test_control_characters_are_spoken_as_spaces(espeak):
+    plain = espeak.synthesize("hello world", DEFAULT_VOICE, "wav")
+    hostile = espeak.synthesize("hello\u0001world\u001b", DEFAULT_VOICE, "wav")
+    assert hostile.duration_seconds == pytest.approx(plain.duration_seconds, rel=0.01)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from service.domain import neutralise
 from worker.exceptions import TextRejected, UnsupportedFormat, UnsupportedVoice
 
 
@@ -81,13 +82,17 @@ class Synthesizer(ABC):
 
 
 def check_text(text: str) -> str:
-    """The text with outer whitespace removed; rejects what no engine can speak."""
+    """The text with outer whitespace removed and unsafe characters neutralised; rejects what
+    no engine can speak.
+
+    The API refuses control characters and lone surrogates, but a job may come from
+    elsewhere (an older API, a redrive, a hand-sent message): they become spaces here, so no
+    text can carry engine commands (libespeak-ng's Ctrl-A sequences) or stop a C engine
+    reading (NUL).
+    """
     if not isinstance(text, str):
         raise TextRejected(f"text must be a string, not {type(text).__name__}")
-    stripped = text.strip()
+    stripped = neutralise(text).strip()
     if not stripped:
         raise TextRejected("text is empty")
-    if "\x00" in stripped:
-        # C engines stop reading at NUL, so the rest would be silently dropped.
-        raise TextRejected("text contains a NUL character")
     return stripped

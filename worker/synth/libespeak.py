@@ -22,6 +22,15 @@ CHARS_UTF8 = 1
 EE_OK = 0
 CALLBACK_CONTINUE = 0
 GENDERS = {1: "male", 2: "female"}
+# espeak_PARAMETER: every one a text's embedded commands (Ctrl-A sequences) or a caller can
+# change, and that would otherwise stay set in the process-wide engine for the next text.
+PARAMETERS = {
+    "rate": 1, "volume": 2, "pitch": 3, "range": 4, "punctuation": 5, "capitals": 6,
+    "wordgap": 7, "intonation": 9, "emphasis": 12,
+}
+EMBEDDED_DEFAULTS = "\x010H\x010T\x010F "
+"""Echo (H), tone (T) and emphasis (F) have no parameter that resets them, only embedded
+commands: every text starts with the commands that set them back to their defaults (0)."""
 
 
 class _EspeakVoice(ctypes.Structure):
@@ -89,6 +98,10 @@ def _load_library() -> tuple[ctypes.CDLL, str]:
         ctypes.c_void_p,
     ]
     library.espeak_Synth.restype = ctypes.c_int
+    library.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    library.espeak_SetParameter.restype = ctypes.c_int
+    library.espeak_GetParameter.argtypes = [ctypes.c_int, ctypes.c_int]
+    library.espeak_GetParameter.restype = ctypes.c_int
     return library, data_path
 
 
@@ -108,6 +121,25 @@ class EspeakEngine:
         # Kept on the instance: ctypes frees the trampoline when the Python object dies.
         self._callback = _SynthCallback(self._collect)
         library.espeak_SetSynthCallback(self._callback)
+        # The engine's own defaults (current=0), read once before any text could change them.
+        self._defaults = {name: library.espeak_GetParameter(number, 0)
+                          for name, number in PARAMETERS.items()}
+
+    def parameters(self) -> dict[str, int]:
+        """The engine's current parameter values (what the next text would start from)."""
+        with _LOCK:
+            return {name: self._library.espeak_GetParameter(number, 1)
+                    for name, number in PARAMETERS.items()}
+
+    def _reset_parameters(self) -> None:
+        """Every parameter back to its default; the caller holds the lock."""
+        for name, number in PARAMETERS.items():
+            default = self._defaults[name]
+            status = self._library.espeak_SetParameter(number, default, 0)
+            # Some builds answer an error for a parameter already at its value (punctuation,
+            # capitals); only a parameter left off its default is a failure.
+            if status != EE_OK and self._library.espeak_GetParameter(number, 1) != default:
+                raise SynthesisError(f"libespeak-ng refused to reset {name} (status {status})")
 
     def _collect(self, samples, count, events) -> int:
         if samples and count > 0:
@@ -143,9 +175,14 @@ class EspeakEngine:
         return voices
 
     def synthesize_pcm(self, text: str, voice_name: str) -> bytes:
-        """Speak `text` with the engine voice `voice_name` ("en-us", "en-us+f3")."""
-        encoded = text.encode()
+        """Speak `text` with the engine voice `voice_name` ("en-us", "en-us+f3").
+
+        Every parameter is reset first, so nothing an earlier text set (its embedded commands
+        change volume, rate, pitch... in the shared engine) reaches this one.
+        """
+        encoded = (EMBEDDED_DEFAULTS + text).encode("utf-8", "replace")
         with _LOCK:
+            self._reset_parameters()
             status = self._library.espeak_SetVoiceByName(voice_name.encode())
             if status != EE_OK:
                 raise SynthesisError(
