@@ -26,7 +26,12 @@ from infra.components.environment import AppSettings, environment_output
 from infra.components.fargate_stack import FargateStack, FargateStackArgs
 from infra.components.iam import DataPlaneArns, ServiceRoles, ServiceRolesArgs
 from infra.components.network import Network, NetworkArgs
-from infra.components.observability import Observability, ObservabilityArgs, StackMetrics
+from infra.components.observability import (
+    Observability,
+    ObservabilityArgs,
+    StackMetrics,
+    stack_alarm_names,
+)
 from infra.components.redrive_schedule import RedriveSchedule, RedriveScheduleArgs
 from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsArgs
 from infra.config import ProgramConfig
@@ -40,7 +45,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
     prefix = f"{names.prefix}-{cfg.environment}"
     account = aws.get_caller_identity_output().account_id
     network = Network("network", NetworkArgs(cfg.vpc_cidr, cfg.existing_network, tags))
-    data = DataPlane("data", DataPlaneArgs(names, cfg.web_origins, tags))
+    data = DataPlane("data", DataPlaneArgs(names, cfg.web_origins, account, cfg.region, tags))
     repo = ImageRepository("image", RepositoryArgs(prefix, tags))
     image = pulumi.Output.from_input(cfg.image) if cfg.image else pulumi.Output.concat(
         repo.repository.repository_url, ":", cfg.image_tag)
@@ -88,7 +93,8 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
             log_group_name=log_group, instance_type=cfg.ec2_instance_type, roles=roles,
             ami_id=cfg.ec2_ami_id, tags=tags, **common))
         lb = ec2.alb.load_balancer
-        targets.append(StackTarget(EC2, phase.ec2.weight, lb.dns_name, lb.zone_id))
+        targets.append(StackTarget(EC2, phase.ec2.weight, lb.dns_name, lb.zone_id,
+                                   serving=(ec2.api_group,)))
         metrics.append(StackMetrics(EC2, lb.arn_suffix, ec2.alb.target_group.arn_suffix))
         exports.update({
             "ec2LoadBalancerArnSuffix": lb.arn_suffix,
@@ -103,9 +109,11 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         fargate = FargateStack("fargate", FargateStackArgs(
             shape=phase.fargate, full=cfg.fargate_capacity,
             environment=environment_output(settings, FARGATE), cluster_name=f"{prefix}-fargate",
-            log_group_name=log_group, queue_name=data.queue.name, roles=roles, tags=tags, **common))
+            log_group_name=log_group, queue_name=data.queue.name, roles=roles,
+            deployment_alarms=stack_alarm_names(prefix, FARGATE), tags=tags, **common))
         lb = fargate.alb.load_balancer
-        targets.append(StackTarget(FARGATE, phase.fargate.weight, lb.dns_name, lb.zone_id))
+        targets.append(StackTarget(FARGATE, phase.fargate.weight, lb.dns_name, lb.zone_id, serving=(
+            fargate.api_service, fargate.scaling.api_target)))
         metrics.append(StackMetrics(FARGATE, lb.arn_suffix, fargate.alb.target_group.arn_suffix))
         exports.update({
             "fargateLoadBalancerArnSuffix": lb.arn_suffix,
@@ -119,7 +127,8 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
     dns = WeightedDns("dns", WeightedDnsArgs(cfg.hosted_zone_id, cfg.api_name, tuple(targets)))
     exports["setIdentifiers"] = {stack: stack for stack in dns.weighted}
     watch = Observability("observability", ObservabilityArgs(
-        prefix, cfg.region, tuple(metrics), data.queue.name, data.dlq.name, tags))
+        prefix, cfg.region, tuple(metrics), data.queue.name, data.dlq.name,
+        cfg.alarm_subscriber, tags))
     exports.update({
         "alarmTopicArn": watch.topic.arn, "alarmNames": [a.name for a in watch.alarms.values()],
         "dashboardName": watch.dashboard.dashboard_name,

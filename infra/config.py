@@ -25,7 +25,7 @@ KEYS = (
     "imageTag", "migrationPhase", "shiftSteps", "ec2ApiCount", "ec2WorkerCount",
     "fargateApiCount", "fargateWorkerCount", "ec2InstanceType", "ec2AmiId", "vpcCidr",
     "vpcId", "publicSubnetIds", "privateSubnetIds", "redis", "redisNodeType",
-    "scheduledRedrive", "rateLimit",
+    "scheduledRedrive", "rateLimit", "alarmSubscriber",
 )
 
 
@@ -64,6 +64,7 @@ class ProgramConfig:
     redis_node_type: str
     scheduled_redrive: bool
     rate_limit: str
+    alarm_subscriber: tuple[str, str] | None = None  # (SNS protocol, endpoint)
 
     @property
     def names(self) -> spec.ResourceNames:
@@ -131,6 +132,24 @@ def _network(values: Mapping[str, str]) -> ExistingNetwork | None:
     return ExistingNetwork(vpc_id, public, private)
 
 
+SUBSCRIBER_PROTOCOLS = {"arn:aws:sqs:": "sqs", "arn:aws:lambda:": "lambda", "https://": "https"}
+
+
+def alarm_subscriber(raw: str | None) -> tuple[str, str] | None:
+    """`soundbite:alarmSubscriber`: an email address, an https URL, or an SQS queue or Lambda
+    function ARN; the alarm topic gets one subscription of the matching SNS protocol."""
+    if not raw:
+        return None
+    for start, protocol in SUBSCRIBER_PROTOCOLS.items():
+        if raw.startswith(start):
+            return protocol, raw
+    local, _, domain = raw.partition("@")
+    if local and "." in domain and " " not in raw:
+        return "email", raw
+    raise ConfigError(f"{NAMESPACE}:alarmSubscriber must be an email address, an https:// URL, or an "
+                      f"SQS queue or Lambda function ARN, got {raw!r}")
+
+
 def from_values(values: Mapping[str, str], region: str | None) -> ProgramConfig:
     """Parse raw config strings (keys without the `soundbite:` prefix) into a ProgramConfig."""
     if not region:
@@ -178,6 +197,7 @@ def from_values(values: Mapping[str, str], region: str | None) -> ProgramConfig:
         redis_node_type=values.get("redisNodeType") or DEFAULT_REDIS_NODE_TYPE,
         scheduled_redrive=scheduled_redrive,
         rate_limit=values.get("rateLimit") or spec.RATE_LIMIT_DEFAULT,
+        alarm_subscriber=alarm_subscriber(values.get("alarmSubscriber")),
     )
 
 

@@ -268,6 +268,13 @@ UNHEALTHY_THRESHOLD = 3
 TARGET_DEREGISTRATION_DELAY_SECONDS = GUNICORN_TIMEOUT_SECONDS
 """Let the longest request finish on a draining target before it is removed."""
 HEALTH_CHECK_GRACE_SECONDS = 60
+"""Fargate: a task starts from an image the host already caches per layer; 60 s covers boot."""
+EC2_HEALTH_CHECK_GRACE_SECONDS = 300
+"""EC2: boot (~60 s), log in to ECR and pull the runtime image (<= 400 MB, ~60 s in-region),
+start gunicorn (~10 s), then HEALTHY_THRESHOLD checks at HEALTH_CHECK_INTERVAL_SECONDS, with
+room to spare: an instance is only judged by the load balancer after this."""
+EC2_WAIT_FOR_CAPACITY_TIMEOUT = "15m"
+"""How long `pulumi up` waits for the API group's instances to pass the load balancer's check."""
 LOG_RETENTION_DAYS = 30
 ECR_KEEP_IMAGES = 30
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

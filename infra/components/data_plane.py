@@ -20,7 +20,23 @@ from soundbite import spec
 class DataPlaneArgs:
     names: spec.ResourceNames
     web_origins: tuple[str, ...]
+    account_id: pulumi.Input[str]
+    region: str
     tags: dict[str, str] = field(default_factory=dict)
+
+
+BUCKET_NAME_MAX = 63
+
+
+def bucket_name(names: spec.ResourceNames, account_id: str, region: str) -> str:
+    """The audio bucket's name: S3 names are global across every account, so the
+    environment's name is made unique with the account and region
+    (`soundbite-dev-audio-123456789012-us-east-1`)."""
+    name = f"{names.bucket(spec.AUDIO_BUCKET)}-{account_id}-{region}"
+    if len(name) > BUCKET_NAME_MAX:
+        raise ValueError(f"bucket name {name!r} is longer than S3's {BUCKET_NAME_MAX} characters: "
+                         "use a shorter environment name")
+    return name
 
 
 def table_args(table: spec.TableSpec) -> dict:
@@ -99,7 +115,9 @@ class DataPlane(pulumi.ComponentResource):
     def _bucket(self, name, args, keep, child) -> aws.s3.Bucket:
         bucket_spec = spec.AUDIO_BUCKET
         prefix = f"{name}-{bucket_spec.name}"
-        bucket = aws.s3.Bucket(prefix, bucket=args.names.bucket(bucket_spec), tags=args.tags, opts=keep)
+        physical = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: bucket_name(args.names, account, args.region))
+        bucket = aws.s3.Bucket(prefix, bucket=physical, tags=args.tags, opts=keep)
         aws.s3.BucketPublicAccessBlock(
             f"{prefix}-public-access", bucket=bucket.id, block_public_acls=bucket_spec.block_public_access,
             block_public_policy=bucket_spec.block_public_access,

@@ -1,7 +1,10 @@
 """The EC2 stack: an ALB and two auto scaling groups (API, worker) running the same image.
 
 Desired counts and the API group's minimum come from the migration phase; everything else
-is phase-independent, so changing the phase only moves capacity.
+is phase-independent, so changing the phase only moves capacity. The AMI is the
+ECS-optimized Amazon Linux 2023 (Docker preinstalled), resolved from its SSM public
+parameter at launch. The API group waits, on every `pulumi up`, until its desired number of
+instances pass the load balancer's health check, so an update that does not serve fails.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from infra.components.user_data import user_data
 from infra.phases import Capacity, StackShape
 from soundbite import spec
 
-AL2023_AMI = "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+DOCKER_AMI_PARAMETER = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id"
+DOCKER_AMI = f"resolve:ssm:{DOCKER_AMI_PARAMETER}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class Ec2Stack(pulumi.ComponentResource):
             ).decode()
         )
         template = aws.ec2.LaunchTemplate(
-            f"{name}-{role}-lt", image_id=args.ami_id or AL2023_AMI, instance_type=args.instance_type,
+            f"{name}-{role}-lt", image_id=args.ami_id or DOCKER_AMI, instance_type=args.instance_type,
             iam_instance_profile={"arn": profile.arn}, user_data=script,
             vpc_security_group_ids=[self.app_sg.id],
             metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
@@ -99,15 +103,19 @@ class Ec2Stack(pulumi.ComponentResource):
             update_default_version=True, tags=tags, opts=child,
         )
         on_alb = bool(target_group_arns)
+        # The API group is only done when its instances serve: pulumi waits for that many
+        # healthy targets in the load balancer (and fails the update if they never come).
+        wait = {"wait_for_elb_capacity": sizes["desired_capacity"],
+                "wait_for_capacity_timeout": spec.EC2_WAIT_FOR_CAPACITY_TIMEOUT} if on_alb else {}
         return aws.autoscaling.Group(
             f"{name}-{role}-asg", vpc_zone_identifiers=args.private_subnet_ids,
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             target_group_arns=target_group_arns or [],
             health_check_type="ELB" if on_alb else "EC2",
-            health_check_grace_period=spec.HEALTH_CHECK_GRACE_SECONDS,
+            health_check_grace_period=spec.EC2_HEALTH_CHECK_GRACE_SECONDS,
             # A new launch template version (new image) rolls the instances, healthy first.
             instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 100,
                                                                      "max_healthy_percentage": 200}},
             tags=[{"key": k, "value": v, "propagate_at_launch": True} for k, v in {**tags, "Role": role}.items()],
-            opts=child, **sizes,
+            opts=child, **sizes, **wait,
         )

@@ -48,8 +48,8 @@ class ServiceScaling(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceScalingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("soundbite:infra:ServiceScaling", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        api = self._target(f"{name}-api", args, args.api_service_name, args.api_min, args.api_max)
-        worker = self._target(f"{name}-worker", args, args.worker_service_name, args.worker_min, args.worker_max)
+        api = self.api_target = self._target(f"{name}-api", args, args.api_service_name, args.api_min, args.api_max)
+        worker = self.worker_target = self._target(f"{name}-worker", args, args.worker_service_name, args.worker_min, args.worker_max)
         self.api_requests = aws.appautoscaling.Policy(
             f"{name}-api-requests", policy_type="TargetTrackingScaling", resource_id=api.resource_id,
             scalable_dimension=DIMENSION, service_namespace="ecs",

@@ -1,7 +1,10 @@
 """The Fargate stack: cluster, API and worker services from one image, ALB, autoscaling.
 
-Services roll out behind the deployment circuit breaker with automatic rollback. Desired
-counts and scaling floors come from the migration phase; nothing else depends on it.
+Services roll out behind the deployment circuit breaker and the stack's CloudWatch alarms
+(deployment alarms), both with automatic rollback, and `pulumi up` waits for each service to
+reach a steady state. Autoscaling owns the desired counts once a service exists
+(`ignore_changes`), so a phase change never cuts tasks autoscaling added: the phase sets the
+scaling floors (min capacity) instead, and the initial desired count on creation.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class FargateStackArgs:
     log_group_name: str
     queue_name: pulumi.Input[str]
     roles: ServiceRoles
+    deployment_alarms: tuple[str, ...] = ()  # alarm names that roll a deployment back
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -113,7 +117,15 @@ class FargateStack(pulumi.ComponentResource):
         )
 
     def _service(self, name, role, args: FargateStackArgs, desired, sg, tags, load_balancers=None):
-        extra = {"health_check_grace_period_seconds": spec.HEALTH_CHECK_GRACE_SECONDS} if load_balancers else {}
+        extra: dict = {}
+        depends_on: list[pulumi.Resource] = []
+        if load_balancers:
+            extra["health_check_grace_period_seconds"] = spec.HEALTH_CHECK_GRACE_SECONDS
+            # ECS refuses a target group no listener forwards to.
+            depends_on.append(self.alb.https_listener)
+        if args.deployment_alarms:
+            extra["alarms"] = {"alarm_names": list(args.deployment_alarms), "enable": True,
+                               "rollback": True}
         return aws.ecs.Service(
             f"{name}-{role}-service", name=role, cluster=self.cluster.arn,
             task_definition=self.task_definitions[role].arn, launch_type="FARGATE",
@@ -123,5 +135,8 @@ class FargateStack(pulumi.ComponentResource):
             network_configuration={"subnets": args.private_subnet_ids, "security_groups": [sg.id],
                                    "assign_public_ip": False},
             load_balancers=load_balancers or [], propagate_tags="SERVICE", enable_ecs_managed_tags=True,
-            tags=tags, opts=pulumi.ResourceOptions(parent=self), **extra,
+            wait_for_steady_state=True, tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on,
+                                        ignore_changes=["desiredCount"]),
+            **extra,
         )

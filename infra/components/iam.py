@@ -66,7 +66,7 @@ def worker_statements(a: DataPlaneArns) -> list[dict]:
         _allow(["s3:PutObject", "s3:GetObject"], [f"{a.bucket}/audio/*"]),
         _allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                 "sqs:GetQueueAttributes", "sqs:SendMessage"], [a.queue]),
-        _allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [a.dlq]),
+        *redrive_statements(a),
         _allow(["polly:SynthesizeSpeech", "polly:DescribeVoices"], ["*"]),
     ]
 
@@ -82,9 +82,11 @@ def runtime_statements(a: DataPlaneArns) -> list[dict]:
 
 
 def redrive_statements(a: DataPlaneArns) -> list[dict]:
-    """The scheduled redrive: move DLQ messages back to the jobs queue."""
+    """`soundbite dlq redrive`: move DLQ messages back to the jobs queue (the worker may run it
+    too). A message it cannot move yet is made visible again (ChangeMessageVisibility)."""
     return [
-        _allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [a.dlq]),
+        _allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes"], [a.dlq]),
         _allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], [a.queue]),
     ]
 

@@ -1,6 +1,7 @@
 """Alarms and one dashboard: the seed's thresholds, per stack and for the queues.
 
-Per stack (ALB target group): error rate above spec.ALARMS.error_rate, p95 latency above
+Per stack: error rate above spec.ALARMS.error_rate (5xx from the targets and 5xx the load
+balancer generates itself, e.g. 502/503 when no target is healthy), p95 latency above
 spec.ALARMS.p95_latency_ms. Queues: DLQ depth, jobs queue depth, oldest job age. The
 dashboard puts both stacks on the same graphs so a migration can be watched side by side.
 """
@@ -33,23 +34,44 @@ class ObservabilityArgs:
     stacks: tuple[StackMetrics, ...]
     queue_name: pulumi.Input[str]
     dlq_name: pulumi.Input[str]
+    subscriber: tuple[str, str] | None = None  # (SNS protocol, endpoint), see config.alarm_subscriber
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def error_rate_queries(load_balancer: str, target_group: str) -> list[dict]:
-    """Metric math: target 5xx / requests (0 when there were no requests)."""
-    dims = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+def alarm_name(prefix: str, key: str) -> str:
+    """The CloudWatch name of one alarm, known before it exists (ECS deployment alarms use it)."""
+    return f"{prefix}-{key}"
 
-    def metric(id_, name):
+
+def stack_alarm_names(prefix: str, stack: str) -> tuple[str, ...]:
+    """The alarms that judge one stack's API: what an ECS deployment rolls back on."""
+    return tuple(alarm_name(prefix, f"{stack}-{k}") for k in ("error-rate", "p95-latency"))
+
+
+def error_rate_queries(load_balancer: str, target_group: str) -> list[dict]:
+    """Metric math: (target 5xx + load balancer 5xx) / (requests + load balancer 5xx).
+
+    The load balancer's own 5xx (no healthy target, target reset) carry only the LoadBalancer
+    dimension, and a request refused before a target was chosen is not in RequestCount, so it
+    is added to the denominator too; 0 when nothing arrived.
+    """
+    target = {"LoadBalancer": load_balancer, "TargetGroup": target_group}
+    balancer = {"LoadBalancer": load_balancer}
+
+    def metric(id_, name, dims):
         return {"id": id_, "return_data": False, "metric": {
             "namespace": ALB, "metric_name": name, "dimensions": dims,
             "period": spec.ALARMS.period_seconds, "stat": "Sum"}}
 
     return [
-        metric("errors", "HTTPCode_Target_5XX_Count"),
-        metric("requests", "RequestCount"),
-        {"id": "rate", "expression": "IF(requests > 0, errors / requests, 0)",
-         "label": "5xx error rate", "return_data": True},
+        metric("targeterrors", "HTTPCode_Target_5XX_Count", target),
+        metric("elberrors", "HTTPCode_ELB_5XX_Count", balancer),
+        metric("requests", "RequestCount", target),
+        {"id": "errors", "expression": "FILL(targeterrors, 0) + FILL(elberrors, 0)",
+         "return_data": False},
+        {"id": "total", "expression": "FILL(requests, 0) + FILL(elberrors, 0)", "return_data": False},
+        {"id": "rate", "expression": "IF(total > 0, errors / total, 0)",
+         "label": "5xx error rate (targets and load balancer)", "return_data": True},
     ]
 
 
@@ -68,6 +90,9 @@ def dashboard_body(region: str, stacks: list[tuple[str, str, str]], queue: str, 
     return json.dumps({"widgets": [
         widget("Requests per stack", per_stack("RequestCount", "Sum"), 0, 0),
         widget("Target 5xx per stack", per_stack("HTTPCode_Target_5XX_Count", "Sum"), 12, 0),
+        widget("Load balancer 5xx per stack",
+               [[ALB, "HTTPCode_ELB_5XX_Count", "LoadBalancer", lb, {"label": s, "stat": "Sum"}]
+                for s, lb, _tg in stacks], 0, 18),
         widget("p95 latency per stack (s)", per_stack("TargetResponseTime", "p95"), 0, 6),
         widget("Healthy targets per stack", per_stack("HealthyHostCount", "Minimum"), 12, 6),
         widget("Jobs queue", [[SQS, "ApproximateNumberOfMessagesVisible", "QueueName", queue],
@@ -87,6 +112,12 @@ class Observability(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         a = spec.ALARMS
         self.topic = aws.sns.Topic(f"{name}-alarms", tags=args.tags, opts=child)
+        self.subscription = None
+        if args.subscriber:
+            protocol, endpoint = args.subscriber
+            self.subscription = aws.sns.TopicSubscription(
+                f"{name}-alarms-subscriber", topic=self.topic.arn, protocol=protocol,
+                endpoint=endpoint, opts=child)
         self.alarms = {}
         common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods,
                   "alarm_actions": [self.topic.arn], "ok_actions": [self.topic.arn], "tags": args.tags}
@@ -120,4 +151,4 @@ class Observability(pulumi.ComponentResource):
 
     def _alarm(self, key: str, args: ObservabilityArgs, opts, **kwargs) -> None:
         self.alarms[key] = aws.cloudwatch.MetricAlarm(
-            f"{args.prefix}-{key}", name=f"{args.prefix}-{key}", opts=opts, **kwargs)
+            f"{args.prefix}-{key}", name=alarm_name(args.prefix, key), opts=opts, **kwargs)

@@ -7,7 +7,7 @@ plain CNAMEs of certificate validation only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +21,9 @@ class StackTarget:
     weight: int | None  # None: the stack has no public record in this phase
     dns_name: pulumi.Input[str]
     zone_id: pulumi.Input[str]
+    # What must be serving before this stack's record takes traffic: the API service and its
+    # scaling floor on Fargate, the API auto scaling group (which waits for ELB health) on EC2.
+    serving: tuple[pulumi.Resource, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -49,11 +52,13 @@ class WeightedDns(pulumi.ComponentResource):
         self.weighted, self.direct = {}, {}
         for t in args.targets:
             self.direct[t.stack] = self._alias(f"{name}-{t.stack}-direct", args, f"{t.stack}.{args.api_name}", t)
-        # Raise before lowering: records going to weight 0 wait for the ones with traffic, so
-        # during the update (one API call per record) the set is never all zero.
+        # Capacity before traffic: a record with weight waits for its stack to serve. Raise
+        # before lowering: records going to weight 0 wait for the ones with traffic, so during
+        # the update (one API call per record) the set is never all zero.
         receiving = [t for t in args.targets if t.weight]
         for t in receiving:
-            self.weighted[t.stack] = self._alias(f"{name}-{t.stack}-weighted", args, args.api_name, t, weight=t.weight)
+            self.weighted[t.stack] = self._alias(f"{name}-{t.stack}-weighted", args, args.api_name, t,
+                                                 weight=t.weight, depends_on=list(t.serving))
         after = list(self.weighted.values())
         for t in args.targets:
             if t.weight == 0:

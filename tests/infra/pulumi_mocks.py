@@ -90,15 +90,38 @@ def _computed(typ: str, name: str, state: dict) -> dict:
 
 
 @dataclass
+class Options:
+    """The resource options a resource was registered with (what mocks do not see)."""
+
+    depends_on: list[str]  # logical names
+    ignore_changes: list[str]
+    protect: bool
+
+
+@dataclass
 class ProgramRun:
     mocks: RecordingMocks
     exports: dict
+    options: dict[str, Options] = field(default_factory=dict)  # by logical name
+
+    def depends_on(self, name: str) -> list[str]:
+        return self.options[name].depends_on
 
 
 def run_program(build, *args) -> ProgramRun:
     """Run `build(*args)` under fresh mocks; returns the recorded resources and resolved exports."""
     mocks = RecordingMocks()
     resolved: dict = {}
+    options: dict[str, Options] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs):
+        opts = args.opts
+        deps = opts.depends_on or []
+        deps = deps if isinstance(deps, list) else [deps]
+        options[args.name] = Options(
+            [d._name for d in deps if isinstance(d, pulumi.Resource)],
+            list(opts.ignore_changes or []), bool(opts.protect))
+        return None
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -106,6 +129,7 @@ def run_program(build, *args) -> ProgramRun:
         pulumi.runtime.set_mocks(mocks, project="soundbite", stack="test", preview=False)
 
         def program():
+            pulumi.runtime.register_stack_transformation(record)
             outputs = build(*args)
             return pulumi.Output.all(**outputs).apply(resolved.update)
 
@@ -114,7 +138,7 @@ def run_program(build, *args) -> ProgramRun:
         runtime_settings.ROOT.set(None)
         asyncio.set_event_loop(None)
         loop.close()
-    return ProgramRun(mocks, resolved)
+    return ProgramRun(mocks, resolved, options)
 
 
 BASE_CONFIG = {

@@ -95,3 +95,36 @@ def test_example_stack_files_parse_and_use_only_known_keys(path):
     cfg = config.from_values(values, region)
     assert cfg.phase.name == "ec2-only"
     assert cfg.scheduled_redrive is (cfg.environment != "prod")
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("oncall@example.com", ("email", "oncall@example.com")),
+    ("https://hooks.example.com/alarms", ("https", "https://hooks.example.com/alarms")),
+    ("arn:aws:sqs:us-east-1:123456789012:pager", ("sqs", "arn:aws:sqs:us-east-1:123456789012:pager")),
+])
+def test_an_alarm_subscriber_subscribes_the_topic(raw, expected):
+    from tests.infra.pulumi_mocks import program_for
+
+    assert config.from_values({**BASE_CONFIG, "alarmSubscriber": raw}, REGION).alarm_subscriber == expected
+    run = program_for("ec2-only", alarmSubscriber=raw)
+    [sub] = run.mocks.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == expected
+    assert sub.inputs["topic"].endswith("observability-alarms")
+    assert not program_for("ec2-only").mocks.of_type("aws:sns/topicSubscription:TopicSubscription")
+
+
+@pytest.mark.parametrize("raw", ["not an address", "http://plain.example.com", "ops@localhost"])
+def test_a_bad_alarm_subscriber_is_refused(raw):
+    with pytest.raises(config.ConfigError, match="alarmSubscriber"):
+        config.from_values({**BASE_CONFIG, "alarmSubscriber": raw}, REGION)
+
+
+def test_the_bucket_name_is_unique_per_account_and_region():
+    from infra.components.data_plane import bucket_name
+    from soundbite import spec
+    from tests.infra.pulumi_mocks import program_for
+
+    [bucket] = program_for("ec2-only").mocks.of_type("aws:s3/bucket:Bucket")
+    assert bucket.inputs["bucket"] == "soundbite-dev-audio-123456789012-us-east-1"
+    with pytest.raises(ValueError, match="63"):
+        bucket_name(spec.ResourceNames("a-very-long-environment-name"), "123456789012", "ap-southeast-2")

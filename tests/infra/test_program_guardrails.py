@@ -46,7 +46,8 @@ def test_api_and_worker_roles_reach_only_their_own_data(run):
     assert any(r.endswith(table) for r in query["Resource"])
     assert any(r.endswith(f"{table}/index/*") for r in query["Resource"])
     put = next(st for st in worker if "s3:PutObject" in st["Action"])
-    assert put["Resource"] == [f"arn:aws:s3:::{spec.ResourceNames('dev').bucket()}/{spec.AUDIO_BUCKET.audio_prefix}*"]
+    bucket = f"{spec.ResourceNames('dev').bucket()}-123456789012-us-east-1"
+    assert put["Resource"] == [f"arn:aws:s3:::{bucket}/{spec.AUDIO_BUCKET.audio_prefix}*"]
 
 
 def _taggable(typ: str) -> bool:
@@ -102,7 +103,7 @@ def test_alarms_carry_the_seed_thresholds_per_stack_and_for_the_queues(run):
         assert latency["dimensions"]["TargetGroup"] == run.exports[f"{stack}TargetGroupArnSuffix"]
         rate = alarms[f"{stack}-error-rate"]
         assert rate["threshold"] == a.error_rate
-        assert any("errors / requests" in q.get("expression", "") for q in rate["metricQueries"])
+        assert any("errors / total" in q.get("expression", "") for q in rate["metricQueries"])
     assert all(al["evaluationPeriods"] == a.evaluation_periods and al["alarmActions"] for al in alarms.values())
     assert sorted(run.exports["alarmNames"]) == sorted(f"soundbite-dev-{k}" for k in alarms)
 
