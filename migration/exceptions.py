@@ -18,8 +18,24 @@ class LockHeldError(MigrationError):
     """Another run holds the stack's lease."""
 
 
-class LeaseLostError(MigrationError):
-    """This run's lease expired and another run took it over."""
+class StoodDownError(MigrationError):
+    """This run stopped without touching traffic: someone else now decides (exit 6)."""
+
+
+class LeaseLostError(StoodDownError):
+    """Another run or an operator took this run's lease over (its fencing token moved on)."""
+
+
+class WeightsChangedError(StoodDownError):
+    """Route 53 no longer shows the weights this run last set: someone else moved traffic."""
+
+
+class AbortedError(MigrationError):
+    """The migration was rolled back and stays aborted until `soundbite migrate retry`."""
+
+
+class ProviderError(MigrationError):
+    """A metrics, alarm or health read failed: recorded as an `error` measurement."""
 
 
 class DriftError(MigrationError):

@@ -1,24 +1,42 @@
 """The executor: apply a step, wait out DNS and metric lag, soak while judging, then act.
 
-Every step ends in one of: promoted, held, rolled back, awaiting approval (or complete).
-Critical failures (5xx, DLQ growth, alarms, lost capacity) roll back fully once the plan's
-failure limit is reached; soft ones (latency, queue age, traffic share) step back one phase
-and hold. The lease is renewed before every action, so a run that lost it stops moving
-traffic. Only ordinary exceptions release the lease: a crash leaves it to expire, and
-`resume` takes over from live weights, never from stale counters.
+Fail-safe rules, in order of precedence:
+
+1. An operator's rollback is final. It moves the weights through Route 53 alone, then
+   records the migration `aborted` (sticky until `retry`). The rollback bumps the lease's
+   fencing token, so the run it interrupted can neither write the ledger nor move traffic
+   again: every traffic move re-reads Route 53 and every write checks the token.
+2. Traffic on Fargate is always judged, held with a stated reason, or waiting for approval.
+   A provider that cannot be read is an `error` check, and too many in a row roll back; a
+   control-plane failure after traffic moved rolls back through Route 53 rather than leave
+   the canary unjudged.
+3. Steps are durable: the ledger records each step's outcome, and `advance`, `run` and
+   `resume` continue from the last promoted step. A held step is soaked again, never skipped.
+   A shift is written ahead (`pending`) before Route 53 changes, so `resume` after a crash
+   knows whether the change landed.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import contextlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from migration.analysis import Action, Analysis
 from migration.engine import EC2, FARGATE, Engine
-from migration.exceptions import ApprovalRequiredError, DriftError, LockHeldError, PlanError
+from migration.exceptions import (
+    AbortedError,
+    ApprovalRequiredError,
+    DriftError,
+    LockHeldError,
+    MigrationError,
+    PlanError,
+    StoodDownError,
+)
 from migration.health import merge_windows
 from migration.judge import (
-    FailureStreak,
     LaneWindow,
     Measurements,
     Outcome,
@@ -26,11 +44,16 @@ from migration.judge import (
     Verdict,
     judge,
     judge_probe,
+    unmeasured,
 )
 from migration.plan import Step, weights_for
-from migration.router import check_weights, fargate_percent
+from migration.router import check_weights, fargate_percent, same_weights
 
 DLQ_LOOKBACK_SECONDS = 300
+READ_ATTEMPTS = 3
+ABORTED = "aborted"
+CONTROL_PLANE_ERRORS = (MigrationError, ClientError, BotoCoreError, OSError, RuntimeError)
+"""What a failing dependency raises: ours (wrapped), botocore's, sockets', Pulumi's."""
 
 
 class Status(StrEnum):
@@ -50,81 +73,112 @@ class StepResult:
     reason: str
     verdicts: list[dict] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"status": self.status.value, "step": self.step, "weights": self.weights,
-                "reason": self.reason, "verdicts": self.verdicts, "actions": self.actions}
+                "reason": self.reason, "verdicts": self.verdicts, "actions": self.actions,
+                "warnings": self.warnings}
 
 
 class Executor:
     def __init__(self, engine: Engine):
         self.e = engine
+        self.ledger = engine.ledger
+        engine.direct_router.on_poll = self.ledger.keep_alive
 
     # --- public commands ------------------------------------------------------------------
 
     def advance(self, to_percent: int | None = None, dry_run: bool = False) -> StepResult:
         """Apply the next step (or the step to `to_percent`) and soak it."""
-        live, step = self._next(to_percent)
-        if step is None:
-            return StepResult(Status.COMPLETE, None, live, "all traffic is already on Fargate")
         if dry_run:
+            live, step = self._next(to_percent)
+            if step is None:
+                return StepResult(Status.COMPLETE, None, live, "all traffic is already on Fargate")
             return self._describe(step, live)
-        self._require_approval(step)
+        self._refuse_if_aborted()
         with self._lease():
-            return self._execute(step, live)
+            live, step = self._next(to_percent)
+            if step is None:
+                return StepResult(Status.COMPLETE, None, live, "all traffic is already on Fargate")
+            self._require_approval(step)
+            return self._guarded(step, live)
 
     def run(self, dry_run: bool = False) -> StepResult:
         """Advance through every remaining step, stopping at gates, holds and rollbacks."""
         if dry_run:
             live, _ = self._next(None)
-            rows = self.e.plan.timeline(fargate_percent(live))
+            done = set(self._promoted())
+            rows = [r for r in self.e.plan.timeline(fargate_percent(live)) if r["step"] not in done]
             actions = [f"{r['step']}: set weights {r['weights']}, soak {r['soak_seconds']:.0f} s"
                        + (" (needs approval)" if r["approval"] else "") for r in rows]
             return StepResult(Status.DRY_RUN, None, live, "nothing changed", actions=actions)
+        self._refuse_if_aborted()
         with self._lease():
-            self.e.ledger.write_state(mode="run", plan=self.e.plan.name)
+            self.ledger.commit("run", state={"mode": "run", "plan": self.e.plan.name})
             return self._run_loop()
 
-    def rollback(self, reason: str = "requested by operator", dry_run: bool = False) -> StepResult:
-        """All traffic back to EC2 through Route 53; harmless when already there."""
+    def rollback(self, reason: str = "requested by operator", dry_run: bool = False,
+                 wait_capacity: bool = False) -> StepResult:
+        """All traffic back to EC2 through Route 53 first; then the abort, then EC2 capacity.
+
+        Needs only Route 53 to make traffic safe: a ledger or Auto Scaling failure is a
+        warning after the weights are already back. Harmless when already there."""
         live = self.e.direct_router.current()
         target = weights_for(0)
         if dry_run:
-            return StepResult(Status.DRY_RUN, "rollback", live, "nothing changed",
-                              actions=[f"scale EC2 to at least {self.e.ec2_capacity.api} if reduced",
-                                       f"set weights {live} -> {target} in one change batch",
-                                       "read the records back"])
-        # A person rolling back must win over a stuck or running executor: take the lease.
-        self.e.ledger.acquire_forcibly()
-        try:
-            return self._rollback_now(reason)
-        finally:
-            self.e.ledger.release()
+            return StepResult(Status.DRY_RUN, "rollback", live, "nothing changed", actions=[
+                f"set weights {live} -> {target} in one change batch, read them back",
+                "record the migration aborted (refuses advance/run/shift/resume until retry)",
+                f"scale EC2 to at least {self.e.ec2_capacity.api} if reduced"])
+        result = self._rollback_now(reason, by_operator=True, live=live)
+        if wait_capacity:
+            result.actions.append(self._wait_for_capacity())
+        return result
 
     def resume(self) -> StepResult:
-        """Take over a crashed run: re-read live weights, alarms and capacity, then act."""
+        """Take over a crashed run: settle its pending shift, re-read alarms, then judge."""
+        self._refuse_if_aborted()
         with self._lease():
-            state = self.e.ledger.read_state()
+            state = self.ledger.read_state()
             live = self.e.router.current()
-            firing, problems = self.e.firing(), self.e.problems(FARGATE)
-            self.e.ledger.append("resume", live=live, previous=state.get("status"),
-                                 alarms=list(firing), problems=problems)
-            self.e.ledger.write_state(weights=live)
+            adopted = self._settle_pending(state, live)
+            firing, problems, unreadable = self._health_now()
+            self.ledger.commit("resume", state={"weights": live, "pending": None}, live=live,
+                               previous=state.get("status"), adopted=adopted, alarms=list(firing),
+                               problems=problems, unreadable=unreadable)
+            self._emit("resume", weights=live)
             if firing or problems:
                 return self._rollback_now("resume found " + "; ".join(
                     [f"alarm {a} in ALARM" for a in firing] + problems))
             percent = fargate_percent(live)
-            if percent > 0:
-                step = self.e.plan.step_for_percent(percent)
-                if step is None:
-                    return self._hold(None, live, f"live weights send {percent}% to Fargate, "
-                                      "which is no step of the plan: a person decides")
-                self._emit("resume", step=step.name, weights=live)
-                self._wait(self.e.plan.metric_lag_seconds)
-                result = self._soak(step, settled_at=self.e.now() - self.e.plan.metric_lag_seconds)
-                if result.status is not Status.PROMOTED or state.get("mode") != "run":
-                    return result
-            return self._run_loop() if state.get("mode") == "run" else self._execute_next(live)
+            if percent > 0 and self.e.plan.step_for_percent(percent) is None:
+                return self._hold(None, live, f"live weights send {percent}% to Fargate, "
+                                  "which is no step of the plan: a person decides")
+            if state.get("mode") == "run":
+                return self._run_loop()
+            _, step = self._next(None)
+            if step is None:
+                return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
+            self._require_approval(step)
+            return self._guarded(step, live)
+
+    def retry(self) -> dict:
+        """Clear an abort (Argo Rollouts' retry): the migration starts again from validate."""
+        with self._lease():
+            state = self.ledger.read_state()
+            live = self.e.router.current()
+            if state.get("status") != ABORTED:
+                raise PlanError(f"nothing to retry: the migration is {state.get('status') or 'not started'}, "
+                                "not aborted")
+            if fargate_percent(live) != 0:
+                raise DriftError(f"live weights {live} still send traffic to Fargate after the abort: "
+                                 "run rollback first")
+            self.ledger.commit("retry", state={
+                "status": "ready", "abort": None, "promoted": [], "steps": {}, "approvals": [],
+                "mode": "stopped", "weights": live, "pending": None}, previous_abort=state.get("abort"))
+            return {"status": "ready", "weights": live, "previous_abort": state.get("abort"),
+                    "reason": "abort cleared: the next advance or run starts again from validate"}
 
     def approve(self, step_name: str | None = None) -> str:
         """Open the approval gate of a step (the next gated one by default)."""
@@ -136,19 +190,38 @@ class Executor:
                 raise PlanError("no remaining step of the plan needs approval")
             step_name = gated[0].name
         self.e.plan.step_named(step_name)
-        approvals = sorted(set(self.e.ledger.read_state().get("approvals", [])) | {step_name})
-        self.e.ledger.write_state(approvals=approvals)
-        self.e.ledger.append("approval", step=step_name, weights=live)
+        approvals = sorted(set(self.ledger.read_state().get("approvals", [])) | {step_name})
+        self.ledger.commit("approval", state={"approvals": approvals}, step=step_name, weights=live)
         return step_name
 
-    # --- steps ----------------------------------------------------------------------------
+    # --- where a run stands -----------------------------------------------------------------
+
+    def _promoted(self) -> list[str]:
+        state = self.ledger.read_state()
+        promoted = list(state.get("promoted", []))
+        if state.get("validated") and "validate" not in promoted:
+            promoted.append("validate")
+        return promoted
+
+    def _refuse_if_aborted(self) -> None:
+        state = self.ledger.read_state()
+        abort = state.get("abort")
+        if state.get("status") == ABORTED:
+            who = (abort or {}).get("by", "someone")
+            why = (abort or {}).get("reason", "no reason recorded")
+            raise AbortedError(f"the migration of {self.e.stack} was aborted by {who}: {why}; "
+                               "run `soundbite migrate retry` to start again")
 
     def _next(self, to_percent: int | None) -> tuple[dict[str, int], Step | None]:
         live = self.e.router.current()
         missing = [s for s in (EC2, FARGATE) if s not in live]
         if missing:
             raise PlanError(f"no weighted record for {', '.join(missing)}: refusing to move traffic")
-        self._check_drift(live)
+        state = self.ledger.read_state()
+        if state.get("pending"):
+            raise DriftError(f"a previous run was interrupted while shifting {state['pending'].get('step')}: "
+                             "run `soundbite migrate resume` first")
+        self._check_drift(live, state)
         percent = fargate_percent(live)
         if to_percent is not None:
             if not 1 <= to_percent <= 100:
@@ -157,152 +230,290 @@ class Executor:
             step = self.e.plan.step_for_percent(to_percent) or Step(
                 f"shift-{to_percent}", to_percent, self.e.plan.shift_steps[0].soak_seconds)
             return live, step
-        if percent == 0 and self.e.ledger.read_state().get("validated"):
-            return live, self.e.plan.shift_steps[0]
-        return live, self.e.plan.next_step(percent)
+        promoted = set(self._promoted())
+        for step in self.e.plan.steps:
+            if step.name in promoted:
+                continue
+            if step.is_validation and percent == 0:
+                return live, step
+            if not step.is_validation and step.percent >= percent:
+                return live, step
+        return live, None
 
-    def _check_drift(self, live: dict[str, int]) -> None:
-        expected = self.e.ledger.read_state().get("weights")
-        if expected and {k: live.get(k) for k in expected} != expected:
+    def _check_drift(self, live: dict[str, int], state: dict) -> None:
+        expected = state.get("weights")
+        if expected and not same_weights(live, expected):
             raise DriftError(f"live weights {live} differ from the last weights this tool set "
                              f"{expected}: someone changed Route 53 by hand; check, then rollback "
                              "or reconcile")
 
     def _require_approval(self, step: Step) -> None:
-        if step.approval and step.name not in self.e.ledger.read_state().get("approvals", []):
+        if step.approval and step.name not in self.ledger.read_state().get("approvals", []):
             raise ApprovalRequiredError(f"step {step.name} needs approval: "
                                         f"run `soundbite migrate approve --step {step.name}`")
 
+    def _settle_pending(self, state: dict, live: dict[str, int]) -> str | None:
+        """A shift written ahead but never confirmed: did Route 53 take it?"""
+        pending = state.get("pending")
+        if not pending:
+            self._check_drift(live, state)
+            return None
+        if same_weights(live, pending["after"]):
+            return f"the interrupted shift to {pending['after']} reached Route 53"
+        if same_weights(live, pending["before"]):
+            return f"the interrupted shift to {pending['after']} never reached Route 53"
+        raise DriftError(f"live weights {live} are neither before {pending['before']} nor after "
+                         f"{pending['after']} the interrupted shift: check, then rollback or reconcile")
+
+    # --- steps ----------------------------------------------------------------------------
+
     def _run_loop(self) -> StepResult:
         while True:
-            live = self.e.router.current()
-            _, step = self._next(None)
+            live, step = self._next(None)
             if step is None:
-                self.e.ledger.write_state(status=Status.COMPLETE.value, mode="done")
+                self.ledger.commit("complete", state={"status": Status.COMPLETE.value, "mode": "done"},
+                                   weights=live)
                 return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
             try:
                 self._require_approval(step)
             except ApprovalRequiredError as exc:
-                self.e.ledger.write_state(status=Status.AWAITING_APPROVAL.value, step=step.name)
-                self.e.ledger.append("awaiting-approval", step=step.name)
+                self.ledger.commit("awaiting-approval", state={
+                    "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name)
+                self._emit("awaiting-approval", step=step.name, reason=str(exc))
                 return StepResult(Status.AWAITING_APPROVAL, step.name, live, str(exc))
-            result = self._execute(step, live)
+            result = self._guarded(step, live)
             if result.status is not Status.PROMOTED:
                 return result
 
-    def _execute_next(self, live: dict[str, int]) -> StepResult:
-        _, step = self._next(None)
-        if step is None:
-            return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
-        self._require_approval(step)
-        return self._execute(step, live)
+    def _guarded(self, step: Step, live: dict[str, int]) -> StepResult:
+        """Run one step; a control-plane failure with traffic on Fargate rolls back, never leaves it."""
+        try:
+            return self._execute(step, live)
+        except (StoodDownError, AbortedError):
+            raise
+        except CONTROL_PLANE_ERRORS as exc:
+            try:
+                now_live = self.e.direct_router.current()
+            except CONTROL_PLANE_ERRORS:
+                now_live = None
+            if now_live is not None and fargate_percent(now_live) == 0:
+                raise  # nothing on Fargate: the error is the whole story
+            return self._rollback_now(f"{step.name}: control-plane failure, rolled back rather than "
+                                      f"leave Fargate unjudged: {_one_line(exc)}")
 
     def _execute(self, step: Step, live: dict[str, int]) -> StepResult:
         if step.is_validation:
             return self._validate(step, live)
-        target = step.weights
-        self.e.ledger.renew()
-        self.e.ledger.append("shift", step=step.name, before=live, after=target)
-        self._emit("shift", step=step.name, weights=target)
-        self.e.router.set_weights(target)
-        self.e.router.verify(target)
-        self.e.ledger.write_state(status="soaking", step=step.name, weights=target)
+        if same_weights(live, step.weights):
+            self.ledger.commit("resoak", state={"status": "soaking", "step": step.name}, step=step.name,
+                               weights=live)
+            self._emit("resoak", step=step.name, weights=live)
+        else:
+            self._move(step.name, live, step.weights)
         self._wait(self.e.plan.ttl_wait_seconds)
         settled = self.e.now()
         self._wait(self.e.plan.metric_lag_seconds)
         return self._soak(step, settled_at=settled)
 
+    def _move(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
+        """A fenced traffic move: written ahead, Route 53 re-read, lease checked after."""
+        self.ledger.commit("shift", state={"pending": {"step": name, "before": before, "after": after}},
+                           step=name, before=before, after=after)
+        self._emit("shift", step=name, weights=after)
+        with self.ledger.heartbeat():
+            self.e.router.set_weights(after, expect=before)
+        try:
+            self.ledger.renew()
+            self.e.router.verify(after)
+            self.ledger.commit("shifted", state={"status": "soaking", "step": name, "weights": after,
+                                                 "pending": None}, step=name, weights=after)
+        except StoodDownError:
+            self._undo_in_flight(before)
+            raise
+
+    def _undo_in_flight(self, before: dict[str, int]) -> None:
+        """Our change landed after someone took over: put back what they decided."""
+        state = self.ledger.read_state()
+        restore = weights_for(0) if state.get("status") == ABORTED else before
+        self.e.direct_router.set_weights(restore)
+        with contextlib.suppress(*CONTROL_PLANE_ERRORS):
+            self.ledger.commit("in-flight-undone", fenced=False, restored=restore,
+                               why="this run's change landed after a takeover")
+
     def _soak(self, step: Step, settled_at: float) -> StepResult:
         plan, lag = self.e.plan, self.e.plan.metric_lag_seconds
-        start, late_inconclusive, verdicts = self.e.now(), 0, []
-        streak = FailureStreak(plan.failure_limit)
-        dlq_at_start = self._dlq(start - lag - DLQ_LOOKBACK_SECONDS, start - lag)
+        analysis = Analysis.for_step(step, plan, started_at=self.e.now())
+        dlq_at_start = self._try(lambda: self._dlq(analysis.started_at - lag - DLQ_LOOKBACK_SECONDS,
+                                                   analysis.started_at - lag))
+        verdicts = []
         while True:
             self._wait(plan.analysis_interval_seconds)
             now = self.e.now()
-            verdict = judge(self._measure(step, settled_at, now - lag, dlq_at_start), self.e.judge_config)
+            measured, error = self._read(
+                lambda end=now - lag: self._measure(step, settled_at, end, dlq_at_start))
+            verdict = unmeasured(error) if error is not None else judge(measured, self.e.judge_config)
             verdicts.append(self._record(step, verdict))
-            elapsed = now - start
-            if streak.record(verdict):
-                why = f"{step.name}: {verdict.reason} ({streak.count} checks in a row failed)"
-                if verdict.severity is Severity.CRITICAL:
-                    return self._with(self._rollback_now(why), verdicts)
-                return self._with(self._step_back(step, why), verdicts)
-            elif verdict.outcome is Outcome.PASS and elapsed >= step.soak_seconds:
-                self.e.ledger.write_state(status=Status.PROMOTED.value, step=step.name, weights=step.weights)
-                self.e.ledger.append("promoted", step=step.name, reason=verdict.reason)
-                return StepResult(Status.PROMOTED, step.name, step.weights, verdict.reason, verdicts)
-            elif verdict.outcome is Outcome.INCONCLUSIVE and elapsed >= step.soak_seconds:
-                late_inconclusive += 1
-                if (elapsed >= step.soak_seconds + plan.max_soak_extension_seconds
-                        or late_inconclusive > plan.inconclusive_limit):
-                    return self._with(self._hold(step, step.weights, f"{step.name}: {verdict.reason}; "
-                                                 "soak extension used up"), verdicts)
+            decision = analysis.observe(verdict, now)
+            if decision.action is Action.CONTINUE:
+                continue
+            if decision.action is Action.PROMOTE:
+                return self._promote(step, step.weights, decision.reason, verdicts)
+            if decision.action is Action.ROLLBACK:
+                return self._with(self._rollback_now(decision.reason), verdicts)
+            if decision.action is Action.STEP_BACK:
+                return self._with(self._step_back(step, decision.reason), verdicts)
+            return self._with(self._hold(step, step.weights, decision.reason), verdicts)
 
     def _validate(self, step: Step, live: dict[str, int]) -> StepResult:
         """The validate step: probes of the direct names, no public traffic on Fargate."""
-        start, verdicts = self.e.now(), []
-        streak = FailureStreak(self.e.plan.failure_limit)
-        canary, baseline = LaneWindow(), LaneWindow()
-        self.e.ledger.renew()
-        self.e.ledger.append("validate", step=step.name, weights=live)
+        analysis = Analysis.for_step(step, self.e.plan, started_at=self.e.now())
+        canary, baseline, verdicts = LaneWindow(), LaneWindow(), []
+        self.ledger.commit("validate", state={"status": "validating", "step": step.name},
+                           step=step.name, weights=live)
+        self._emit("validate", step=step.name, weights=live)
+
+        def probe() -> tuple[dict[str, LaneWindow], list[str]]:
+            windows = self.e.probe.measure() if self.e.probe is not None else {}
+            return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
+
         while True:
             self._wait(self.e.plan.analysis_interval_seconds)
-            if self.e.probe is not None:
-                windows = self.e.probe.measure()
+            read, error = self._read(probe)
+            if error is not None:
+                verdict = unmeasured(error)
+            else:
+                windows, problems = read
                 canary = merge_windows(canary, windows.get(FARGATE, LaneWindow()))
                 baseline = merge_windows(baseline, windows.get(EC2, LaneWindow()))
-            verdict = judge_probe(canary, baseline, self.e.judge_config)
-            problems = self.e.problems(FARGATE) + self.e.problems(EC2)
-            if problems:  # a stack that lost processes is not valid, whatever its probes say
-                verdict = Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL)
+                # a stack that lost processes is not valid, whatever its probes say
+                verdict = (Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL) if problems
+                           else judge_probe(canary, baseline, self.e.judge_config))
             verdicts.append(self._record(step, verdict))
-            elapsed = self.e.now() - start
-            if streak.record(verdict):
-                return self._with(self._hold(step, live, f"validate failed: {verdict.reason}"), verdicts)
-            elif verdict.outcome is Outcome.PASS and elapsed >= step.soak_seconds:
-                self.e.ledger.write_state(status=Status.PROMOTED.value, step=step.name,
-                                          validated=True, weights=live)
-                self.e.ledger.append("promoted", step=step.name, reason=verdict.reason)
-                return StepResult(Status.PROMOTED, step.name, live, verdict.reason, verdicts)
-            elif elapsed >= step.soak_seconds + self.e.plan.max_soak_extension_seconds:
-                return self._with(self._hold(step, live, f"validate: {verdict.reason}"), verdicts)
+            decision = analysis.observe(verdict, self.e.now())
+            if decision.action is Action.CONTINUE:
+                continue
+            if decision.action is Action.PROMOTE:
+                return self._promote(step, live, decision.reason, verdicts)
+            return self._with(self._hold(step, live, decision.reason), verdicts)
 
     # --- actions --------------------------------------------------------------------------
 
-    def _rollback_now(self, reason: str) -> StepResult:
-        router, actions = self.e.direct_router, []
-        before = router.current()
-        if self.e.ec2_scaler is not None and self.e.ec2_scaler.ensure_at_least(self.e.ec2_capacity.api):
-            actions.append(f"scaled EC2 up to {self.e.ec2_capacity.api}")
+    def _promote(self, step: Step, weights: dict[str, int], reason: str, verdicts: list[dict]) -> StepResult:
+        promoted = sorted(set(self._promoted()) | {step.name}, key=self._order)
+        self.ledger.commit("promoted", state={
+            "status": Status.PROMOTED.value, "step": step.name, "weights": weights,
+            "promoted": promoted, "steps": self._outcome(step.name, "promoted", reason)},
+            step=step.name, reason=reason)
+        self._emit("promoted", step=step.name, reason=reason, weights=weights)
+        return StepResult(Status.PROMOTED, step.name, weights, reason, verdicts)
+
+    def _rollback_now(self, reason: str, by_operator: bool = False,
+                      live: dict[str, int] | None = None) -> StepResult:
+        """Weights first (Route 53 only), then the sticky abort, then EC2 capacity: best effort."""
+        router, actions, warnings = self.e.direct_router, [], []
+        router.on_poll = lambda: None  # nothing may interrupt a rollback's INSYNC wait
+        before = live if live is not None else router.current()
         target = weights_for(0)
-        if before != target:
+        if not same_weights(before, target):
             router.set_weights(target)
-            actions.append(f"weights {before} -> {target}")
+            actions.append(f"weights {_weights(before)} -> {_weights(target)}")
         else:
             actions.append("weights already all on EC2")
         router.verify(target)
-        self.e.ledger.write_state(status=Status.ROLLED_BACK.value, weights=target, reason=reason,
-                                  validated=False, approvals=[], mode="stopped")
-        self.e.ledger.append("rollback", reason=reason, before=before, after=target, actions=actions)
+        abort = {"by": self.ledger.operator if by_operator else f"judge ({self.ledger.owner})",
+                 "at": self.e.now(), "reason": reason}
+        try:
+            if by_operator:
+                taken = self.ledger.acquire_forcibly()
+                if taken:
+                    actions.append(f"took the lock from {taken}: it can no longer move traffic")
+            self.ledger.commit("rollback", state={
+                "status": ABORTED, "abort": abort, "weights": target, "pending": None,
+                "mode": "stopped", "approvals": [], "promoted": [], "validated": False},
+                reason=reason, before=before, after=target, actions=actions)
+            actions.append("recorded the migration aborted: `soundbite migrate retry` clears it")
+        except CONTROL_PLANE_ERRORS as exc:
+            warnings.append(f"traffic is safe on EC2, but the abort was not recorded: {_one_line(exc)}")
+        finally:
+            if by_operator:
+                self.ledger.release()
+        warnings += self._ensure_ec2_capacity(actions)
         self._emit("rollback", reason=reason, weights=target)
-        return StepResult(Status.ROLLED_BACK, "rollback", target, reason, actions=actions)
+        return StepResult(Status.ROLLED_BACK, "rollback", target, reason, actions=actions,
+                          warnings=warnings)
+
+    def _ensure_ec2_capacity(self, actions: list[str]) -> list[str]:
+        if self.e.ec2_scaler is None:
+            return []
+        try:
+            if self.e.ec2_scaler.ensure_at_least(self.e.ec2_capacity.api):
+                actions.append(f"raised EC2 desired capacity to {self.e.ec2_capacity.api}")
+        except CONTROL_PLANE_ERRORS as exc:
+            return [f"traffic is safe on EC2, but its capacity could not be checked: {_one_line(exc)}"]
+        return []
+
+    def _wait_for_capacity(self) -> str:
+        """Wait (up to the plan's soak extension) for EC2's configured InService count."""
+        wanted, scaler = self.e.ec2_capacity.api, self.e.ec2_scaler
+        if scaler is None:
+            return "no EC2 Auto Scaling group configured (asg_name): capacity not checked"
+        deadline = self.e.now() + max(self.e.plan.max_soak_extension_seconds, 60)
+        running = None
+        while True:
+            running = self._try(scaler.running)
+            if running is not None and running >= wanted:
+                return f"EC2 has {running} of {wanted} instances in service"
+            if self.e.now() >= deadline:
+                seen = "unknown" if running is None else running
+                return f"EC2 has {seen} of {wanted} instances in service after waiting: check the group"
+            self.e.sleep(min(5.0, self.e.plan.analysis_interval_seconds))
 
     def _step_back(self, step: Step, reason: str) -> StepResult:
         target = weights_for(self.e.plan.previous_percent(step.percent))
-        self.e.ledger.renew()
-        self.e.router.set_weights(target)
-        self.e.router.verify(target)
-        self.e.ledger.append("step-back", step=step.name, reason=reason, after=target)
-        return self._hold(step, target, f"stepped back to {target}: {reason}")
+        self._move(f"{step.name}-step-back", step.weights, target)
+        return self._hold(step, target, f"stepped back to {_weights(target)}: {reason}")
 
     def _hold(self, step: Step | None, weights: dict[str, int], reason: str) -> StepResult:
-        self.e.ledger.write_state(status=Status.HELD.value, weights=weights, reason=reason, mode="stopped")
-        self.e.ledger.append("held", step=step.name if step else None, reason=reason)
-        self._emit("held", reason=reason)
-        return StepResult(Status.HELD, step.name if step else None, weights, reason)
+        name = step.name if step else None
+        state = {"status": Status.HELD.value, "weights": weights, "reason": reason, "mode": "stopped"}
+        if name:
+            state["steps"] = self._outcome(name, "held", reason)
+        self.ledger.commit("held", state=state, step=name, reason=reason)
+        self._emit("held", step=name, reason=reason)
+        return StepResult(Status.HELD, name, weights, reason)
 
-    # --- helpers --------------------------------------------------------------------------
+    # --- measurements ---------------------------------------------------------------------
+
+    def _read(self, read):
+        """`(value, None)` from `read`, retried with backoff; `(None, cause)` if it keeps failing."""
+        last = None
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return read(), None
+            except CONTROL_PLANE_ERRORS as exc:
+                last = exc
+                if attempt + 1 < READ_ATTEMPTS:
+                    self._wait(min(2.0 ** attempt, self.e.plan.analysis_interval_seconds / 4))
+        return None, _one_line(last)
+
+    def _try(self, read):
+        try:
+            return read()
+        except CONTROL_PLANE_ERRORS:
+            return None
+
+    def _health_now(self) -> tuple[tuple[str, ...], list[str], list[str]]:
+        unreadable = []
+        try:
+            firing = self.e.firing()
+        except CONTROL_PLANE_ERRORS as exc:
+            firing, unreadable = (), [f"alarms: {_one_line(exc)}"]
+        try:
+            problems = self.e.problems(FARGATE)
+        except CONTROL_PLANE_ERRORS as exc:
+            problems = []
+            unreadable.append(f"fargate health: {_one_line(exc)}")
+        return firing, problems, unreadable
 
     def _measure(self, step: Step, start: float, end: float, dlq_at_start: float | None) -> Measurements:
         metrics = self.e.metrics
@@ -321,51 +532,77 @@ class Executor:
 
     def _record(self, step: Step, verdict: Verdict) -> dict:
         data = verdict.to_dict()
-        self.e.ledger.append("verdict", step=step.name, verdict=data)
+        self.ledger.commit("verdict", step=step.name, verdict=data)
         self._emit("verdict", step=step.name, outcome=verdict.outcome.value, reason=verdict.reason)
         return data
 
+    def _outcome(self, name: str, outcome: str, reason: str) -> dict:
+        steps = dict(self.ledger.read_state().get("steps") or {})
+        steps[name] = {"outcome": outcome, "at": self.e.now(), "reason": reason}
+        return steps
+
+    def _order(self, name: str) -> int:
+        names = [s.name for s in self.e.plan.steps]
+        return names.index(name) if name in names else len(names)
+
     def _wait(self, seconds: float) -> None:
         """Sleep in slices short enough to keep the lease alive, renewing between them."""
-        remaining, slice_ = seconds, max(self.e.ledger.lease_seconds / 3, 0.001)
+        remaining, slice_ = seconds, max(self.ledger.lease_seconds / 3, 0.001)
         while remaining > 0:
             step = min(remaining, slice_)
             self.e.sleep(step)
             remaining -= step
-            self.e.ledger.renew()
+            self.ledger.hold()
 
     def _describe(self, step: Step, live: dict[str, int]) -> StepResult:
         plan = self.e.plan
         if step.is_validation:
-            actions = [f"probe the direct names for {step.soak_seconds:.0f} s; weights stay {live}"]
+            actions = [f"probe the direct names for {step.soak_seconds:.0f} s; weights stay {_weights(live)}"]
             if self.e.probe is None:
                 actions.append("no direct names configured (direct_urls): validate will hold")
         else:
-            actions = [f"set weights {live} -> {step.weights} in one change batch, wait for INSYNC",
+            move = ("weights already there: soak the held step again" if same_weights(live, step.weights)
+                    else f"set weights {_weights(live)} -> {_weights(step.weights)} in one change "
+                         "batch, wait for INSYNC")
+            actions = [move,
                        f"wait {plan.ttl_wait_seconds:.0f} s (DNS TTL) and {plan.metric_lag_seconds:.0f} s (metric lag)",
                        f"soak {step.soak_seconds:.0f} s, judging every {plan.analysis_interval_seconds:.0f} s; "
-                       f"roll back after {plan.failure_limit} failed checks"]
+                       f"roll back after {plan.failure_limit} failed checks or "
+                       f"{plan.consecutive_error_limit} unreadable ones"]
         if step.approval:
             actions.insert(0, "needs approval first")
         return StepResult(Status.DRY_RUN, step.name, live, "nothing changed", actions=actions)
 
     def _emit(self, kind: str, **data) -> None:
-        self.e.on_event({"kind": kind, "at": self.e.now(), **data})
+        with contextlib.suppress(Exception):  # a listener never stops the engine
+            self.e.on_event({"kind": kind, "at": self.e.now(), **data})
 
     @staticmethod
     def _with(result: StepResult, verdicts: list[dict]) -> StepResult:
         result.verdicts = verdicts
         return result
 
-    @contextmanager
+    @contextlib.contextmanager
     def _lease(self):
-        self.e.ledger.acquire()
+        """Hold the stack's lease; a killed process leaves it to expire (`resume` takes over)."""
+        self.ledger.acquire()
         try:
             yield
         except Exception:
-            self.e.ledger.release()
+            self.ledger.release()
             raise
-        self.e.ledger.release()
+        self.ledger.release()
+
+
+def _weights(weights: dict[str, int]) -> str:
+    return " / ".join(f"{lane} {weights.get(lane, 0)}" for lane in (EC2, FARGATE))
+
+
+def _one_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 __all__ = ["Executor", "LockHeldError", "Status", "StepResult"]

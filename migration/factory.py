@@ -55,10 +55,12 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
                  on_event: Callable[[dict], None] | None = None, session=None,
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time,
                  select_stack: Callable | None = None) -> Engine:
-    session = session or boto3.session.Session()
+    session = session or boto3.session.Session(region_name=target.region)
+    if not session.region_name:
+        raise ConfigError("no AWS region: set `region` in the target file, or AWS_REGION / a profile")
     zone_id, record = target.require_route()
     direct = Route53WeightedRouter(zone_id, record, client=session.client("route53"),
-                                   sleep=sleep, now=now)
+                                   sleep=sleep, now=now, poll_seconds=plan.insync_poll_seconds)
     phase_source = None
     pulumi_stack = None
     if target.pulumi_dir and via == "pulumi":

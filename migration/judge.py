@@ -50,6 +50,8 @@ class Outcome(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+    """The window could not be measured (a provider failed); never a pass."""
 
 
 class Severity(StrEnum):
@@ -250,23 +252,6 @@ def judge_probe(canary: LaneWindow, baseline: LaneWindow, cfg: JudgeConfig = Jud
                    f"{baseline.requests:.0f})", evidence=evidence)
 
 
-@dataclass
-class FailureStreak:
-    """Consecutive failed checks: a passing check resets it, an inconclusive one leaves it.
-
-    Every check re-tests a growing window, so a single unlucky look is not a trend; asking
-    for `limit` failures in a row keeps healthy canaries from being rolled back by chance
-    while a real fault, which fails every look, is caught after exactly `limit` checks.
-    """
-
-    limit: int
-    count: int = 0
-
-    def record(self, verdict: Verdict) -> bool:
-        """Count the verdict; True once `limit` checks in a row have failed."""
-        if verdict.outcome is Outcome.FAIL:
-            self.count += 1
-        elif verdict.outcome is Outcome.PASS:
-            self.count = 0
-        return self.count >= self.limit
-
+def unmeasured(cause: str) -> Verdict:
+    """The verdict of a check whose measurements could not be read."""
+    return Verdict(Outcome.ERROR, f"could not measure: {cause}", evidence={"error": cause})

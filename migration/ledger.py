@@ -1,25 +1,30 @@
-"""The migration ledger in DynamoDB: a lease lock, the run's state, and its appended events.
+"""The migration ledger in DynamoDB: a fenced lease, the run's state, and its appended events.
 
 Item layout (table `spec.MIGRATION_LEDGER_TABLE`, keys pk/sk):
 
 | pk | sk | attributes |
 |---|---|---|
-| `LOCK#<stack>` | `STATE` | `owner`, `runId`, `acquiredAt`, `expiresAt` (epoch s; also the TTL) |
-| `RUN#<stack>` | `STATE` | `runId`, `updatedAt`, `doc` (JSON: status, plan, weights, phase, approvals) |
+| `LOCK#<stack>` | `STATE` | `owner`, `version` (the fencing token), `operator`, `acquiredAt`, `expiresAt` |
+| `RUN#<stack>` | `STATE` | `runId`, `updatedAt`, `doc` (JSON: status, steps, weights, pending, abort...) |
 | `RUN#<stack>` | `EVENT#<epoch ms, 15 digits>#<seq>` | `runId`, `kind`, `at`, `doc` (JSON evidence) |
 
-The lease is taken with a conditional put (free, expired, or already ours), renewed with a
-conditional update, and released with a conditional delete, so two operators never migrate
-the same stack at once and a crashed run's lease simply runs out.
+Every acquisition, forcible or not, increments `version`. A holder's writes go through
+`commit`, one transaction that checks the lock still carries its owner and version, writes the
+state and appends the event; a run whose lease was taken over (an operator's rollback) can
+therefore never write again, whatever it believed. Expiry only decides who may *take* a lease;
+fencing is by version.
 """
 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
+import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,19 +35,40 @@ STATE = "STATE"
 
 
 def _failed_condition(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    error = exc.response.get("Error", {}).get("Code")
+    if error == "ConditionalCheckFailedException":
+        return True
+    reasons = exc.response.get("CancellationReasons") or []
+    return error == "TransactionCanceledException" and any(
+        r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+
+
+def default_operator() -> str:
+    """Who is acting, for the events: the local user and host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 class Ledger:
     def __init__(self, table: str, stack: str, client=None, owner: str | None = None,
                  now: Callable[[], float] = time.time,
-                 lease_seconds: float = spec.LEDGER_LEASE_SECONDS):
+                 lease_seconds: float = spec.LEDGER_LEASE_SECONDS, operator: str | None = None):
         self.table, self.stack = table, stack
         self._client = client
         self.owner = owner or f"run-{uuid.uuid4().hex[:12]}"
+        self.operator = operator or default_operator()
         self.now = now
         self.lease_seconds = lease_seconds
+        self.fence: int | None = None
+        """The lease version this run holds; None when it holds no lease."""
+        self.lost = False
+        """Set by `keep_alive` when a renewal found the lease taken over."""
+        self._renewed_at = 0.0
         self._seq = 0
+        self._lock = threading.Lock()
 
     @property
     def client(self):
@@ -57,12 +83,18 @@ class Ledger:
         return {"pk": {"S": f"LOCK#{self.stack}"}, "sk": {"S": STATE}}
 
     @property
+    def state_key(self) -> dict:
+        return {"pk": {"S": self.run_pk}, "sk": {"S": STATE}}
+
+    @property
     def run_pk(self) -> str:
         return f"RUN#{self.stack}"
 
     def _call(self, method: str, **kwargs):
+        if method != "transact_write_items":
+            kwargs["TableName"] = self.table
         try:
-            return getattr(self.client, method)(TableName=self.table, **kwargs)
+            return getattr(self.client, method)(**kwargs)
         except ClientError as exc:
             if _failed_condition(exc):
                 raise
@@ -72,84 +104,180 @@ class Ledger:
 
     # --- lease --------------------------------------------------------------------------
 
-    def acquire(self) -> None:
-        """Take the stack's lease: free, expired, or already ours; else LockHeldError."""
+    def _take(self, condition: str | None) -> dict:
         now = self.now()
-        item = {**self.lock_key, "owner": {"S": self.owner}, "runId": {"S": self.owner},
-                "acquiredAt": {"N": repr(now)}, "expiresAt": {"N": repr(now + self.lease_seconds)}}
+        kwargs = dict(
+            Key=self.lock_key, ReturnValues="ALL_NEW",
+            UpdateExpression="SET #o = :me, runId = :me, #op = :op, acquiredAt = :now, "
+                             "expiresAt = :exp ADD #v :one",
+            ExpressionAttributeNames={"#o": "owner", "#op": "operator", "#v": "version"},
+            ExpressionAttributeValues={":me": {"S": self.owner}, ":op": {"S": self.operator},
+                                       ":now": {"N": repr(now)}, ":one": {"N": "1"},
+                                       ":exp": {"N": repr(now + self.lease_seconds)}})
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        item = self._call("update_item", **kwargs)["Attributes"]
+        self.fence, self.lost, self._renewed_at = int(item["version"]["N"]), False, now
+        return item
+
+    def acquire(self) -> int:
+        """Take the stack's lease (free, expired, or already ours); returns the fencing token."""
         try:
-            self._call("put_item", Item=item,
-                       ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now OR #o = :me",
-                       ExpressionAttributeNames={"#o": "owner"},
-                       ExpressionAttributeValues={":now": {"N": repr(now)}, ":me": {"S": self.owner}})
+            self._take("attribute_not_exists(pk) OR expiresAt < :now OR #o = :me")
         except ClientError as exc:
             holder = self.holder() or {}
-            left = max(0.0, holder.get("expiresAt", now) - now)
-            raise LockHeldError(f"another run ({holder.get('owner', 'unknown')}) holds the lock on "
+            left = max(0.0, holder.get("expiresAt", self.now()) - self.now())
+            raise LockHeldError(f"another run ({holder.get('owner', 'unknown')}, "
+                                f"{holder.get('operator') or 'unknown operator'}) holds the lock on "
                                 f"{self.stack} for {left:.0f} more s") from exc
+        return self.fence
 
     def acquire_forcibly(self) -> str | None:
-        """Take the lease whoever holds it (rollback must win); returns the previous owner."""
+        """Take the lease whoever holds it (rollback must win); returns the previous owner.
+
+        The version moves on, so the previous holder's next fenced write fails."""
         previous = self.holder()
-        now = self.now()
-        self._call("put_item", Item={**self.lock_key, "owner": {"S": self.owner},
-                                     "runId": {"S": self.owner}, "acquiredAt": {"N": repr(now)},
-                                     "expiresAt": {"N": repr(now + self.lease_seconds)}})
-        if previous and previous["owner"] != self.owner and not previous["expired"]:
-            self.append("lock-taken-over", previous=previous["owner"])
+        self._take(None)
+        if previous and previous["owner"] != self.owner:
             return previous["owner"]
         return None
 
     def renew(self) -> None:
+        """Extend the lease; LeaseLostError if another run or an operator took it over."""
+        if self.fence is None:
+            raise LeaseLostError(f"this run holds no lease on {self.stack}")
         now = self.now()
         try:
             self._call("update_item", Key=self.lock_key, UpdateExpression="SET expiresAt = :exp",
-                       ConditionExpression="#o = :me AND expiresAt >= :now",
-                       ExpressionAttributeNames={"#o": "owner"},
+                       ConditionExpression="#o = :me AND #v = :v",
+                       ExpressionAttributeNames={"#o": "owner", "#v": "version"},
                        ExpressionAttributeValues={":exp": {"N": repr(now + self.lease_seconds)},
-                                                  ":me": {"S": self.owner}, ":now": {"N": repr(now)}})
+                                                  ":me": {"S": self.owner},
+                                                  ":v": {"N": str(self.fence)}})
         except ClientError as exc:
-            raise LeaseLostError(f"this run lost the lock on {self.stack}: it expired or was taken over") from exc
+            self.lost = True
+            raise LeaseLostError(f"this run lost the lock on {self.stack}: "
+                                 "another run or an operator took it over") from exc
+        self._renewed_at = now
+
+    def hold(self) -> None:
+        """Renew between waits: a takeover raises at once, an outage only once the lease is
+        about to lapse (botocore's retries absorb a blip; a persistent outage must not)."""
+        try:
+            self.renew()
+        except LeaseLostError:
+            raise
+        except MigrationError:
+            if self.now() - self._renewed_at >= self.lease_seconds * 2 / 3:
+                raise
+
+    def keep_alive(self) -> None:
+        """Renew when a third of the lease has passed; never raises (fencing happens at writes).
+
+        Called between the polls of every long wait; a takeover sets `lost`, a ledger outage
+        is left for the next fenced write to report."""
+        if self.fence is None or self.lost:
+            return
+        if self.now() - self._renewed_at < self.lease_seconds / 3:
+            return
+        with self._lock, contextlib.suppress(LeaseLostError, MigrationError):
+            self.renew()
+
+    @contextlib.contextmanager
+    def heartbeat(self, interval: float | None = None) -> Iterator[None]:
+        """Renew the lease from a thread while a blocking call runs (`pulumi up`, INSYNC)."""
+        stop = threading.Event()
+        every = interval if interval is not None else max(self.lease_seconds / 6, 0.05)
+
+        def beat() -> None:
+            while not stop.wait(every):
+                if self.fence is None or self.lost:
+                    return
+                with self._lock, contextlib.suppress(LeaseLostError, MigrationError):
+                    self.renew()
+
+        thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
 
     def release(self) -> None:
+        if self.fence is None:
+            return
+        # Expire it rather than delete it, so the version (the fencing token) only grows.
         # A lease that is no longer ours has nothing to release.
-        with contextlib.suppress(ClientError):
-            self._call("delete_item", Key=self.lock_key, ConditionExpression="#o = :me",
-                       ExpressionAttributeNames={"#o": "owner"},
-                       ExpressionAttributeValues={":me": {"S": self.owner}})
+        with contextlib.suppress(ClientError, MigrationError):
+            self._call("update_item", Key=self.lock_key, UpdateExpression="SET expiresAt = :zero",
+                       ConditionExpression="#o = :me AND #v = :v",
+                       ExpressionAttributeNames={"#o": "owner", "#v": "version"},
+                       ExpressionAttributeValues={":me": {"S": self.owner}, ":v": {"N": str(self.fence)},
+                                                  ":zero": {"N": "0"}})
+        self.fence = None
 
     def holder(self) -> dict | None:
-        """The current lease (owner, expiresAt, expired) or None when the lock is free."""
+        """The current lease (owner, operator, version, expiresAt) or None when free."""
         item = self._call("get_item", Key=self.lock_key, ConsistentRead=True).get("Item")
         if not item:
             return None
         expires = float(item["expiresAt"]["N"])
-        return {"owner": item["owner"]["S"], "expiresAt": expires, "expired": expires < self.now()}
+        if expires < self.now():
+            return None
+        return {"owner": item["owner"]["S"], "operator": item.get("operator", {}).get("S"),
+                "version": int(item.get("version", {}).get("N", 0)), "expiresAt": expires,
+                "expired": False}
 
     # --- run state and events -----------------------------------------------------------
 
     def read_state(self) -> dict:
-        item = self._call("get_item", Key={"pk": {"S": self.run_pk}, "sk": {"S": STATE}},
-                          ConsistentRead=True).get("Item")
+        item = self._call("get_item", Key=self.state_key, ConsistentRead=True).get("Item")
         return json.loads(item["doc"]["S"]) if item else {}
 
-    def write_state(self, **fields) -> dict:
-        state = {**self.read_state(), **fields, "runId": self.owner, "updatedAt": self.now()}
-        self._call("put_item", Item={"pk": {"S": self.run_pk}, "sk": {"S": STATE},
-                                     "runId": {"S": self.owner}, "updatedAt": {"N": repr(self.now())},
-                                     "doc": {"S": json.dumps(state, default=str)}})
-        return state
+    def commit(self, kind: str, state: dict | None = None, fenced: bool = True, **data) -> dict:
+        """Append one event and (optionally) merge `state` into the run's state, atomically.
 
-    def append(self, kind: str, **data) -> dict:
-        """Append one event (a step, a verdict with its evidence, a rollback)."""
+        While this run holds a lease the write is fenced: if the lease's owner or version
+        moved on, nothing is written and LeaseLostError is raised."""
         self._seq += 1
         at = self.now()
-        sk = f"EVENT#{int(at * 1000):015d}#{self._seq:06d}"
-        event = {"kind": kind, "at": at, "runId": self.owner, **data}
-        self._call("put_item", Item={"pk": {"S": self.run_pk}, "sk": {"S": sk},
-                                     "runId": {"S": self.owner}, "kind": {"S": kind},
-                                     "at": {"N": repr(at)}, "doc": {"S": json.dumps(event, default=str)}})
+        event = {"kind": kind, "at": at, "runId": self.owner, "operator": self.operator, **data}
+        items = [{"Put": {"TableName": self.table, "Item": {
+            "pk": {"S": self.run_pk}, "sk": {"S": f"EVENT#{int(at * 1000):015d}#{self._seq:06d}"},
+            "runId": {"S": self.owner}, "kind": {"S": kind}, "at": {"N": repr(at)},
+            "doc": {"S": json.dumps(event, default=str)}}}}]
+        self._transact(items, state, at, fenced)
         return event
+
+    def append(self, kind: str, **data) -> dict:
+        """Append one event (fenced while this run holds a lease)."""
+        return self.commit(kind, **data)
+
+    def write_state(self, **fields) -> dict:
+        """Merge `fields` into the run's state (fenced like `commit`, with no event)."""
+        return self._transact([], fields, self.now())
+
+    def _transact(self, items: list[dict], state: dict | None, at: float, fenced: bool = True) -> dict:
+        merged = {}
+        if state is not None:
+            merged = {**self.read_state(), **state, "runId": self.owner, "updatedAt": at}
+            items = [*items, {"Put": {"TableName": self.table, "Item": {
+                **self.state_key, "runId": {"S": self.owner}, "updatedAt": {"N": repr(at)},
+                "doc": {"S": json.dumps(merged, default=str)}}}}]
+        if fenced and self.fence is not None:
+            items.append({"ConditionCheck": {
+                "TableName": self.table, "Key": self.lock_key,
+                "ConditionExpression": "#o = :me AND #v = :v",
+                "ExpressionAttributeNames": {"#o": "owner", "#v": "version"},
+                "ExpressionAttributeValues": {":me": {"S": self.owner}, ":v": {"N": str(self.fence)}}}})
+        try:
+            self._call("transact_write_items", TransactItems=items)
+        except ClientError as exc:
+            self.lost = True
+            raise LeaseLostError(f"this run lost the lock on {self.stack}: another run or an "
+                                 "operator took it over; nothing was written") from exc
+        return merged
 
     def events(self, limit: int = 20) -> list[dict]:
         """The newest `limit` events, oldest first."""

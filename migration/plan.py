@@ -7,8 +7,7 @@ timeline without touching anything. Built-in plans: `default` (production soaks)
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from infra import phases
@@ -22,12 +21,16 @@ DEFAULT_ANALYSIS_INTERVAL_SECONDS = 30
 DEFAULT_FAILURE_LIMIT = 2
 DEFAULT_INCONCLUSIVE_LIMIT = 10
 DEFAULT_MAX_SOAK_EXTENSION_SECONDS = spec.DEFAULT_SOAK_SECONDS
+DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
+"""Checks in a row that could not be measured before the step is aborted (Argo Rollouts' 4)."""
+DEFAULT_INSYNC_POLL_SECONDS = 5
 
 QUICK_SOAK_SECONDS = 8
 QUICK_ANALYSIS_INTERVAL_SECONDS = 1
 QUICK_TTL_WAIT_SECONDS = 1
 QUICK_METRIC_LAG_SECONDS = 1
 QUICK_MAX_SOAK_EXTENSION_SECONDS = 40
+QUICK_INSYNC_POLL_SECONDS = 0.25
 """Room for the 5 % step to gather its requests when a busy machine slows the clients."""
 QUICK_JUDGE = JudgeConfig(smallest_regression=0.05, min_requests=20)
 """Seconds of soak cannot show a one-point regression; the rehearsal looks for five points."""
@@ -61,6 +64,8 @@ class Plan:
     failure_limit: int = DEFAULT_FAILURE_LIMIT
     inconclusive_limit: int = DEFAULT_INCONCLUSIVE_LIMIT
     max_soak_extension_seconds: float = DEFAULT_MAX_SOAK_EXTENSION_SECONDS
+    consecutive_error_limit: int = DEFAULT_CONSECUTIVE_ERROR_LIMIT
+    insync_poll_seconds: float = DEFAULT_INSYNC_POLL_SECONDS
     judge: JudgeConfig = field(default_factory=JudgeConfig)
 
     def __post_init__(self) -> None:
@@ -136,7 +141,9 @@ def validate_plan(plan: Plan) -> None:
     if any(s.is_validation for s in plan.steps[1:]):
         raise PlanError(f"plan {plan.name!r}: the validate step can only come first")
     for label, value in (("analysis interval", plan.analysis_interval_seconds),
-                         ("failure limit", plan.failure_limit)):
+                         ("failure limit", plan.failure_limit),
+                         ("consecutive error limit", plan.consecutive_error_limit),
+                         ("INSYNC poll interval", plan.insync_poll_seconds)):
         if value <= 0:
             raise PlanError(f"plan {plan.name!r}: {label} must be positive, got {value}")
     for label, value in (("TTL wait", plan.ttl_wait_seconds), ("metric lag", plan.metric_lag_seconds),
@@ -166,60 +173,18 @@ def quick_plan() -> Plan:
     return Plan("quick", tuple(steps), ttl_wait_seconds=QUICK_TTL_WAIT_SECONDS,
                 metric_lag_seconds=QUICK_METRIC_LAG_SECONDS,
                 analysis_interval_seconds=QUICK_ANALYSIS_INTERVAL_SECONDS,
-                max_soak_extension_seconds=QUICK_MAX_SOAK_EXTENSION_SECONDS, judge=QUICK_JUDGE)
+                max_soak_extension_seconds=QUICK_MAX_SOAK_EXTENSION_SECONDS,
+                insync_poll_seconds=QUICK_INSYNC_POLL_SECONDS, judge=QUICK_JUDGE)
 
 
 BUILT_IN = {"default": default_plan, "quick": quick_plan}
 
 
-def _step_from(item, default_soak: float) -> Step:
-    if isinstance(item, int | float) and not isinstance(item, bool):
-        return _shift(int(item), default_soak)
-    if not isinstance(item, dict):
-        raise PlanError(f"a step must be a number or a mapping, got {item!r}")
-    if item.get("name") == VALIDATE:
-        return Step(VALIDATE, 0, float(item.get("soak_seconds", default_soak)))
-    if "weights" in item:
-        weights = item["weights"]
-        total = sum(int(weights.get(stack, 0)) for stack in spec.STACKS)
-        if total <= 0:
-            raise PlanError(f"step {item!r} would set every weight to zero: no stack would serve")
-        percent = round(100 * int(weights.get(spec.STACKS[1], 0)) / total)
-    elif "percent" in item:
-        percent = int(item["percent"])
-    else:
-        raise PlanError(f"step {item!r} needs 'percent' or 'weights'")
-    return _shift(percent, float(item.get("soak_seconds", default_soak)), bool(item.get("approval")))
+def plan_from_mapping(data: object, source: str = "plan") -> Plan:
+    """Build a plan from parsed JSON/YAML, checked against the plan schema first."""
+    from migration.schemas import plan_from_file
 
-
-def plan_from_mapping(data: dict) -> Plan:
-    """Build a plan from parsed JSON/YAML; unknown keys are refused so typos do not pass."""
-    if not isinstance(data, dict):
-        raise PlanError("a plan file must hold a mapping")
-    known = {"name", "steps", "validate", "soak_seconds", "ttl_wait_seconds", "metric_lag_seconds",
-             "analysis_interval_seconds", "failure_limit", "inconclusive_limit",
-             "max_soak_extension_seconds", "judge"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise PlanError(f"unknown plan keys: {', '.join(unknown)}")
-    soak = float(data.get("soak_seconds", spec.DEFAULT_SOAK_SECONDS))
-    raw = data.get("steps", list(spec.DEFAULT_SHIFT_STEPS))
-    if not isinstance(raw, list):
-        raise PlanError("'steps' must be a list")
-    steps = [_step_from(item, soak) for item in raw]
-    if data.get("validate") and not any(s.is_validation for s in steps):
-        steps.insert(0, Step(VALIDATE, 0, soak))
-    kwargs = {k: data[k] for k in ("ttl_wait_seconds", "metric_lag_seconds",
-                                   "analysis_interval_seconds", "failure_limit",
-                                   "inconclusive_limit", "max_soak_extension_seconds") if k in data}
-    judge = data.get("judge") or {}
-    allowed = {f.name for f in fields(JudgeConfig)}
-    if not isinstance(judge, dict) or set(judge) - allowed:
-        raise PlanError(f"'judge' takes a mapping of: {', '.join(sorted(allowed))}")
-    try:
-        return Plan(str(data.get("name", "custom")), tuple(steps), judge=JudgeConfig(**judge), **kwargs)
-    except TypeError as exc:
-        raise PlanError(f"invalid plan: {exc}") from exc
+    return plan_from_file(data, source)
 
 
 def load_plan(name_or_path: str) -> Plan:
@@ -230,14 +195,6 @@ def load_plan(name_or_path: str) -> Plan:
     if not path.is_file():
         raise PlanError(f"no built-in plan and no file named {name_or_path!r} "
                         f"(built-in: {', '.join(BUILT_IN)})")
-    text = path.read_text()
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
+    from migration.schemas import read_document
 
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parse error is the same user mistake
-        raise PlanError(f"cannot parse plan file {path.name}: {exc}") from exc
-    return plan_from_mapping(data)
+    return plan_from_mapping(read_document(path, PlanError), path.name)

@@ -15,7 +15,7 @@ from typing import Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import phases
-from migration.exceptions import RouterError
+from migration.exceptions import RouterError, WeightsChangedError
 from soundbite import spec
 
 INSYNC_TIMEOUT_SECONDS = 300
@@ -33,6 +33,10 @@ def check_weights(weights: Mapping[str, int]) -> None:
         raise RouterError(f"refusing all-zero weights {dict(weights)}: no stack would serve")
 
 
+def same_weights(live: Mapping[str, int], wanted: Mapping[str, int]) -> bool:
+    return {k: live.get(k) for k in wanted} == {k: int(v) for k, v in wanted.items()}
+
+
 def fargate_percent(weights: Mapping[str, int]) -> int:
     total = sum(weights.values())
     return round(100 * weights.get(spec.STACKS[1], 0) / total) if total else 0
@@ -41,7 +45,8 @@ def fargate_percent(weights: Mapping[str, int]) -> int:
 class Router(Protocol):
     def current(self) -> dict[str, int]: ...
 
-    def set_weights(self, weights: Mapping[str, int]) -> str: ...
+    def set_weights(self, weights: Mapping[str, int],
+                    expect: Mapping[str, int] | None = None) -> str: ...
 
     def verify(self, weights: Mapping[str, int]) -> None: ...
 
@@ -49,12 +54,16 @@ class Router(Protocol):
 class Route53WeightedRouter:
     def __init__(self, zone_id: str, record_name: str, client=None,
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time,
-                 insync_timeout: float = INSYNC_TIMEOUT_SECONDS):
+                 insync_timeout: float = INSYNC_TIMEOUT_SECONDS,
+                 poll_seconds: float = INSYNC_POLL_SECONDS):
         self.zone_id = zone_id
         self.record_name = record_name.rstrip(".") + "."
         self._client = client
         self.sleep, self.now = sleep, now
         self.insync_timeout = insync_timeout
+        self.poll_seconds = poll_seconds
+        self.on_poll: Callable[[], None] = lambda: None
+        """Called after every INSYNC poll: the executor keeps its lease alive there."""
 
     @property
     def client(self):
@@ -83,10 +92,19 @@ class Route53WeightedRouter:
     def current(self) -> dict[str, int]:
         return {stack: int(r.get("Weight", 0)) for stack, r in self.records().items()}
 
-    def set_weights(self, weights: Mapping[str, int]) -> str:
-        """One atomic UPSERT of both records; returns the change id once INSYNC."""
+    def set_weights(self, weights: Mapping[str, int],
+                    expect: Mapping[str, int] | None = None) -> str:
+        """One atomic UPSERT of both records; returns the change id once INSYNC.
+
+        With `expect`, the records are re-read first and the change is refused
+        (WeightsChangedError) unless they still carry those weights."""
         check_weights(weights)
         records = self.records()
+        if expect is not None:
+            live = {stack: int(r.get("Weight", 0)) for stack, r in records.items()}
+            if not same_weights(live, expect):
+                raise WeightsChangedError(f"Route 53 shows {live}, not {dict(expect)} as this run "
+                                          "last set: someone else moved traffic; standing down")
         missing = sorted(set(weights) - set(records))
         if missing:
             raise RouterError(f"no weighted record for {', '.join(missing)} at {self.record_name}: "
@@ -107,18 +125,23 @@ class Route53WeightedRouter:
         return change_id
 
     def wait_insync(self, change_id: str, status: str) -> None:
-        deadline = self.now() + self.insync_timeout
+        """Poll until INSYNC; a failed poll (throttling, a timeout) is retried until the deadline."""
+        deadline, last_error = self.now() + self.insync_timeout, None
         while status != "INSYNC":
             if self.now() >= deadline:
-                raise RouterError(f"change {change_id} not INSYNC after {self.insync_timeout:.0f} s")
-            self.sleep(INSYNC_POLL_SECONDS)
-            status = self.client.get_change(Id=change_id)["ChangeInfo"]["Status"]
+                cause = f" (last poll: {last_error})" if last_error else ""
+                raise RouterError(f"change {change_id} not INSYNC after {self.insync_timeout:.0f} s{cause}")
+            self.sleep(self.poll_seconds)
+            self.on_poll()
+            try:
+                status = self.client.get_change(Id=change_id)["ChangeInfo"]["Status"]
+            except (ClientError, BotoCoreError) as exc:
+                last_error = exc
 
     def verify(self, weights: Mapping[str, int]) -> None:
         live = self.current()
-        wanted = {k: int(v) for k, v in weights.items()}
-        if {k: live.get(k) for k in wanted} != wanted:
-            raise RouterError(f"Route 53 shows {live}, expected {wanted}")
+        if not same_weights(live, weights):
+            raise RouterError(f"Route 53 shows {live}, expected {dict(weights)}")
 
 
 class PulumiRouter:
@@ -134,8 +157,12 @@ class PulumiRouter:
     def current(self) -> dict[str, int]:
         return self.reader.current()
 
-    def set_weights(self, weights: Mapping[str, int]) -> str:
+    def set_weights(self, weights: Mapping[str, int],
+                    expect: Mapping[str, int] | None = None) -> str:
         check_weights(weights)
+        if expect is not None and not same_weights(live := self.reader.current(), expect):
+            raise WeightsChangedError(f"Route 53 shows {live}, not {dict(expect)} as this run "
+                                      "last set: someone else moved traffic; standing down")
         try:
             phase = phases.phase_for_fargate_percent(fargate_percent(weights), self.phase_table)
         except phases.UnknownPhaseError as exc:

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from migration.judge import FailureStreak, LaneWindow, Measurements, Severity, judge
-from migration.plan import Plan, default_plan
+from migration.analysis import Action, Analysis
+from migration.judge import LaneWindow, Measurements, judge
+from migration.plan import Plan, Step, default_plan
 from soundbite import spec
 
 FLAGGER_INTERVAL_SECONDS = 60
@@ -58,15 +59,20 @@ class _Traffic:
 
 def engine_detection(traffic: _Traffic, fault: Fault, plan: Plan,
                      horizon: float = HORIZON_SECONDS) -> float | None:
-    """When the executor's rule (the judge, a failure streak) would roll back, within `horizon`."""
+    """When the executor's own analysis (the judge, the step's counters) would roll back."""
     settled = plan.ttl_wait_seconds
-    t, streak = settled + plan.metric_lag_seconds, FailureStreak(plan.failure_limit)
+    t = settled + plan.metric_lag_seconds
+    step = Step(f"shift-{fault.canary_percent}", fault.canary_percent, soak_seconds=horizon)
+    analysis = Analysis.for_step(step, plan, started_at=t)
     while t + plan.analysis_interval_seconds <= horizon:
         t += plan.analysis_interval_seconds
         canary, baseline = traffic.window(settled, t - plan.metric_lag_seconds)
         verdict = judge(Measurements(canary, baseline, fault.canary_percent / 100), plan.judge)
-        if streak.record(verdict) and verdict.severity is Severity.CRITICAL:
+        action = analysis.observe(verdict, t).action
+        if action is Action.ROLLBACK:
             return t
+        if action is not Action.CONTINUE:
+            return None
     return None
 
 

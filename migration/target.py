@@ -6,8 +6,7 @@ factory turns it into clients.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from migration.edge_metrics import DEFAULT_ENVIRONMENT
@@ -18,6 +17,7 @@ from soundbite import spec
 @dataclass(frozen=True)
 class Target:
     stack: str = "dev"
+    region: str | None = None
     zone_id: str | None = None
     record_name: str | None = None
     environment: str = DEFAULT_ENVIRONMENT
@@ -65,30 +65,14 @@ class Target:
 
 
 def load_target(path: str | None, **overrides) -> Target:
-    """The target from a config file (if any) with non-empty options on top."""
+    """The target from a config file (if any, checked against its schema) with options on top."""
+    from migration.schemas import read_document, target_fields
+
     data: dict = {}
     if path:
         file = Path(path)
         if not file.is_file():
             raise ConfigError(f"config file {path} not found")
-        try:
-            text = file.read_text()
-            if file.suffix in (".yaml", ".yml"):
-                import yaml
-
-                data = yaml.safe_load(text) or {}
-            else:
-                data = json.loads(text)
-        except Exception as exc:  # noqa: BLE001 - any parse error is the same user mistake
-            raise ConfigError(f"cannot parse config file {file.name}: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {file.name} must hold a mapping")
-    known = {f.name for f in fields(Target)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"unknown config keys: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        data = target_fields(read_document(file, ConfigError), f"config file {file.name}")
     data.update({k: v for k, v in overrides.items() if v not in (None, "", ())})
-    try:
-        return Target(**data)
-    except TypeError as exc:
-        raise ConfigError(f"invalid config: {exc}") from exc
+    return Target(**data)

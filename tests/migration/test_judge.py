@@ -95,12 +95,3 @@ def test_a_small_latency_ratio_under_the_objective_is_not_a_regression():
     assert judge(m(LaneWindow(500, 0, 190.0), LaneWindow(9500, 0, 124.0))).outcome is Outcome.PASS
     v = judge(m(LaneWindow(500, 0, 260.0), LaneWindow(9500, 0, 124.0)))
     assert v.outcome is Outcome.FAIL and "p95 260 ms > 1.5 x baseline 124 ms" in v.reason
-
-
-def test_a_failure_streak_needs_consecutive_failures():
-    from migration.judge import FailureStreak, Verdict
-
-    fail, ok = Verdict(Outcome.FAIL, "x", Severity.CRITICAL), Verdict(Outcome.PASS, "ok")
-    maybe = Verdict(Outcome.INCONCLUSIVE, "need more")
-    streak = FailureStreak(2)
-    assert [streak.record(v) for v in (fail, ok, fail, maybe, fail)] == [False] * 4 + [True]

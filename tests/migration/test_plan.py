@@ -24,7 +24,7 @@ def test_quick_plan_takes_seconds():
 
 
 def test_all_zero_plan_is_refused():
-    with pytest.raises(PlanError, match="every weight to zero"):
+    with pytest.raises(PlanError, match="steps.0: .*weights would all be zero"):
         plan_from_mapping({"steps": [{"weights": {"ec2": 0, "fargate": 0}}, 100]})
 
 
@@ -35,7 +35,7 @@ def test_bad_steps_are_refused(steps):
 
 
 def test_unknown_keys_are_refused():
-    with pytest.raises(PlanError, match="unknown plan keys: soak"):
+    with pytest.raises(PlanError, match="soak: unknown key"):
         plan_from_mapping({"soak": 5})
 
 

@@ -86,7 +86,7 @@ def test_lock_held_by_another_run_fails(make_engine):
     assert not by_name(preflight(make_engine()))["lock"].ok
 
 
-def test_rollback_scales_a_reduced_ec2_side_first(make_engine, stacks):
+def test_rollback_moves_the_weights_first_then_raises_a_reduced_ec2_side(make_engine, stacks):
     from migration.executor import Executor
 
     asg = stacks["asg"]
@@ -94,5 +94,6 @@ def test_rollback_scales_a_reduced_ec2_side_first(make_engine, stacks):
     engine = make_engine(ec2_scaler=asg)
     engine.router.set_weights({EC2: 50, FARGATE: 50})
     result = Executor(engine).rollback("test")
-    assert result.actions[0] == "scaled EC2 up to 2"
+    assert result.actions[0] == "weights ec2 50 / fargate 50 -> ec2 100 / fargate 0"
+    assert "raised EC2 desired capacity to 2" in result.actions
     assert asg._describe()["DesiredCapacity"] == 2

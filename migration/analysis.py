@@ -1,0 +1,115 @@
+"""One step's analysis as a pure object: the executor, the simulation and the benchmarks drive it.
+
+The executor reads measurements and asks the judge; `Analysis.observe` turns the stream of
+verdicts into the step's decision, keeping every counter a soak needs (failure streak,
+consecutive errors, late inconclusive checks, the deadlines). Nothing here sleeps or calls AWS.
+
+- `fail`: counted in a streak; `failure_limit` in a row roll back (critical) or step back
+  one phase and hold (soft). A validate step never moves traffic, so it holds instead.
+- `error` (a provider could not be read): never a pass and never resets the failure streak;
+  `consecutive_error_limit` in a row abort the step and roll back, as Argo Rollouts does.
+- `pass` after the soak time promotes; `inconclusive` past the soak keeps judging until
+  the extension or the inconclusive budget is used up, then holds with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from migration.judge import Outcome, Severity, Verdict
+
+
+class Action(StrEnum):
+    CONTINUE = "continue"
+    PROMOTE = "promote"
+    ROLLBACK = "rollback"
+    STEP_BACK = "step-back"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The plan's numbers an analysis needs (a `Plan` satisfies it)."""
+
+    failure_limit: int
+    consecutive_error_limit: int
+    inconclusive_limit: int
+    max_soak_extension_seconds: float
+
+
+@dataclass
+class Analysis:
+    step_name: str
+    soak_seconds: float
+    started_at: float
+    budget: Budget
+    validation: bool = False
+    failures: int = 0
+    errors: int = 0
+    late_inconclusive: int = 0
+    checks: int = 0
+    history: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_step(cls, step, plan, started_at: float) -> Analysis:
+        budget = Budget(plan.failure_limit, plan.consecutive_error_limit, plan.inconclusive_limit,
+                        plan.max_soak_extension_seconds)
+        return cls(step.name, step.soak_seconds, started_at, budget, validation=step.is_validation)
+
+    def elapsed(self, now: float) -> float:
+        return now - self.started_at
+
+    @property
+    def deadline_seconds(self) -> float:
+        return self.soak_seconds + self.budget.max_soak_extension_seconds
+
+    def observe(self, verdict: Verdict, now: float) -> Decision:
+        """Count one check's verdict; the decision says what the executor does next."""
+        decision = self._decide(verdict, now)
+        if (decision.action is Action.CONTINUE and verdict.outcome is not Outcome.ERROR
+                and self.elapsed(now) >= self.deadline_seconds):
+            label = "validate" if self.validation else self.step_name
+            return Decision(Action.HOLD, f"{label}: {verdict.reason}; soak extension used up")
+        return decision
+
+    def _decide(self, verdict: Verdict, now: float) -> Decision:
+        self.checks += 1
+        self.history.append(verdict.outcome.value)
+        elapsed = self.elapsed(now)
+        if verdict.outcome is Outcome.ERROR:
+            self.errors += 1
+            if self.errors >= self.budget.consecutive_error_limit:
+                why = (f"{self.step_name}: {self.errors} checks in a row could not be measured "
+                       f"({verdict.reason})")
+                return Decision(Action.HOLD if self.validation else Action.ROLLBACK, why)
+            return Decision(Action.CONTINUE, verdict.reason)
+        self.errors = 0
+        if verdict.outcome is Outcome.FAIL:
+            self.failures += 1
+            if self.failures >= self.budget.failure_limit:
+                why = f"{self.step_name}: {verdict.reason} ({self.failures} checks in a row failed)"
+                if self.validation:
+                    return Decision(Action.HOLD, f"validate failed: {verdict.reason}")
+                if verdict.severity is Severity.CRITICAL:
+                    return Decision(Action.ROLLBACK, why)
+                return Decision(Action.STEP_BACK, why)
+            return Decision(Action.CONTINUE, verdict.reason)
+        if verdict.outcome is Outcome.PASS:
+            self.failures = 0
+            if elapsed >= self.soak_seconds:
+                return Decision(Action.PROMOTE, verdict.reason)
+            return Decision(Action.CONTINUE, verdict.reason)
+        # inconclusive: the streak stands, the soak may be extended
+        if elapsed >= self.soak_seconds:
+            self.late_inconclusive += 1
+            if elapsed >= self.deadline_seconds or self.late_inconclusive > self.budget.inconclusive_limit:
+                label = "validate" if self.validation else self.step_name
+                return Decision(Action.HOLD, f"{label}: {verdict.reason}; soak extension used up")
+        return Decision(Action.CONTINUE, verdict.reason)

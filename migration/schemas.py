@@ -1,0 +1,192 @@
+"""Typed schemas for the files an operator writes: plans and targets, checked before anything moves.
+
+Types are strict (`"x"` is not a number and `true` is not a number of seconds), ranges are
+checked, unknown keys are refused, and every mistake names its field's path:
+`plan file p.yaml: judge.min_requests: Input should be a valid integer (got 'x')`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from migration.exceptions import ConfigError, MigrationError, PlanError
+from migration.judge import JudgeConfig
+from soundbite import spec
+
+Lane = Literal["ec2", "fargate"]
+Seconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0)]
+Probability = Annotated[float, Field(gt=0, lt=1)]
+Count = Annotated[int, Field(ge=0)]
+PositiveCount = Annotated[int, Field(ge=1)]
+Url = Annotated[str, Field(pattern=r"^https?://[^\s/]+")]
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+def describe(exc: ValidationError, source: str) -> str:
+    """One line: each error as `path: message (got value)`."""
+    parts = []
+    for error in exc.errors():
+        path = ".".join(str(p) for p in error["loc"] if not str(p).startswith("function-")) or "(top)"
+        if error["type"] == "extra_forbidden":
+            parts.append(f"{path}: unknown key")
+            continue
+        got = f" (got {error['input']!r})" if error["type"] != "missing" else ""
+        parts.append(f"{path}: {error['msg']}{got}")
+    return f"{source}: " + "; ".join(parts)
+
+
+def read_document(path: Path, error: type[MigrationError]) -> object:
+    """Parse a JSON or YAML file; a parse error is the caller's error type, with the file name."""
+    try:
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - any parse error is the same user mistake
+        raise error(f"cannot parse {path.name}: {exc}") from exc
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+class JudgeFile(_Schema):
+    error_rate_limit: Probability | None = None
+    p95_limit_ms: PositiveSeconds | None = None
+    dlq_limit: Count | None = None
+    oldest_message_limit_seconds: PositiveSeconds | None = None
+    p95_ratio_limit: Annotated[float, Field(ge=1)] | None = None
+    p95_min_regression_ms: Seconds | None = None
+    significance: Probability | None = None
+    power: Probability | None = None
+    min_requests: PositiveCount | None = None
+    min_errors: Count | None = None
+    smallest_regression: Probability | None = None
+    share_tolerance: Seconds | None = None
+    share_significance: Probability | None = None
+
+    def config(self) -> JudgeConfig:
+        return JudgeConfig(**self.model_dump(exclude_none=True))
+
+
+class StepFile(_Schema):
+    name: str | None = None
+    percent: Annotated[int, Field(ge=1, le=100)] | None = None
+    weights: dict[Lane, Annotated[int, Field(ge=0, le=255)]] | None = None
+    soak_seconds: Seconds | None = None
+    approval: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StepFile:
+        from migration.plan import VALIDATE
+
+        kinds = [self.name == VALIDATE, self.percent is not None, self.weights is not None]
+        if sum(kinds) != 1:
+            raise ValueError("a step is {name: validate}, {percent: N} or {weights: {...}}")
+        if self.weights is not None and sum(self.weights.values()) <= 0:
+            raise ValueError("weights would all be zero: no stack would serve")
+        return self
+
+
+def _bare_percent(item: object) -> object:
+    """`25` in a step list is short for `{percent: 25}` (a bool is not a number here)."""
+    return {"percent": item} if isinstance(item, int) and not isinstance(item, bool) else item
+
+
+class PlanFile(_Schema):
+    name: str = "custom"
+    steps: list[Annotated[StepFile, BeforeValidator(_bare_percent)]] = Field(
+        default_factory=lambda: [StepFile(percent=p) for p in spec.DEFAULT_SHIFT_STEPS])
+    validate_first: bool = Field(False, alias="validate")
+    soak_seconds: Seconds = spec.DEFAULT_SOAK_SECONDS
+    ttl_wait_seconds: Seconds | None = None
+    metric_lag_seconds: Seconds | None = None
+    analysis_interval_seconds: PositiveSeconds | None = None
+    failure_limit: PositiveCount | None = None
+    inconclusive_limit: Count | None = None
+    consecutive_error_limit: PositiveCount | None = None
+    max_soak_extension_seconds: Seconds | None = None
+    insync_poll_seconds: PositiveSeconds | None = None
+    judge: JudgeFile = Field(default_factory=JudgeFile)
+
+
+def _step(item: StepFile, soak: float):
+    from migration.plan import VALIDATE, Step
+
+    step_soak = soak if item.soak_seconds is None else item.soak_seconds
+    if item.name == VALIDATE:
+        return Step(VALIDATE, 0, step_soak)
+    if item.weights is not None:
+        total = sum(item.weights.get(stack, 0) for stack in spec.STACKS)
+        percent = round(100 * item.weights.get(spec.STACKS[1], 0) / total)
+    else:
+        percent = item.percent
+    return Step(f"shift-{percent}", percent, step_soak, item.approval)
+
+
+def plan_from_file(data: object, source: str = "plan") -> object:
+    """A `Plan` from a parsed plan file, or PlanError naming the field."""
+    from migration.plan import VALIDATE, Plan, Step
+
+    try:
+        parsed = PlanFile.model_validate(data)
+    except ValidationError as exc:
+        raise PlanError(describe(exc, source)) from exc
+    steps = [_step(item, parsed.soak_seconds) for item in parsed.steps]
+    if parsed.validate_first and not any(s.is_validation for s in steps):
+        steps.insert(0, Step(VALIDATE, 0, parsed.soak_seconds))
+    knobs = parsed.model_dump(include={
+        "ttl_wait_seconds", "metric_lag_seconds", "analysis_interval_seconds", "failure_limit",
+        "inconclusive_limit", "consecutive_error_limit", "max_soak_extension_seconds",
+        "insync_poll_seconds"}, exclude_none=True)
+    return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(), **knobs)
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+class TargetFile(_Schema):
+    stack: str | None = None
+    region: str | None = None
+    zone_id: str | None = None
+    record_name: str | None = None
+    environment: str | None = None
+    ledger_table: str | None = None
+    metrics: Literal["edge", "alb"] | None = None
+    load_balancers: dict[Lane, str] | None = None
+    target_groups: dict[Lane, str] | None = None
+    target_group_arns: dict[Lane, str] | None = None
+    queue_name: str | None = None
+    dlq_name: str | None = None
+    alarm_prefix: str | None = None
+    ecs_cluster: str | None = None
+    ecs_service: str | None = None
+    asg_name: str | None = None
+    direct_urls: dict[Lane, Url] | None = None
+    pulumi_dir: str | None = None
+    stack_file: str | None = None
+    fargate_capacity_rps: PositiveSeconds | None = None
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TargetFile:
+        if bool(self.ecs_cluster) != bool(self.ecs_service):
+            raise ValueError("ecs_cluster and ecs_service go together: name both or neither")
+        return self
+
+
+def target_fields(data: object, source: str) -> dict:
+    """The target file's fields, checked; ConfigError naming the field otherwise."""
+    try:
+        parsed = TargetFile.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, source)) from exc
+    return parsed.model_dump(exclude_none=True)
