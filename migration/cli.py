@@ -15,12 +15,14 @@ from rich.console import Console
 
 from infra.automation import AutomationError, PulumiUnavailableError
 from migration.exceptions import (
+    AbortedError,
     ApprovalRequiredError,
     ConfigError,
     DriftError,
     LockHeldError,
     MigrationError,
     PlanError,
+    StoodDownError,
 )
 from migration.executor import Executor, Status, StepResult
 from migration.plan import load_plan
@@ -38,14 +40,26 @@ STATUS_EXIT = {
 }
 ERROR_EXIT = [
     (ApprovalRequiredError, Exit.HELD), (LockHeldError, Exit.REFUSED), (DriftError, Exit.REFUSED),
+    (AbortedError, Exit.REFUSED), (StoodDownError, Exit.STOOD_DOWN),
     (PlanError, Exit.USAGE), (ConfigError, Exit.USAGE), (MigrationError, Exit.ERROR),
     (AutomationError, Exit.ERROR),
 ]
+ERROR_WORDS = {Exit.HELD: "held", Exit.REFUSED: "refused", Exit.STOOD_DOWN: "stood down",
+               Exit.USAGE: "error", Exit.ERROR: "error"}
 
 
-def _fail(exc: Exception) -> None:
-    code = next(code for kind, code in ERROR_EXIT if isinstance(exc, kind))
-    err.print(f"[bold red]error:[/] {exc}")
+def _fail(exc: Exception, as_json: bool = False) -> None:
+    """One line (or one JSON object) and the documented exit code; never a traceback."""
+    context = click.get_current_context(silent=True)
+    if context is not None and (context.find_root().obj or {}).get("debug"):
+        raise exc
+    code = next((code for kind, code in ERROR_EXIT if isinstance(exc, kind)), Exit.ERROR)
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    if as_json:
+        click.echo(json.dumps({"status": "error", "error": ERROR_WORDS[code], "message": message,
+                               "exit_code": int(code)}))
+    else:
+        err.print(f"[bold red]{ERROR_WORDS[code]}:[/] {message}", soft_wrap=True)
     sys.exit(int(code))
 
 
@@ -70,7 +84,7 @@ def target_options(func):
                                  environment=environment, stack_file=stack_file, pulumi_dir=pulumi_dir)
             plan = load_plan(plan_name)
         except MigrationError as exc:
-            _fail(exc)
+            _fail(exc, kwargs.get("as_json", False))
         return func(target, plan, **kwargs)
 
     return wrapper
@@ -92,6 +106,10 @@ def _engine(target, plan, via="route53", quiet=False):
     return build_engine(target, plan, via=via, on_event=show)
 
 
+def _weights(weights: dict) -> str:
+    return " / ".join(f"{lane} {weight}" for lane, weight in weights.items())
+
+
 def _finish(result: StepResult, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
@@ -101,15 +119,25 @@ def _finish(result: StepResult, as_json: bool) -> None:
                    else f"{result.step}: {result.status.value}: {result.reason}")
         for action in result.actions:
             click.echo(f"  - {action}")
-        err.print(f"[{colour}]weights now {result.weights}[/]")
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        err.print(f"[{colour}]weights now {_weights(result.weights)}[/]")
     sys.exit(int(STATUS_EXIT[result.status]))
+
+
+def _when(at) -> str:
+    import datetime as dt
+
+    if not isinstance(at, int | float):
+        return "unknown time"
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @click.group()
 def migrate() -> None:
     """Move traffic between the EC2 and Fargate stacks in judged, reversible steps.
 
-    Exit codes: 0 success, 1 error, 2 usage, 3 rolled back, 4 held, 5 refused.
+    Exit codes: 0 success, 1 error, 2 usage, 3 rolled back, 4 held, 5 refused, 6 stood down.
     """
 
 
@@ -141,8 +169,8 @@ def preflight_cmd(target, plan, as_json):
     """Check both stacks, alarms, capacity, weights and the lock; exit 5 if any check fails."""
     try:
         checks = preflight(_engine(target, plan, quiet=True))
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     if as_json:
         click.echo(json.dumps({"ok": all(c.ok for c in checks), "checks": as_dicts(checks)}, indent=2))
     else:
@@ -166,8 +194,8 @@ def _move(target, plan, via, as_json, dry_run, action):
         if not dry_run:
             _refuse_unless_preflight(engine)
         result = action(Executor(engine))
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     _finish(result, as_json)
 
 
@@ -220,31 +248,57 @@ def approve(target, plan, step, as_json):
     """Open an approval gate so `run` or `advance` may take that step."""
     try:
         name = Executor(_engine(target, plan, quiet=True)).approve(step)
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     click.echo(json.dumps({"approved": name}) if as_json else f"approved {name}")
 
 
 @migrate.command()
 @target_options
 @click.option("--reason", default="requested by operator", show_default=True)
+@click.option("--wait-capacity", is_flag=True,
+              help="Then wait until the EC2 group has its configured InService count.")
 @DRY
 @JSON
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def rollback(target, plan, reason, dry_run, as_json, yes):
-    """All traffic back to EC2 through Route 53 directly; safe to run twice."""
+def rollback(target, plan, reason, wait_capacity, dry_run, as_json, yes):
+    """All traffic back to EC2 through Route 53 first; needs nothing else; safe to run twice.
+
+    Then records the migration aborted (advance, run, shift and resume refuse until
+    `retry`) and raises EC2 capacity: each of those is best effort, a warning if it fails."""
     if not (dry_run or yes):
         click.confirm(f"Send all {target.stack} traffic back to EC2?", abort=True)
     try:
-        result = Executor(_engine(target, plan, quiet=as_json)).rollback(reason, dry_run=dry_run)
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+        result = Executor(_engine(target, plan, quiet=as_json)).rollback(
+            reason, dry_run=dry_run, wait_capacity=wait_capacity)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    elif dry_run:
+        click.echo("\n".join(["dry run, would:"] + [f"  - {a}" for a in result.actions]))
     else:
-        click.echo(f"rolled back: {', '.join(result.actions)}" if not dry_run
-                   else "\n".join(["dry run, would:"] + [f"  - {a}" for a in result.actions]))
+        click.echo(f"rolled back: weights now {_weights(result.weights)}")
+        for action in result.actions:
+            click.echo(f"  - {action}")
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     sys.exit(int(Exit.OK))
+
+
+@migrate.command()
+@target_options
+@JSON
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def retry(target, plan, as_json, yes):
+    """Clear an abort so the migration may start again (from validate)."""
+    if not yes:
+        click.confirm(f"Clear the abort of {target.stack}'s migration?", abort=True)
+    try:
+        data = Executor(_engine(target, plan, quiet=True)).retry()
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else data["reason"])
 
 
 @migrate.command()
@@ -255,8 +309,8 @@ def resume(target, plan, via, as_json):
     """After a crash: re-read live weights, alarms and capacity, then continue, hold or roll back."""
     try:
         result = Executor(_engine(target, plan, via=via, quiet=as_json)).resume()
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     _finish(result, as_json)
 
 
@@ -267,8 +321,8 @@ def status_cmd(target, plan, as_json):
     """Phase in config, live weights, drift, health, the lock holder and the last decisions."""
     try:
         data = read_status(_engine(target, plan, quiet=True))
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     if as_json:
         click.echo(json.dumps(data, indent=2, default=str))
         return
@@ -277,6 +331,12 @@ def status_cmd(target, plan, as_json):
     click.echo(f"config: {drift}{data['detail']}")
     click.echo(f"run: {data['run_status'] or 'none'}; lock: "
                f"{data['lock']['owner'] if data['lock'] else 'free'}")
+    if data.get("abort"):
+        abort = data["abort"]
+        click.echo(f"ABORTED by {abort.get('by')} at {_when(abort.get('at'))}: {abort.get('reason')}; "
+                   "`soundbite migrate retry` clears it")
+    for name, outcome in (data.get("steps") or {}).items():
+        click.echo(f"  step {name}: {outcome.get('outcome')} ({outcome.get('reason') or ''})")
     click.echo(f"alarms in ALARM: {', '.join(data['alarms_firing']) or 'none'}")
     for lane, problems in data["health"].items():
         shown = "not configured" if problems is None else "; ".join(problems) or "healthy"
@@ -302,6 +362,6 @@ def reconcile(target, plan, dry_run, as_json, yes):
         if not (dry_run or yes):
             click.confirm("Change the stack's migration phase to match Route 53?", abort=True)
         data = reconcile_phase(engine, dry_run=dry_run)
-    except (MigrationError, AutomationError) as exc:
-        _fail(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
     click.echo(json.dumps(data, indent=2) if as_json else data["detail"])

@@ -298,8 +298,14 @@ class Executor:
                 now_live = None
             if now_live is not None and fargate_percent(now_live) == 0:
                 raise  # nothing on Fargate: the error is the whole story
-            return self._rollback_now(f"{step.name}: control-plane failure, rolled back rather than "
-                                      f"leave Fargate unjudged: {_one_line(exc)}")
+            try:
+                return self._rollback_now(f"{step.name}: control-plane failure, rolled back rather "
+                                          f"than leave Fargate unjudged: {_one_line(exc)}")
+            except CONTROL_PLANE_ERRORS as failed:
+                raise MigrationError(
+                    f"{step.name}: {_one_line(exc)}; the rollback failed too ({_one_line(failed)}): "
+                    f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
+                    "run `soundbite migrate rollback` now") from failed
 
     def _execute(self, step: Step, live: dict[str, int]) -> StepResult:
         if step.is_validation:

@@ -38,6 +38,20 @@ def _records(live: dict[str, int]) -> list[Check]:
     return checks
 
 
+def _run_state(engine: Engine) -> list[Check]:
+    """A migration aborted or interrupted mid-shift must be cleared before traffic moves."""
+    state = engine.ledger.read_state()
+    checks = []
+    if state.get("status") == "aborted":
+        abort = state.get("abort") or {}
+        checks.append(Check("aborted", False, f"aborted by {abort.get('by', 'someone')}: "
+                            f"{abort.get('reason', 'no reason recorded')}; `soundbite migrate retry` clears it"))
+    if state.get("pending"):
+        checks.append(Check("interrupted", False, f"a run was interrupted while shifting "
+                            f"{state['pending'].get('step')}: run `soundbite migrate resume`"))
+    return checks
+
+
 def _drift(engine: Engine, live: dict[str, int]) -> Check:
     expected = engine.ledger.read_state().get("weights")
     if expected and {k: live.get(k) for k in expected} != expected:
@@ -78,7 +92,7 @@ def _capacity(engine: Engine, percent: int) -> Check:
 
 def preflight(engine: Engine) -> list[Check]:
     """Every check, in the order a person would read them."""
-    checks = [_lock(engine)]
+    checks = [_lock(engine), *_run_state(engine)]
     live = engine.router.current()
     checks += _records(live)
     checks.append(_drift(engine, live))

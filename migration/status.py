@@ -50,6 +50,10 @@ def status(engine: Engine) -> dict:
         **config_drift(engine, live),
         "ledger_weights": state.get("weights"),
         "run_status": state.get("status"),
+        "abort": state.get("abort"),
+        "promoted": state.get("promoted", []),
+        "steps": state.get("steps", {}),
+        "pending": state.get("pending"),
         "alarms_firing": list(engine.firing()),
         "health": {lane: engine.problems(lane) if engine.health.get(lane) else None
                    for lane in (EC2, FARGATE)},

@@ -7,8 +7,12 @@ root only names them, so `soundbite --help` stays fast and packages stay indepen
 from __future__ import annotations
 
 import importlib
+import json
+import sys
 
 import click
+
+from soundbite.exit_codes import ExitCode
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("service.cli:api", "Serve the API with gunicorn (what the image runs)."),
@@ -34,6 +38,23 @@ class LazyGroup(click.Group):
         module_name, attr = target[0].split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def invoke(self, ctx: click.Context):
+        """No command prints a traceback unless `--debug`: one line (JSON under `--json`), exit 1."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for every command
+            if (ctx.obj or {}).get("debug"):
+                raise
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if "--json" in sys.argv[1:]:
+                click.echo(json.dumps({"status": "error", "error": type(exc).__name__,
+                                       "message": message, "exit_code": int(ExitCode.ERROR)}))
+            else:
+                click.echo(f"error: {message} (--debug shows the trace)", err=True)
+            ctx.exit(int(ExitCode.ERROR))
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -42,8 +63,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="soundbite")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the full trace when a command fails.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """SoundBite: text to speech, and the toolkit that moves it from EC2 to ECS Fargate."""
+    ctx.obj = {"debug": debug}
 
 
 if __name__ == "__main__":

@@ -3,12 +3,13 @@
 
 | code | meaning |
 |---|---|
-| 0 | success: promoted, nothing to do, check passed |
-| 1 | error: an AWS or Pulumi call failed unexpectedly |
-| 2 | usage error: bad option, unreadable plan or config (click's own code) |
-| 3 | rolled back: the judge failed the canary and traffic went back to EC2 |
+| 0 | success: promoted, nothing to do, check passed, rolled back by request |
+| 1 | error: an AWS or Pulumi call failed; no traffic is on Fargate unjudged (the message says where it is) |
+| 2 | usage error: bad option, invalid plan or target file (the field is named) |
+| 3 | rolled back: the judge failed the canary (or could not measure it) and traffic went back to EC2 |
 | 4 | held: inconclusive, soft failure, or an approval gate; a person decides next |
-| 5 | refused: preflight failed, the lock is held, or live weights drifted |
+| 5 | refused: preflight failed, the lock is held, live weights drifted, or the migration is aborted |
+| 6 | stood down: an operator or another run took over mid-step; this run touched nothing after that |
 """
 
 from __future__ import annotations
@@ -23,3 +24,4 @@ class ExitCode(IntEnum):
     ROLLED_BACK = 3
     HELD = 4
     REFUSED = 5
+    STOOD_DOWN = 6

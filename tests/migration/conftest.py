@@ -16,7 +16,7 @@ import pytest
 from migration.dns_setup import create_weighted_zone
 from migration.edge_metrics import edge_profile, publish_lane_metrics
 from migration.engine import Engine
-from migration.health import AlarmStates, HttpProbe
+from migration.health import AlarmStates, AsgHealth, EcsServiceHealth, HttpProbe
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.plan import quick_plan
@@ -168,3 +168,29 @@ def traffic(clock):
         return next(x for x in clock.listeners if isinstance(x, Traffic))
 
     return get
+
+
+@pytest.fixture
+def stacks(boto_session):
+    """An ECS service (2 tasks) and an Auto Scaling group (2 instances) on the emulator."""
+    tag = uuid.uuid4().hex[:8]
+    ecs = boto_session.client("ecs")
+    cluster = f"c-{tag}"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(family=f"api-{tag}", containerDefinitions=[
+        {"name": "api", "image": "soundbite:test", "memory": 512}])
+    ecs.create_service(cluster=cluster, serviceName="api", taskDefinition=f"api-{tag}", desiredCount=2)
+    ec2 = boto_session.client("ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    autoscaling = boto_session.client("autoscaling")
+    ec2.create_launch_template(LaunchTemplateName=f"lt-{tag}",
+                               LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=f"asg-{tag}", LaunchTemplate={"LaunchTemplateName": f"lt-{tag}"},
+        MinSize=1, MaxSize=4, DesiredCapacity=2, VPCZoneIdentifier=subnet)
+    return {
+        EC2: [AsgHealth(f"asg-{tag}", autoscaling)],
+        FARGATE: [EcsServiceHealth(cluster, "api", ecs)],
+        "ecs": ecs, "cluster": cluster, "asg": AsgHealth(f"asg-{tag}", autoscaling),
+    }

@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
-
-from migration.health import AsgHealth, EcsServiceHealth
+from migration.health import EcsServiceHealth
 from migration.preflight import preflight
 
 from .conftest import EC2, FARGATE
-
-
-@pytest.fixture
-def stacks(boto_session):
-    """An ECS service (2 tasks) and an Auto Scaling group (2 instances) on the emulator."""
-    tag = uuid.uuid4().hex[:8]
-    ecs = boto_session.client("ecs")
-    cluster = f"c-{tag}"
-    ecs.create_cluster(clusterName=cluster)
-    ecs.register_task_definition(family=f"api-{tag}", containerDefinitions=[
-        {"name": "api", "image": "soundbite:test", "memory": 512}])
-    ecs.create_service(cluster=cluster, serviceName="api", taskDefinition=f"api-{tag}", desiredCount=2)
-    ec2 = boto_session.client("ec2")
-    image = ec2.describe_images()["Images"][0]["ImageId"]
-    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    autoscaling = boto_session.client("autoscaling")
-    ec2.create_launch_template(LaunchTemplateName=f"lt-{tag}",
-                               LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
-    autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName=f"asg-{tag}", LaunchTemplate={"LaunchTemplateName": f"lt-{tag}"},
-        MinSize=1, MaxSize=4, DesiredCapacity=2, VPCZoneIdentifier=subnet)
-    return {
-        EC2: [AsgHealth(f"asg-{tag}", autoscaling)],
-        FARGATE: [EcsServiceHealth(cluster, "api", ecs)],
-        "ecs": ecs, "cluster": cluster, "asg": AsgHealth(f"asg-{tag}", autoscaling),
-    }
 
 
 class RunningTasks:

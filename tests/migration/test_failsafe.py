@@ -1,0 +1,433 @@
+"""The migration fails safe: every scenario of the fail-safe issue on the emulator.
+
+Each test asserts where the traffic ends and what the ledger says: judged, held with a
+stated reason, or back on EC2; an operator's rollback final; no traceback from any command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from infra.automation import PulumiStack
+from migration.exceptions import AbortedError, LeaseLostError, LockHeldError
+from migration.executor import Executor, Status
+from migration.health import AsgHealth
+from migration.ledger import Ledger
+from migration.metrics import CloudWatchMetrics
+from migration.router import PulumiRouter
+from soundbite.exit_codes import ExitCode
+
+from .conftest import EC2, FARGATE
+from .test_pulumi_path import FakeWorkspaceStack
+
+ALL_ON_EC2 = {EC2: 100, FARGATE: 0}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Faulty:
+    """A real boto3 client whose named operations fail (`code`) while `failing()` says so."""
+
+    def __init__(self, client, operations: set[str], code: str = "Throttling",
+                 failing=lambda: True):
+        self._client, self.operations, self.code, self.failing = client, operations, code, failing
+        self.failures = 0
+
+    def __getattr__(self, name):
+        attr = getattr(self._client, name)
+        if name in self.operations and self.failing():
+            def fail(*_args, **_kwargs):
+                self.failures += 1
+                raise ClientError({"Error": {"Code": self.code, "Message": "injected"}}, name)
+            return fail
+        return attr
+
+
+def validated(engine) -> None:
+    engine.ledger.write_state(promoted=["validate"])
+
+
+def kinds(engine) -> list[str]:
+    return [e["kind"] for e in engine.ledger.events(500)]
+
+
+def soundbite(*args: str, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
+    """The real CLI in its own process, as an operator runs it."""
+    return subprocess.run([sys.executable, "-m", "soundbite.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+@pytest.fixture
+def target_file(tmp_path, zone, fresh_data_plane):
+    def write(**extra) -> str:
+        zone_id, record = zone
+        path = tmp_path / "target.json"
+        path.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
+                                    "environment": fresh_data_plane.environment, **extra}))
+        return str(path)
+
+    return write
+
+
+# --- steps are durable -----------------------------------------------------------------------
+
+
+def test_a_held_step_is_soaked_again_never_skipped(make_engine, traffic):
+    engine = make_engine()
+    validated(engine)
+    traffic().rate = 0
+    first = Executor(engine).advance()
+    assert first.status is Status.HELD and first.step == "shift-5"
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    assert engine.ledger.read_state()["steps"]["shift-5"]["outcome"] == "held"
+    traffic().rate = 100
+    second = Executor(engine).advance()
+    assert (second.status, second.step) == (Status.PROMOTED, "shift-5"), "judged again, not skipped"
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    assert "resoak" in kinds(engine)
+    assert engine.ledger.read_state()["promoted"] == ["validate", "shift-5"]
+    third = Executor(engine).advance()
+    assert (third.status, third.step) == (Status.PROMOTED, "shift-25")
+
+
+# --- an operator's rollback is final ----------------------------------------------------------
+
+
+def test_operator_rollback_during_a_pulumi_up_is_final(make_engine, zone, route53, target_file):
+    """The operator's rollback (another process) lands while `pulumi up` runs; the up then
+    writes its weights anyway; the run undoes them and stands down."""
+    engine = make_engine()
+    validated(engine)
+    fake = FakeWorkspaceStack(route53, *zone, engine.phase_table)
+    stack = PulumiStack(fake, "dev")
+    stack.set_phase("validate")
+    rolled_back = {}
+    original_up = fake.up
+
+    def slow_up(on_output=None):
+        # the operator acts while pulumi works; pulumi then writes the stale phase's weights
+        rolled_back["cli"] = soundbite("migrate", "rollback", "--config", target_file(), "--yes",
+                                       "--reason", "clients see 5xx")
+        return original_up(on_output)
+
+    fake.up = slow_up
+    engine.router = PulumiRouter(stack, engine.direct_router, engine.phase_table)
+    with pytest.raises(LeaseLostError):
+        Executor(engine).advance()
+    assert rolled_back["cli"].returncode == ExitCode.OK, rolled_back["cli"].stderr
+    assert engine.direct_router.current() == ALL_ON_EC2, "the in-flight up did not undo the rollback"
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and state["abort"]["reason"] == "clients see 5xx"
+    assert "in-flight-undone" in kinds(engine)
+    with pytest.raises(AbortedError, match="clients see 5xx"):
+        Executor(make_engine()).advance()
+
+
+def test_a_run_taken_over_mid_soak_stands_down_without_touching_traffic(make_engine, clock):
+    engine = make_engine(owner="run-a")
+    validated(engine)
+    operator = make_engine(owner="oncall", traffic=False)
+    takeover_at = clock.t + 5  # during the shift-5 soak
+
+    def take(start, end):
+        if start < takeover_at <= end:
+            Executor(operator).rollback("operator says no")
+
+    clock.listeners.append(take)
+    with pytest.raises(LeaseLostError):
+        Executor(engine).run()
+    assert engine.router.current() == ALL_ON_EC2
+    events = engine.ledger.events(500)
+    after = events[[e["kind"] for e in events].index("rollback") + 1:]
+    assert [e for e in after if e.get("runId") == "run-a"] == [], "the old run wrote nothing after"
+
+
+def test_after_a_rollback_every_move_is_refused_until_retry(make_engine, target_file):
+    engine = make_engine()
+    validated(engine)
+    Executor(engine).advance()
+    Executor(engine).rollback("bad build")
+    config = target_file()
+    for command in (["advance"], ["run"], ["shift", "--to", "50", "--yes"], ["resume"]):
+        result = soundbite("migrate", *command, "--config", config)
+        assert result.returncode == ExitCode.REFUSED, (command, result.stderr)
+        assert "aborted by" in result.stderr and "bad build" in result.stderr
+        assert "Traceback" not in result.stderr
+    status = json.loads(soundbite("migrate", "status", "--config", config, "--json").stdout)
+    assert status["run_status"] == "aborted" and status["abort"]["reason"] == "bad build"
+    assert status["abort"]["by"] and status["abort"]["at"]
+    assert "ABORTED by" in soundbite("migrate", "status", "--config", config).stdout
+    retry = soundbite("migrate", "retry", "--config", config, "--yes", "--json")
+    assert retry.returncode == ExitCode.OK and json.loads(retry.stdout)["status"] == "ready"
+    again = Executor(make_engine()).advance()
+    assert again.step == "validate", "a retried migration starts from validate"
+
+
+# --- the lease outlives every wait --------------------------------------------------------------
+
+
+class SlowInsync:
+    """Route 53 whose changes stay PENDING for `seconds` of the engine's clock."""
+
+    def __init__(self, client, clock, seconds: float):
+        self._client, self.clock, self.seconds = client, clock, seconds
+        self.started: dict[str, float] = {}
+
+    def change_resource_record_sets(self, **kwargs):
+        answer = self._client.change_resource_record_sets(**kwargs)
+        self.started[answer["ChangeInfo"]["Id"]] = self.clock.now()
+        answer["ChangeInfo"]["Status"] = "PENDING"
+        return answer
+
+    def get_change(self, Id):  # noqa: N803 - boto3's parameter name
+        done = self.clock.now() - self.started[Id] >= self.seconds
+        return {"ChangeInfo": {"Id": Id, "Status": "INSYNC" if done else "PENDING"}}
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock, route53):
+    engine = make_engine()
+    validated(engine)
+    assert engine.ledger.lease_seconds < 90
+    engine.direct_router._client = SlowInsync(route53, clock, seconds=90)
+    rival = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="rival", now=clock.now)
+    attempts = []
+
+    def contend(start, end):
+        if engine.ledger.fence is not None and len(attempts) < 1 and clock.now() - (
+                min(engine.direct_router._client.started.values(), default=clock.now())) >= 70:
+            try:
+                rival.acquire()
+                attempts.append("took it")
+            except LockHeldError:
+                attempts.append("refused")
+
+    clock.listeners.append(contend)
+    result = Executor(engine).advance()
+    assert attempts == ["refused"], "70 s into a 90 s INSYNC wait the lease was still held"
+    assert result.status is Status.PROMOTED and engine.router.current() == {EC2: 95, FARGATE: 5}
+
+
+# --- provider errors are measurements ------------------------------------------------------------
+
+
+def test_cloudwatch_throttling_mid_soak_is_an_error_check_then_judging_goes_on(make_engine, cloudwatch, clock):
+    window = {}
+
+    def failing():
+        return window.get("from", float("inf")) <= clock.now() < window.get("to", float("inf"))
+
+    faulty = Faulty(cloudwatch, {"get_metric_data", "get_metric_statistics"}, failing=failing)
+    engine = make_engine()
+    engine.metrics = CloudWatchMetrics(engine.metrics.profile, client=faulty)
+    validated(engine)
+    window.update({"from": clock.now() + 3, "to": clock.now() + 5})  # inside the shift-5 soak
+    result = Executor(engine).advance()
+    assert result.status is Status.PROMOTED
+    outcomes = [v["outcome"] for v in result.verdicts]
+    assert "error" in outcomes and outcomes[-1] == "pass"
+    error = next(v for v in result.verdicts if v["outcome"] == "error")
+    assert "Throttling" in error["reason"]
+    assert faulty.failures > 0
+
+
+def test_cloudwatch_down_rolls_back_after_the_error_limit(make_engine, cloudwatch):
+    engine = make_engine()
+    faulty = Faulty(cloudwatch, {"get_metric_data", "get_metric_statistics"}, code="ServiceUnavailable")
+    engine.metrics = CloudWatchMetrics(engine.metrics.profile, client=faulty)
+    validated(engine)
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK
+    assert engine.router.current() == ALL_ON_EC2
+    errors = [v for v in result.verdicts if v["outcome"] == "error"]
+    assert len(errors) == engine.plan.consecutive_error_limit
+    assert "could not be measured" in result.reason and "ServiceUnavailable" in result.reason
+    assert engine.ledger.read_state()["status"] == "aborted"
+
+
+def test_the_ledger_gone_mid_soak_rolls_back_through_route53(make_engine, clock, boto_session):
+    engine = make_engine()
+    validated(engine)
+    gone_at = clock.now() + 4
+    engine.ledger._client = Faulty(boto_session.client("dynamodb"),
+                                   {"get_item", "put_item", "update_item", "transact_write_items", "query"},
+                                   code="ResourceNotFoundException", failing=lambda: clock.now() >= gone_at)
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK
+    assert engine.router.current() == ALL_ON_EC2
+    assert "control-plane failure" in result.reason
+    assert any("abort was not recorded" in w for w in result.warnings)
+
+
+# --- rollback needs Route 53 alone --------------------------------------------------------------
+
+
+def test_rollback_with_the_ledger_table_missing_still_moves_the_weights(make_engine, target_file):
+    engine = make_engine()
+    engine.router.set_weights({EC2: 75, FARGATE: 25})
+    result = soundbite("migrate", "rollback", "--config", target_file(ledger_table="no-such-table"),
+                       "--yes", "--reason", "5xx")
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert engine.router.current() == ALL_ON_EC2
+    assert "warning: traffic is safe on EC2, but the abort was not recorded" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_rollback_with_auto_scaling_unreachable_still_moves_the_weights(make_engine, target_file, stacks):
+    engine = make_engine()
+    engine.router.set_weights({EC2: 75, FARGATE: 25})
+    result = soundbite("migrate", "rollback", "--config", target_file(asg_name=stacks["asg"].name),
+                       "--yes", "--json", env={"AWS_ENDPOINT_URL_AUTO_SCALING": "http://127.0.0.1:9",
+                                               "AWS_MAX_ATTEMPTS": "1"})
+    assert result.returncode == ExitCode.OK, result.stderr
+    data = json.loads(result.stdout)
+    assert data["weights"] == ALL_ON_EC2 and engine.router.current() == ALL_ON_EC2
+    assert any("capacity could not be checked" in w for w in data["warnings"])
+    assert "Traceback" not in result.stderr
+
+
+def test_the_judges_rollback_survives_auto_scaling_gone(make_engine, traffic, stacks):
+    asg = stacks["asg"]
+    engine = make_engine(ec2_scaler=AsgHealth(asg.name, Faulty(asg._client, {"describe_auto_scaling_groups"})))
+    validated(engine)
+    traffic().fault = lambda w: {FARGATE: 0.3}
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
+    assert any("capacity could not be checked" in w for w in result.warnings)
+
+
+def test_rollback_wait_capacity_reports_the_in_service_count(make_engine, stacks):
+    asg = stacks["asg"]
+    engine = make_engine(ec2_scaler=asg)
+    engine.router.set_weights({EC2: 75, FARGATE: 25})
+    result = Executor(engine).rollback("test", wait_capacity=True)
+    assert engine.router.current() == ALL_ON_EC2
+    assert any(a.startswith("EC2 has ") and "instances in service" in a for a in result.actions)
+
+
+# --- a process killed between Route 53 and its ledger write --------------------------------------
+
+KILL_AFTER_ROUTE53 = """
+import os, signal, sys
+from migration.router import Route53WeightedRouter
+real = Route53WeightedRouter.set_weights
+def set_then_die(self, weights, expect=None):
+    real(self, weights, expect)
+    os.kill(os.getpid(), signal.SIGKILL)
+Route53WeightedRouter.set_weights = set_then_die
+from soundbite.cli import main
+sys.argv = ["soundbite", *sys.argv[1:]]
+main()
+"""
+
+
+def test_killed_between_the_route53_change_and_its_ledger_write_then_resume(make_engine, target_file,
+                                                                               tmp_path):
+    engine = make_engine(traffic=False)
+    validated(engine)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"name": "fast", "steps": [50, 100], "soak_seconds": 0.2,
+                                "ttl_wait_seconds": 0, "metric_lag_seconds": 0,
+                                "analysis_interval_seconds": 0.05, "max_soak_extension_seconds": 0.3}))
+    config = target_file()
+    killed = subprocess.run([sys.executable, "-c", KILL_AFTER_ROUTE53, "migrate", "advance", "--config",
+                             config, "--plan", str(plan)], capture_output=True, text=True, cwd=ROOT,
+                            timeout=90)
+    assert killed.returncode == -9, killed.stderr
+    assert engine.router.current() == {EC2: 50, FARGATE: 50}, "the change reached Route 53"
+    assert engine.ledger.read_state()["pending"]["after"] == {EC2: 50, FARGATE: 50}
+    engine.ledger.client.update_item(  # the dead run's lease runs out
+        TableName=engine.ledger.table, Key=engine.ledger.lock_key,
+        UpdateExpression="SET expiresAt = :zero", ExpressionAttributeValues={":zero": {"N": "0"}})
+    refused = soundbite("migrate", "advance", "--config", config, "--plan", str(plan))
+    assert refused.returncode == ExitCode.REFUSED and "soundbite migrate resume" in refused.stderr
+    resumed = soundbite("migrate", "resume", "--config", config, "--plan", str(plan), "--json")
+    data = json.loads(resumed.stdout)
+    assert resumed.returncode == ExitCode.HELD, resumed.stderr  # no traffic here: judged, then held
+    assert data["step"] == "shift-50" and "more canary requests" in data["reason"]
+    assert engine.router.current() == {EC2: 50, FARGATE: 50}
+    resume = next(e for e in engine.ledger.events(500) if e["kind"] == "resume")
+    assert "reached Route 53" in resume["adopted"]
+    assert engine.ledger.read_state()["pending"] is None
+    assert any(e["kind"] == "verdict" and e["step"] == "shift-50" for e in engine.ledger.events(500))
+
+
+# --- files are validated before anything moves; no tracebacks -------------------------------------
+
+
+@pytest.mark.parametrize(("plan", "field"), [
+    ({"judge": {"min_requests": "x"}}, "judge.min_requests"),
+    ({"analysis_interval_seconds": True}, "analysis_interval_seconds"),
+    ({"steps": [5, {"percent": 500}]}, "steps.1.percent"),
+    ({"failure_limit": 0}, "failure_limit"),
+    ({"soak": 3}, "soak: unknown key"),
+])
+def test_a_mistyped_plan_file_is_refused_before_anything_moves(make_engine, target_file, tmp_path,
+                                                                plan, field):
+    engine = make_engine(traffic=False)
+    path = tmp_path / "plan.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(plan))
+    result = soundbite("migrate", "advance", "--config", target_file(), "--plan", str(path))
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert field in result.stderr and "plan.yaml" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert engine.router.current() == ALL_ON_EC2 and engine.ledger.events() == []
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"direct_urls": "http://fargate.example.com"}, "direct_urls"),
+    ({"direct_urls": {"fargate": "not a url"}}, "direct_urls.fargate"),
+    ({"ecs_service": "api"}, "ecs_cluster and ecs_service go together"),
+    ({"metrics": "prometheus"}, "metrics"),
+])
+def test_a_mistyped_target_file_names_its_field(target_file, extra, field):
+    result = soundbite("migrate", "status", "--config", target_file(**extra), "--json")
+    assert result.returncode == ExitCode.USAGE
+    assert field in json.loads(result.stdout)["message"]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_region_is_one_line(target_file):
+    result = soundbite("migrate", "status", "--config", target_file(),
+                       env={"AWS_DEFAULT_REGION": "", "AWS_REGION": "", "AWS_CONFIG_FILE": "/nonexistent"})
+    assert result.returncode == ExitCode.USAGE and "no AWS region" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_no_soundbite_command_prints_a_traceback_without_debug(target_file):
+    dead = {"AWS_ENDPOINT_URL_CLOUDWATCH": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    status = soundbite("migrate", "status", "--config", target_file(), env=dead)
+    assert status.returncode == ExitCode.ERROR and "Traceback" not in status.stderr
+    assert len(status.stderr.strip().splitlines()) == 1
+    as_json = soundbite("migrate", "status", "--config", target_file(), "--json", env=dead)
+    assert json.loads(as_json.stdout)["status"] == "error"
+    dlq = soundbite("dlq", "inspect", "--json", env={"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9",
+                                                     "AWS_MAX_ATTEMPTS": "1"})
+    assert dlq.returncode != 0 and "Traceback" not in dlq.stderr
+    debug = soundbite("--debug", "migrate", "status", "--config", target_file(), env=dead)
+    assert "Traceback" in debug.stderr
+
+
+def test_the_heartbeat_renews_through_a_blocking_call(make_engine):
+    engine = make_engine(traffic=False)
+    ledger = engine.ledger
+    ledger.lease_seconds = 0.6
+    ledger.now = __import__("time").time
+    ledger.acquire()
+    renewed = threading.Event()
+    expires = ledger.holder()["expiresAt"]
+    with ledger.heartbeat(interval=0.05):
+        renewed.wait(0.5)  # a blocking call standing for `pulumi up`
+    assert ledger.holder()["expiresAt"] > expires
+    ledger.release()
