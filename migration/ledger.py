@@ -6,7 +6,7 @@ Item layout (table `spec.MIGRATION_LEDGER_TABLE`, keys pk/sk):
 |---|---|---|
 | `LOCK#<stack>` | `STATE` | `owner`, `version` (the fencing token), `operator`, `acquiredAt`, `expiresAt` |
 | `RUN#<stack>` | `STATE` | `runId`, `updatedAt`, `doc` (JSON: status, steps, weights, pending, abort...) |
-| `RUN#<stack>` | `EVENT#<epoch ms, 15 digits>#<seq>` | `runId`, `kind`, `at`, `doc` (JSON evidence) |
+| `RUN#<stack>` | `EVENT#<epoch ms, 15 digits>#<seq>#<owner>` | `runId`, `kind`, `at`, `doc` (JSON evidence) |
 
 Every acquisition, forcible or not, increments `version`. A holder's writes go through
 `commit`, one transaction that checks the lock still carries its owner and version, writes the
@@ -244,7 +244,7 @@ class Ledger:
         at = self.now()
         event = {"kind": kind, "at": at, "runId": self.owner, "operator": self.operator, **data}
         items = [{"Put": {"TableName": self.table, "Item": {
-            "pk": {"S": self.run_pk}, "sk": {"S": f"EVENT#{int(at * 1000):015d}#{self._seq:06d}"},
+            "pk": {"S": self.run_pk}, "sk": {"S": f"EVENT#{int(at * 1000):015d}#{self._seq:06d}#{self.owner}"},
             "runId": {"S": self.owner}, "kind": {"S": kind}, "at": {"N": repr(at)},
             "doc": {"S": json.dumps(event, default=str)}}}}]
         self._transact(items, state, at, fenced)

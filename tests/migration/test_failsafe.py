@@ -431,3 +431,19 @@ def test_the_heartbeat_renews_through_a_blocking_call(make_engine):
         renewed.wait(0.5)  # a blocking call standing for `pulumi up`
     assert ledger.holder()["expiresAt"] > expires
     ledger.release()
+
+
+def test_a_fenced_write_after_a_takeover_writes_nothing(make_engine, clock):
+    run = make_engine(owner="run-a", traffic=False).ledger
+    operator = make_engine(owner="oncall", traffic=False).ledger
+    run.acquire()
+    run.commit("shift", state={"status": "soaking"})
+    clock.t += 1
+    operator.acquire_forcibly()
+    operator.commit("rollback", state={"status": "aborted"})
+    clock.t += 1
+    with pytest.raises(LeaseLostError):
+        run.commit("promoted", state={"status": "promoted"})
+    assert run.read_state()["status"] == "aborted"
+    assert [e["kind"] for e in run.events()] == ["shift", "rollback"]
+    assert operator.holder()["version"] == 2, "every acquisition moves the fencing token on"
