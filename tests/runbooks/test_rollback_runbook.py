@@ -113,7 +113,7 @@ def test_the_rollback_runbook_mid_shift_puts_all_traffic_on_ec2_twice_and_loses_
     assert all("weights already all on EC2" in out for out in rollbacks[1:])
     for out in (out for command, out in outputs if " status " in command):
         status = json.loads(out)
-        assert (status["live_weights"], status["run_status"]) == (ALL_ON_EC2, "rolled-back")
+        assert (status["live_weights"], status["run_status"]) == (ALL_ON_EC2, "aborted")
     reconciles = [out for command, out in outputs if " reconcile " in command]
     assert reconciles and all(
         f"pulumi config set soundbite:migrationPhase validate --stack {target['stack']}" in out
