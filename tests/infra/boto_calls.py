@@ -21,9 +21,10 @@ PACKAGES = ("service", "worker", "migration", "soundbite", "infra")
 SERVICES = ("dynamodb", "s3", "sqs", "polly", "cloudwatch", "route53", "autoscaling", "ecs",
             "elbv2", "secretsmanager")
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
-# Operations whose IAM action has another name.
-ACTION_FOR = {"s3:HeadBucket": "s3:ListBucket", "s3:HeadObject": "s3:GetObject",
-              "s3:ListObjectsV2": "s3:ListBucket"}
+# Operations whose IAM actions have other names (a transaction needs each item's action).
+ACTION_FOR = {"s3:HeadBucket": ("s3:ListBucket",), "s3:HeadObject": ("s3:GetObject",),
+              "s3:ListObjectsV2": ("s3:ListBucket",),
+              "dynamodb:TransactWriteItems": ("dynamodb:PutItem", "dynamodb:ConditionCheckItem"),}
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ def operations() -> dict[str, tuple[str, ...]]:
         model = session.get_service_model(service)
         for op in model.operation_names:
             action = f"{IAM_PREFIX.get(service, service)}:{op}"
-            found.setdefault(xform_name(op), []).append(ACTION_FOR.get(action, action))
+            found.setdefault(xform_name(op), []).extend(ACTION_FOR.get(action, (action,)))
     return {k: tuple(v) for k, v in found.items()}
 
 
