@@ -1,12 +1,22 @@
-"""Run moto's server in its own process on a loopback port.
+"""The local AWS emulator behind one small interface: start, endpoint, readiness, reset, stop.
 
-Its own process, so the API and the worker do not share an interpreter lock with it, and
-everything talks to it over real HTTP exactly as it would talk to AWS.
+Two emulators play AWS locally, each a server in its own process on a loopback port, so the
+API and the worker do not share an interpreter lock with it and everything talks to it over
+real HTTP exactly as it would talk to AWS:
+
+- `ministack` (the default): CloudWatch percentiles and evaluated alarms, Route 53 changes
+  that answer PENDING before INSYNC, ECS services that count their own tasks, Cognito with
+  tokens its JWKS verifies. It runs from an environment of its own (`infra.local.ministack`).
+- `moto`: moto's server, from SoundBite's own environment.
+
+`SOUNDBITE_EMULATOR=moto|ministack` selects one for `soundbite dev`, `soundbite rehearse`,
+`soundbite emulator` and the tests.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,10 +24,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LOCAL_REGION = "us-east-1"
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+SELECT_VARIABLE = "SOUNDBITE_EMULATOR"
+MOTO, MINISTACK = "moto", "ministack"
+KINDS = (MOTO, MINISTACK)
+DEFAULT_KIND = MOTO
 
 
 class EmulatorError(RuntimeError):
@@ -40,12 +54,42 @@ def aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def selected(kind: str | None = None) -> str:
+    """The emulator to run: `kind`, else `SOUNDBITE_EMULATOR`, else the default."""
+    kind = (kind or os.environ.get(SELECT_VARIABLE) or DEFAULT_KIND).strip().lower()
+    if kind not in KINDS:
+        raise EmulatorError(f"{SELECT_VARIABLE}={kind!r}: choose one of {', '.join(KINDS)}")
+    return kind
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What differs between emulators: where readiness and reset are asked."""
+
+    kind: str
+    ready_path: str
+    reset_path: str
+
+
+FLAVOURS = {
+    MOTO: Flavour(MOTO, "/moto-api/data.json", "/moto-api/reset"),
+    MINISTACK: Flavour(MINISTACK, "/_ministack/ready", "/_ministack/reset"),
+}
+
+
 @dataclass
 class Emulator:
-    """A running moto server process."""
+    """A running emulator process."""
 
     process: subprocess.Popen
     endpoint: str
+    kind: str = MOTO
+    state_dir: str | None = None
+    _log: object = field(default=None, repr=False)
+
+    @property
+    def flavour(self) -> Flavour:
+        return FLAVOURS[self.kind]
 
     @property
     def env(self) -> dict[str, str]:
@@ -64,6 +108,34 @@ class Emulator:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def ready(self, timeout: float = 2.0) -> bool:
+        """The emulator answers its readiness address with a success."""
+        try:
+            with urllib.request.urlopen(self.endpoint + self.flavour.ready_path, timeout=timeout) as rsp:
+                return 200 <= rsp.status < 300
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise EmulatorError(f"the {self.kind} emulator exited with code "
+                                    f"{self.process.returncode} while starting")
+            if self.ready():
+                return
+            time.sleep(0.1)
+        raise EmulatorError(f"the {self.kind} emulator at {self.endpoint} did not answer "
+                            f"within {timeout:.0f} s")
+
+    def reset(self) -> None:
+        """Forget every resource (tables, queues, zones, alarms...): a clean emulator."""
+        request = urllib.request.Request(self.endpoint + self.flavour.reset_path, data=b"",
+                                         method="POST")
+        with urllib.request.urlopen(request, timeout=30) as rsp:
+            if rsp.status >= 300:
+                raise EmulatorError(f"reset answered {rsp.status}")
+
     def stop(self, timeout: float = 5.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -72,51 +144,52 @@ class Emulator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
-def wait_until_ready(endpoint: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise EmulatorError(f"the emulator exited with code {process.returncode} while starting")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2):
-                return
-        except OSError as exc:
-            last = exc
-            time.sleep(0.1)
-    raise EmulatorError(f"the emulator at {endpoint} did not answer within {timeout:.0f} s: {last}")
-
-
-ECS_RUNNING_TASKS = 2
-"""The emulator reports this many running tasks for every ECS service (it runs none itself);
-2 is the phase table's default full capacity, so a fully scaled service looks healthy."""
+def _moto_command(host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)], {}
 
 
 def start(port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None,
-          ecs_running_tasks: int = ECS_RUNNING_TASKS) -> Emulator:
-    """Start a moto server and wait until it answers."""
+          kind: str | None = None, timeout: float = 60.0) -> Emulator:
+    """Start the selected emulator on `host` (loopback) and wait until it answers."""
+    kind = selected(kind)
     port = port or free_port(host)
-    env = {**os.environ, **LOCAL_CREDENTIALS, "MOTO_ECS_SERVICE_RUNNING": str(ecs_running_tasks)}
+    env = {**os.environ, **LOCAL_CREDENTIALS}
     env.pop("AWS_ENDPOINT_URL", None)
-    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
-        stdout=log, stderr=log, env=env, start_new_session=True,
-    )
-    endpoint = f"http://{host}:{port}"
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115
+    out = log or subprocess.DEVNULL
+    state = None
+    if kind == MINISTACK:
+        from infra.local import ministack
+
+        ministack.ensure_installed(log=log)
+        state = ministack.state_dir()
+        argv = ministack.command(host, port)
+        env.update(ministack.environment(host, port, state))
+    else:
+        argv, extra = _moto_command(host, port)
+        env.update(extra)
+    process = subprocess.Popen(argv, stdout=out, stderr=out, env=env, start_new_session=True,
+                               cwd=state)
+    emulator = Emulator(process, f"http://{host}:{port}", kind, state, log)
     try:
-        wait_until_ready(endpoint, process=process)
+        emulator.wait_ready(timeout)
     except EmulatorError:
-        process.kill()
+        emulator.stop(timeout=1)
         raise
-    return Emulator(process, endpoint)
+    return emulator
 
 
 @contextmanager
-def running(port: int | None = None, log_path: str | None = None) -> Iterator[Emulator]:
-    emulator = start(port, log_path=log_path)
+def running(port: int | None = None, log_path: str | None = None,
+            kind: str | None = None) -> Iterator[Emulator]:
+    emulator = start(port, log_path=log_path, kind=kind)
     try:
         yield emulator
     finally:

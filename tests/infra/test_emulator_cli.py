@@ -28,7 +28,8 @@ def test_emulator_command_serves_the_bootstrapped_data_plane_until_sigterm():
         assert env["SOUNDBITE_TABLE"] in ddb.list_tables()["TableNames"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(10) == 0
-        with pytest.raises(urllib.error.URLError):
-            urllib.request.urlopen(env["AWS_ENDPOINT_URL"] + "/moto-api/data.json", timeout=2)
+        with pytest.raises(urllib.error.URLError) as stopped:
+            urllib.request.urlopen(env["AWS_ENDPOINT_URL"] + "/", timeout=2)
+        assert not isinstance(stopped.value, urllib.error.HTTPError)  # nothing answers at all
     finally:
         process.kill()
