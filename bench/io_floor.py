@@ -120,3 +120,60 @@ def run(floor: Floor, processes: int, threads: int, duration: float) -> dict:
     return {"tool": "boto3", "requests": len(latencies), "seconds": round(elapsed, 2),
             "rps": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
             **stats.latency_summary(latencies), "failed": sum(r[1] for r in results)}
+
+
+# --- the emulator's own data-plane floors ----------------------------------------------------
+
+
+def data_plane_floors(endpoint: str, environment: str, seconds: float = 5.0) -> dict:
+    """One client, one thread: DynamoDB put+get pairs/s and SQS send+receive+delete round
+    trips/s on the bootstrapped data plane. The emulator's ceiling for every end-to-end run."""
+    from infra.local import bootstrap
+
+    plane = bootstrap.bootstrap(endpoint, environment)
+    ddb, sqs = _clients(endpoint)
+    floor = Floor(endpoint, environment, plane.soundbites_table, plane.idempotency_table,
+                  plane.queue_url)
+
+    def pair() -> None:
+        soundbite_id = uuid.uuid4().hex
+        item = _soundbite_item(floor, soundbite_id, "2026-01-01T00:00:00Z", int(time.time()))
+        ddb.put_item(TableName=floor.soundbites_table, Item=item)
+        ddb.get_item(TableName=floor.soundbites_table, ConsistentRead=True,
+                     Key={"pk": item["pk"], "sk": item["sk"]})
+
+    def round_trip() -> None:
+        sqs.send_message(QueueUrl=plane.dlq_url, MessageBody=TEXT)
+        for message in sqs.receive_message(QueueUrl=plane.dlq_url, MaxNumberOfMessages=1,
+                                           WaitTimeSeconds=1).get("Messages", []):
+            sqs.delete_message(QueueUrl=plane.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def rate(call) -> float:
+        call()  # connections open, models loaded
+        done, deadline = 0, time.perf_counter() + seconds
+        started = time.perf_counter()
+        while time.perf_counter() < deadline:
+            call()
+            done += 1
+        return round(done / (time.perf_counter() - started), 1)
+
+    return {"dynamodb_put_get_pairs_per_s": rate(pair),
+            "sqs_send_receive_delete_per_s": rate(round_trip)}
+
+
+def main() -> None:
+    """`python -m bench.io_floor`: the data-plane floors of each emulator, as JSON."""
+    import sys
+
+    from infra.local import emulator
+
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
+    out = {}
+    for kind in emulator.KINDS:
+        with emulator.running(kind=kind) as em:
+            out[kind] = data_plane_floors(em.endpoint, "floor", seconds)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
