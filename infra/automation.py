@@ -66,6 +66,16 @@ class PulumiStack:
                 raise PulumiUnavailableError(MISSING_CLI) from exc
             raise AutomationError(f"cannot set {PHASE_KEY}={phase} on {self.name}: {exc}") from exc
 
+    def preview(self, on_output: Callable[[str], None] | None = None) -> dict[str, int]:
+        """`pulumi preview`: the planned changes by kind (create, update, delete, same)."""
+        try:
+            result = self._stack.preview(on_output=on_output)
+        except Exception as exc:
+            if _is_missing_cli(exc):
+                raise PulumiUnavailableError(MISSING_CLI) from exc
+            raise AutomationError(f"pulumi preview failed on stack {self.name}: {exc}") from exc
+        return dict(getattr(result, "change_summary", None) or {})
+
     def up(self, on_output: Callable[[str], None] | None = None) -> UpSummary:
         try:
             result = self._stack.up(on_output=on_output)

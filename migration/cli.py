@@ -90,20 +90,42 @@ def target_options(func):
     return wrapper
 
 
-def _engine(target, plan, via="route53", quiet=False):
+def _operator(target) -> str | None:
+    """The caller's STS identity and the local user, for every event; None if STS is unreachable."""
+    import boto3
+
+    from migration.ledger import default_operator
+
+    try:
+        arn = boto3.client("sts", region_name=target.region).get_caller_identity()["Arn"]
+    except Exception:  # noqa: BLE001 - the identity is a label; the local user still names who
+        return None
+    return f"{arn} ({default_operator()})"
+
+
+def _engine(target, plan, via="route53", quiet=False, view=None):
+    """The engine with the plan's hooks on its events and the live view (if any) before them."""
     from migration.factory import build_engine
+    from migration.notify import Notifier
 
-    colours = {"pass": "green", "fail": "red", "inconclusive": "yellow", "rollback": "bold red",
-               "held": "yellow", "shift": "cyan"}
+    listener = view if (view is not None and not quiet) else (lambda _event: None)
+    notifier = Notifier(plan.notify, target.stack, inner=listener)
+    engine = build_engine(target, plan, via=via, on_event=notifier)
+    engine.ledger.operator = _operator(target) or engine.ledger.operator
+    if hasattr(engine.router, "on_preview"):
+        engine.router.on_preview = lambda phase, changes: notifier(
+            {"kind": "preview", "step": phase, "reason": "pulumi preview: " + (
+                ", ".join(f"{n} {kind}" for kind, n in sorted(changes.items())) or "no changes")})
+    return engine
 
-    def show(event: dict) -> None:
-        if quiet:
-            return
-        label = event.get("outcome") or event["kind"]
-        detail = event.get("reason") or event.get("weights") or ""
-        err.print(f"[{colours.get(label, 'dim')}]{label:>12}[/] {event.get('step') or ''} {detail}")
 
-    return build_engine(target, plan, via=via, on_event=show)
+def _confirm(question: str, yes: bool) -> None:
+    """Ask before moving traffic; "no" (or no terminal to ask on) refuses with exit 5."""
+    if yes:
+        return
+    if not click.confirm(question, default=False, err=True):
+        err.print("[bold red]refused:[/] not confirmed; nothing changed")
+        sys.exit(int(Exit.REFUSED))
 
 
 def _weights(weights: dict) -> str:
@@ -188,12 +210,20 @@ def _refuse_unless_preflight(engine) -> None:
         sys.exit(int(Exit.REFUSED))
 
 
-def _move(target, plan, via, as_json, dry_run, action):
+def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
+    from migration.live import LiveView
+
+    view = LiveView(err, mode="json" if as_json else "auto")
     try:
-        engine = _engine(target, plan, via=via, quiet=as_json)
+        engine = _engine(target, plan, via=via, view=view)
         if not dry_run:
             _refuse_unless_preflight(engine)
-        result = action(Executor(engine))
+            preview = action(Executor(engine), True)
+            for line in preview.actions:
+                err.print(f"  would: {line}", soft_wrap=True, highlight=False)
+            _confirm(question, yes)
+        with view:
+            result = action(Executor(engine), dry_run)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         _fail(exc, as_json)
     _finish(result, as_json)
@@ -202,7 +232,9 @@ def _move(target, plan, via, as_json, dry_run, action):
 VIA = click.option("--via", type=click.Choice(["route53", "pulumi"]), default="route53",
                    show_default=True, help="Change Route 53 directly, or set the phase and pulumi up.")
 DRY = click.option("--dry-run", is_flag=True, help="Print what would happen; change nothing.")
-JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+JSON = click.option("--json", "as_json", is_flag=True,
+                    help="Print the result as JSON (and each event as a JSON line on stderr).")
+YES = click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 
 
 @migrate.command()
@@ -210,9 +242,11 @@ JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as
 @VIA
 @DRY
 @JSON
-def advance(target, plan, via, dry_run, as_json):
+@YES
+def advance(target, plan, via, dry_run, as_json, yes):
     """Apply the next step of the plan and soak it; ends promoted, held or rolled back."""
-    _move(target, plan, via, as_json, dry_run, lambda ex: ex.advance(dry_run=dry_run))
+    _move(target, plan, via, as_json, dry_run, lambda ex, dry: ex.advance(dry_run=dry), yes,
+          f"Take the next step of {target.stack}'s migration?")
 
 
 @migrate.command()
@@ -222,12 +256,11 @@ def advance(target, plan, via, dry_run, as_json):
 @VIA
 @DRY
 @JSON
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@YES
 def shift(target, plan, to_percent, via, dry_run, as_json, yes):
     """Shift straight to N percent on Fargate, then soak and judge it."""
-    if not (dry_run or yes):
-        click.confirm(f"Send {to_percent}% of {target.stack} traffic to Fargate?", abort=True)
-    _move(target, plan, via, as_json, dry_run, lambda ex: ex.advance(to_percent, dry_run=dry_run))
+    _move(target, plan, via, as_json, dry_run, lambda ex, dry: ex.advance(to_percent, dry_run=dry),
+          yes, f"Send {to_percent}% of {target.stack} traffic to Fargate?")
 
 
 @migrate.command()
@@ -235,9 +268,11 @@ def shift(target, plan, to_percent, via, dry_run, as_json, yes):
 @VIA
 @DRY
 @JSON
-def run(target, plan, via, dry_run, as_json):
+@YES
+def run(target, plan, via, dry_run, as_json, yes):
     """Advance through every remaining step unattended, stopping at approval gates."""
-    _move(target, plan, via, as_json, dry_run, lambda ex: ex.run(dry_run=dry_run))
+    _move(target, plan, via, as_json, dry_run, lambda ex, dry: ex.run(dry_run=dry), yes,
+          f"Run {target.stack}'s remaining migration steps unattended?")
 
 
 @migrate.command()
@@ -266,8 +301,8 @@ def rollback(target, plan, reason, wait_capacity, dry_run, as_json, yes):
 
     Then records the migration aborted (advance, run, shift and resume refuse until
     `retry`) and raises EC2 capacity: each of those is best effort, a warning if it fails."""
-    if not (dry_run or yes):
-        click.confirm(f"Send all {target.stack} traffic back to EC2?", abort=True)
+    if not dry_run:
+        _confirm(f"Send all {target.stack} traffic back to EC2?", yes)
     try:
         result = Executor(_engine(target, plan, quiet=as_json)).rollback(
             reason, dry_run=dry_run, wait_capacity=wait_capacity)
@@ -292,8 +327,7 @@ def rollback(target, plan, reason, wait_capacity, dry_run, as_json, yes):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry(target, plan, as_json, yes):
     """Clear an abort so the migration may start again (from validate)."""
-    if not yes:
-        click.confirm(f"Clear the abort of {target.stack}'s migration?", abort=True)
+    _confirm(f"Clear the abort of {target.stack}'s migration?", yes)
     try:
         data = Executor(_engine(target, plan, quiet=True)).retry()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
@@ -305,45 +339,107 @@ def retry(target, plan, as_json, yes):
 @target_options
 @VIA
 @JSON
-def resume(target, plan, via, as_json):
-    """After a crash: re-read live weights, alarms and capacity, then continue, hold or roll back."""
+@YES
+def resume(target, plan, via, as_json, yes):
+    """After a crash: settle an interrupted shift, re-read alarms, then judge, continue, hold or roll back."""
+    from migration.live import LiveView
+
+    _confirm(f"Take over {target.stack}'s interrupted migration (it may move traffic)?", yes)
+    view = LiveView(err, mode="json" if as_json else "auto")
     try:
-        result = Executor(_engine(target, plan, via=via, quiet=as_json)).resume()
+        engine = _engine(target, plan, via=via, view=view)
+        with view:
+            result = Executor(engine).resume()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         _fail(exc, as_json)
     _finish(result, as_json)
 
 
+def _status_lines(data: dict) -> list[str]:
+    """`status` for a person: words and numbers, no Python reprs."""
+    live = _weights(data["live_weights"]) if data["live_weights"] else "no weighted records"
+    lines = [f"stack {data['stack']}: live {live} ({data['live_phase'] or 'no phase of the table'})"]
+    drift = {True: "DRIFT: ", False: "", None: ""}[data["drift"]]
+    lines.append(f"config: {drift}{data['detail']}")
+    if data.get("ledger_drift"):
+        lines.append(f"ledger: DRIFT: this tool last set {_weights(data['ledger_weights'])}, "
+                     f"Route 53 shows {live}")
+    lock = data["lock"]
+    holder = f"{lock['owner']} ({lock.get('operator') or 'unknown'})" if lock else "free"
+    lines.append(f"run: {data['run_status'] or 'none'}; lock: {holder}")
+    if data.get("abort"):
+        abort = data["abort"]
+        lines.append(f"ABORTED by {abort.get('by')} at {_when(abort.get('at'))}: {abort.get('reason')}; "
+                     "`soundbite migrate retry` clears it")
+    if data.get("pending"):
+        lines.append(f"INTERRUPTED while shifting {data['pending'].get('step')}: run `soundbite migrate resume`")
+    for name, outcome in (data.get("steps") or {}).items():
+        lines.append(f"  step {name}: {outcome.get('outcome')} at {_when(outcome.get('at'))} "
+                     f"({outcome.get('reason') or ''})")
+    lines.append(f"alarms in ALARM: {', '.join(data['alarms_firing']) or 'none'}")
+    for lane, problems in data["health"].items():
+        shown = "not configured" if problems is None else "; ".join(problems) or "healthy"
+        lines.append(f"{lane}: {shown}")
+    for event in data["recent"]:
+        lines.append("  " + _event_line(event))
+    return lines
+
+
+def _event_line(event: dict) -> str:
+    reason = event.get("reason") or (event.get("verdict") or {}).get("reason") or ""
+    if not reason and isinstance(event.get("after"), dict):
+        reason = f"-> {_weights(event['after'])}"
+    who = event.get("operator") or event.get("runId") or ""
+    return f"{_when(event.get('at'))}  {event['kind']:<12} {event.get('step') or '':<10} {reason}  [{who}]"
+
+
 @migrate.command("status")
 @target_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status_cmd(target, plan, as_json):
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per poll with --watch).")
+@click.option("--watch", is_flag=True, help="Poll until interrupted.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds between polls with --watch.")
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Stop after N polls.")
+def status_cmd(target, plan, as_json, watch, interval, count):
     """Phase in config, live weights, drift, health, the lock holder and the last decisions."""
+    import time
+
+    polls = 0
     try:
-        data = read_status(_engine(target, plan, quiet=True))
+        engine = _engine(target, plan, quiet=True)
+        while True:
+            data = read_status(engine)
+            polls += 1
+            if as_json:
+                click.echo(json.dumps(data, indent=None if watch else 2, default=str))
+            else:
+                if watch:
+                    click.echo(f"--- {_when(time.time())}")
+                click.echo("\n".join(_status_lines(data)))
+            if not watch or (count is not None and polls >= count):
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
+
+
+@migrate.command()
+@target_options
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def history(target, plan, limit, as_json):
+    """Every recorded event, oldest first, with its time and who acted (STS identity)."""
+    try:
+        events = _engine(target, plan, quiet=True).ledger.events(limit)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         _fail(exc, as_json)
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(json.dumps([{**e, "time": _when(e.get("at"))} for e in events], indent=2, default=str))
         return
-    click.echo(f"stack {data['stack']}: live {data['live_weights']} ({data['live_phase']})")
-    drift = {True: "DRIFT: ", False: "", None: ""}[data["drift"]]
-    click.echo(f"config: {drift}{data['detail']}")
-    click.echo(f"run: {data['run_status'] or 'none'}; lock: "
-               f"{data['lock']['owner'] if data['lock'] else 'free'}")
-    if data.get("abort"):
-        abort = data["abort"]
-        click.echo(f"ABORTED by {abort.get('by')} at {_when(abort.get('at'))}: {abort.get('reason')}; "
-                   "`soundbite migrate retry` clears it")
-    for name, outcome in (data.get("steps") or {}).items():
-        click.echo(f"  step {name}: {outcome.get('outcome')} ({outcome.get('reason') or ''})")
-    click.echo(f"alarms in ALARM: {', '.join(data['alarms_firing']) or 'none'}")
-    for lane, problems in data["health"].items():
-        shown = "not configured" if problems is None else "; ".join(problems) or "healthy"
-        click.echo(f"{lane}: {shown}")
-    for event in data["recent"]:
-        reason = event.get("reason") or (event.get("verdict") or {}).get("reason") or ""
-        click.echo(f"  {event['kind']:<10} {event.get('step') or ''} {reason}")
+    for event in events:
+        click.echo(_event_line(event))
 
 
 @migrate.command()
@@ -359,8 +455,8 @@ def reconcile(target, plan, dry_run, as_json, yes):
         except PulumiUnavailableError as exc:
             err.print(f"[yellow]{exc}[/]")
             engine = _engine(target, plan, quiet=True)  # reads Pulumi.<stack>.yaml, prints the command
-        if not (dry_run or yes):
-            click.confirm("Change the stack's migration phase to match Route 53?", abort=True)
+        if not dry_run:
+            _confirm("Change the stack's migration phase to match Route 53?", yes)
         data = reconcile_phase(engine, dry_run=dry_run)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         _fail(exc, as_json)

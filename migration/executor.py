@@ -85,6 +85,8 @@ class Executor:
     def __init__(self, engine: Engine):
         self.e = engine
         self.ledger = engine.ledger
+        self._last: dict | None = None
+        """The last verdict, as evidence for the events a person is notified of."""
         engine.direct_router.on_poll = self.ledger.keep_alive
 
     # --- public commands ------------------------------------------------------------------
@@ -273,6 +275,7 @@ class Executor:
             if step is None:
                 self.ledger.commit("complete", state={"status": Status.COMPLETE.value, "mode": "done"},
                                    weights=live)
+                self._emit("complete", weights=live)
                 return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
             try:
                 self._require_approval(step)
@@ -316,16 +319,22 @@ class Executor:
             self._emit("resoak", step=step.name, weights=live)
         else:
             self._move(step.name, live, step.weights)
-        self._wait(self.e.plan.ttl_wait_seconds)
+        self._waiting(step, "dns-ttl", self.e.plan.ttl_wait_seconds)
         settled = self.e.now()
-        self._wait(self.e.plan.metric_lag_seconds)
+        self._waiting(step, "metric-lag", self.e.plan.metric_lag_seconds)
         return self._soak(step, settled_at=settled)
+
+    def _waiting(self, step: Step, what: str, seconds: float) -> None:
+        """A named wait a person can see (the live view counts it down)."""
+        self._emit("wait", step=step.name, what=what, seconds=seconds, until=self.e.now() + seconds)
+        self._wait(seconds)
 
     def _move(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
         """A fenced traffic move: written ahead, Route 53 re-read, lease checked after."""
         self.ledger.commit("shift", state={"pending": {"step": name, "before": before, "after": after}},
                            step=name, before=before, after=after)
         self._emit("shift", step=name, weights=after)
+        self._emit("wait", step=name, what="route53-insync", seconds=None, until=None)
         with self.ledger.heartbeat():
             self.e.router.set_weights(after, expect=before)
         try:
@@ -349,6 +358,9 @@ class Executor:
     def _soak(self, step: Step, settled_at: float) -> StepResult:
         plan, lag = self.e.plan, self.e.plan.metric_lag_seconds
         analysis = Analysis.for_step(step, plan, started_at=self.e.now())
+        self._emit("soak", step=step.name, seconds=step.soak_seconds,
+                   until=analysis.started_at + step.soak_seconds,
+                   deadline=analysis.started_at + analysis.deadline_seconds)
         dlq_at_start = self._try(lambda: self._dlq(analysis.started_at - lag - DLQ_LOOKBACK_SECONDS,
                                                    analysis.started_at - lag))
         verdicts = []
@@ -410,7 +422,7 @@ class Executor:
             "status": Status.PROMOTED.value, "step": step.name, "weights": weights,
             "promoted": promoted, "steps": self._outcome(step.name, "promoted", reason)},
             step=step.name, reason=reason)
-        self._emit("promoted", step=step.name, reason=reason, weights=weights)
+        self._emit("promoted", step=step.name, reason=reason, weights=weights, evidence=self._last)
         return StepResult(Status.PROMOTED, step.name, weights, reason, verdicts)
 
     def _rollback_now(self, reason: str, by_operator: bool = False,
@@ -444,7 +456,7 @@ class Executor:
             if by_operator:
                 self.ledger.release()
         warnings += self._ensure_ec2_capacity(actions)
-        self._emit("rollback", reason=reason, weights=target)
+        self._emit("rollback", reason=reason, weights=target, evidence=self._last)
         return StepResult(Status.ROLLED_BACK, "rollback", target, reason, actions=actions,
                           warnings=warnings)
 
@@ -485,7 +497,7 @@ class Executor:
         if name:
             state["steps"] = self._outcome(name, "held", reason)
         self.ledger.commit("held", state=state, step=name, reason=reason)
-        self._emit("held", step=name, reason=reason)
+        self._emit("held", step=name, reason=reason, weights=weights, evidence=self._last)
         return StepResult(Status.HELD, name, weights, reason)
 
     # --- measurements ---------------------------------------------------------------------
@@ -538,8 +550,12 @@ class Executor:
 
     def _record(self, step: Step, verdict: Verdict) -> dict:
         data = verdict.to_dict()
+        self._last = data
         self.ledger.commit("verdict", step=step.name, verdict=data)
-        self._emit("verdict", step=step.name, outcome=verdict.outcome.value, reason=verdict.reason)
+        self._emit("verdict", step=step.name, outcome=verdict.outcome.value, reason=verdict.reason,
+                   lanes=_lanes(data.get("evidence") or {}),
+                   thresholds={"error_rate": self.e.judge_config.error_rate_limit,
+                               "p95_ms": self.e.judge_config.p95_limit_ms})
         return data
 
     def _outcome(self, name: str, outcome: str, reason: str) -> dict:
@@ -598,6 +614,17 @@ class Executor:
             self.ledger.release()
             raise
         self.ledger.release()
+
+
+def _lanes(evidence: dict) -> dict:
+    """Per lane, what the verdict judged: requests, errors and p95 (empty when unmeasured)."""
+    measured = evidence.get("measurements") or {}
+    found = {}
+    for lane, key in ((FARGATE, "canary"), (EC2, "baseline")):
+        window = measured.get(key) or evidence.get(key)
+        if window:
+            found[lane] = {k: window.get(k) for k in ("requests", "errors", "p95_ms")}
+    return found
 
 
 def _weights(weights: dict[str, int]) -> str:

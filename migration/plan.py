@@ -13,6 +13,7 @@ from pathlib import Path
 from infra import phases
 from migration.exceptions import PlanError
 from migration.judge import JudgeConfig
+from migration.notify import Hook
 from soundbite import spec
 
 VALIDATE = "validate"
@@ -67,6 +68,7 @@ class Plan:
     consecutive_error_limit: int = DEFAULT_CONSECUTIVE_ERROR_LIMIT
     insync_poll_seconds: float = DEFAULT_INSYNC_POLL_SECONDS
     judge: JudgeConfig = field(default_factory=JudgeConfig)
+    notify: tuple[Hook, ...] = ()
 
     def __post_init__(self) -> None:
         validate_plan(self)

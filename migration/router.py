@@ -153,6 +153,8 @@ class PulumiRouter:
         self.reader = reader
         self.phase_table = phase_table
         self.on_output = on_output
+        self.on_preview: Callable[[str, dict[str, int]], None] | None = None
+        """Shown the preview's changes (by kind) before every `pulumi up`."""
 
     def current(self) -> dict[str, int]:
         return self.reader.current()
@@ -168,6 +170,9 @@ class PulumiRouter:
         except phases.UnknownPhaseError as exc:
             raise RouterError(f"{exc}; use the Route 53 router for weights outside the phase table") from exc
         self.stack.set_phase(phase.name)
+        changes = self.stack.preview(on_output=self.on_output)
+        if self.on_preview is not None:
+            self.on_preview(phase.name, changes)
         self.stack.up(on_output=self.on_output)
         return phase.name
 

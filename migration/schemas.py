@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from migration.exceptions import ConfigError, MigrationError, PlanError
 from migration.judge import JudgeConfig
+from migration.notify import EVENTS, Hook
 from soundbite import spec
 
 Lane = Literal["ec2", "fargate"]
@@ -102,6 +103,22 @@ def _bare_percent(item: object) -> object:
     return {"percent": item} if isinstance(item, int) and not isinstance(item, bool) else item
 
 
+class HookFile(_Schema):
+    events: list[Literal[EVENTS]] = Field(default_factory=lambda: list(EVENTS), min_length=1)
+    webhook: Url | None = None
+    sns_topic: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")] | None = None
+    command: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HookFile:
+        if sum(x is not None for x in (self.webhook, self.sns_topic, self.command)) != 1:
+            raise ValueError("a hook has exactly one of webhook, sns_topic, command")
+        return self
+
+    def hook(self) -> Hook:
+        return Hook(tuple(self.events), self.webhook, self.sns_topic, self.command)
+
+
 class PlanFile(_Schema):
     name: str = "custom"
     steps: list[Annotated[StepFile, BeforeValidator(_bare_percent)]] = Field(
@@ -117,6 +134,7 @@ class PlanFile(_Schema):
     max_soak_extension_seconds: Seconds | None = None
     insync_poll_seconds: PositiveSeconds | None = None
     judge: JudgeFile = Field(default_factory=JudgeFile)
+    notify: list[HookFile] = Field(default_factory=list)
 
 
 def _step(item: StepFile, soak: float):
@@ -148,7 +166,8 @@ def plan_from_file(data: object, source: str = "plan") -> object:
         "ttl_wait_seconds", "metric_lag_seconds", "analysis_interval_seconds", "failure_limit",
         "inconclusive_limit", "consecutive_error_limit", "max_soak_extension_seconds",
         "insync_poll_seconds"}, exclude_none=True)
-    return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(), **knobs)
+    return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(),
+                notify=tuple(h.hook() for h in parsed.notify), **knobs)
 
 
 # --- targets -------------------------------------------------------------------------------

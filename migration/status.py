@@ -49,6 +49,8 @@ def status(engine: Engine) -> dict:
         "live_phase": live_phase(engine, live) if live else None,
         **config_drift(engine, live),
         "ledger_weights": state.get("weights"),
+        "ledger_drift": bool(state.get("weights")) and any(
+            live.get(k) != v for k, v in (state.get("weights") or {}).items()),
         "run_status": state.get("status"),
         "abort": state.get("abort"),
         "promoted": state.get("promoted", []),

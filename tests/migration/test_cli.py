@@ -76,9 +76,9 @@ def test_advance_dry_run_changes_nothing(cli):
 
 
 def test_advance_without_traffic_holds_with_exit_4(cli):
-    result = cli("advance", "--json")
+    result = cli("advance", "--json", "--yes")
     assert result.exit_code == ExitCode.HELD, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["status"] == "held" and "more canary requests" in data["reason"]
     assert cli.router.current() == {EC2: 50, FARGATE: 50}
 
@@ -94,7 +94,7 @@ def test_firing_alarm_refuses_advance_with_exit_5(cli, cloudwatch, fresh_data_pl
 def test_resume_with_firing_alarm_rolls_back_with_exit_3(cli, cloudwatch, fresh_data_plane):
     cli.router.set_weights({EC2: 50, FARGATE: 50})
     fire_alarm(cloudwatch, fresh_data_plane.environment)
-    result = cli("resume", "--json")
+    result = cli("resume", "--json", "--yes")
     assert result.exit_code == ExitCode.ROLLED_BACK
     assert cli.router.current() == {EC2: 100, FARGATE: 0}
 
@@ -105,10 +105,13 @@ def test_lock_held_refuses_with_exit_5(cli):
     assert result.exit_code == ExitCode.REFUSED and "lock" in result.output
 
 
-def test_shift_confirms_unless_yes(cli):
-    result = cli("shift", "--to", "50", input="n\n")
-    assert result.exit_code == 1 and "Aborted" in result.output
+@pytest.mark.parametrize("command", [("shift", "--to", "50"), ("advance",), ("run",), ("resume",)])
+def test_every_command_that_moves_traffic_confirms_unless_yes(cli, command):
+    result = cli(*command, input="n\n")
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert "not confirmed; nothing changed" in result.output
     assert cli.router.current() == {EC2: 100, FARGATE: 0}
+    assert [e["kind"] for e in cli.ledger.events()] == []
 
 
 def test_rollback_twice_is_harmless(cli):

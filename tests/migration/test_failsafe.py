@@ -155,7 +155,8 @@ def test_after_a_rollback_every_move_is_refused_until_retry(make_engine, target_
     Executor(engine).advance()
     Executor(engine).rollback("bad build")
     config = target_file()
-    for command in (["advance"], ["run"], ["shift", "--to", "50", "--yes"], ["resume"]):
+    for command in (["advance", "--yes"], ["run", "--yes"], ["shift", "--to", "50", "--yes"],
+                    ["resume", "--yes"]):
         result = soundbite("migrate", *command, "--config", config)
         assert result.returncode == ExitCode.REFUSED, (command, result.stderr)
         assert "aborted by" in result.stderr and "bad build" in result.stderr
@@ -340,7 +341,7 @@ def test_killed_between_the_route53_change_and_its_ledger_write_then_resume(make
                                 "analysis_interval_seconds": 0.05, "max_soak_extension_seconds": 0.3}))
     config = target_file()
     killed = subprocess.run([sys.executable, "-c", KILL_AFTER_ROUTE53, "migrate", "advance", "--config",
-                             config, "--plan", str(plan)], capture_output=True, text=True, cwd=ROOT,
+                             config, "--plan", str(plan), "--yes"], capture_output=True, text=True, cwd=ROOT,
                             timeout=90)
     assert killed.returncode == -9, killed.stderr
     assert engine.router.current() == {EC2: 50, FARGATE: 50}, "the change reached Route 53"
@@ -350,7 +351,7 @@ def test_killed_between_the_route53_change_and_its_ledger_write_then_resume(make
         UpdateExpression="SET expiresAt = :zero", ExpressionAttributeValues={":zero": {"N": "0"}})
     refused = soundbite("migrate", "advance", "--config", config, "--plan", str(plan))
     assert refused.returncode == ExitCode.REFUSED and "soundbite migrate resume" in refused.stderr
-    resumed = soundbite("migrate", "resume", "--config", config, "--plan", str(plan), "--json")
+    resumed = soundbite("migrate", "resume", "--config", config, "--plan", str(plan), "--json", "--yes")
     data = json.loads(resumed.stdout)
     assert resumed.returncode == ExitCode.HELD, resumed.stderr  # no traffic here: judged, then held
     assert data["step"] == "shift-50" and "more canary requests" in data["reason"]
@@ -378,7 +379,7 @@ def test_a_mistyped_plan_file_is_refused_before_anything_moves(make_engine, targ
     import yaml
 
     path.write_text(yaml.safe_dump(plan))
-    result = soundbite("migrate", "advance", "--config", target_file(), "--plan", str(path))
+    result = soundbite("migrate", "advance", "--config", target_file(), "--plan", str(path), "--yes")
     assert result.returncode == ExitCode.USAGE, result.stderr
     assert field in result.stderr and "plan.yaml" in result.stderr
     assert "Traceback" not in result.stderr

@@ -34,6 +34,10 @@ class FakeWorkspaceStack:
     def set_config(self, key, value):
         self.config[key] = value.value
 
+    def preview(self, on_output=None):
+        self.previews = getattr(self, "previews", 0) + 1
+        return SimpleNamespace(change_summary={"update": 2, "same": 40})
+
     def up(self, on_output=None):
         self.ups += 1
         phase = phases.phase_named(self.config[PHASE_KEY], self.table)
@@ -66,6 +70,7 @@ def test_advance_via_pulumi_sets_the_phase_and_runs_up(pulumi_engine):
     result = Executor(engine).advance()
     assert result.status is Status.PROMOTED
     assert fake.config[PHASE_KEY] == "shift-25" and fake.ups == 1
+    assert fake.previews == 1, "the preview runs before every up"
     assert engine.direct_router.current() == {EC2: 75, FARGATE: 25}
     assert config_drift(engine, engine.direct_router.current())["drift"] is False
 
