@@ -20,14 +20,19 @@ def api() -> None:
     os.execv(sys.executable, argv)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--port", default=spec.API_PORT, show_default=True, type=click.IntRange(1, 65535),
               help="Port the API listens on (127.0.0.1).")
 @click.option("--no-worker", is_flag=True, help="Run the API only.")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".soundbite-dev"), show_default=True, help="Where process logs go.")
-def dev(port: int, no_worker: bool, log_dir: Path) -> None:
-    """Start the emulator, bootstrap it, serve the API (and worker) until Ctrl-C."""
+@click.pass_context
+def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
+    """Start the emulator, bootstrap it (data plane and a local user pool), serve the API
+    (and worker) until Ctrl-C. `soundbite dev token --user NAME` prints a token for it."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"log_dir": log_dir}
+        return
     from rich.console import Console
 
     from infra.local.stack import LocalStack, LocalStackError
@@ -46,6 +51,7 @@ def dev(port: int, no_worker: bool, log_dir: Path) -> None:
             lane = stack.add_lane("local", port, worker=not no_worker)
         console.print(f"[bold green]SoundBite is up[/] at {lane.url}  (emulator {stack.emulator.endpoint})")
         console.print(f"logs in {log_dir}/ ; press Ctrl-C to stop")
+        console.print("sign in: soundbite dev token --user NAME  (then Authorization: Bearer <token>)")
         try:
             while not stop.wait(0.5):
                 if lane.api.poll() is not None:
@@ -57,3 +63,29 @@ def dev(port: int, no_worker: bool, log_dir: Path) -> None:
     finally:
         console.print("stopping")
         stack.stop()
+
+
+@dev.command()
+@click.option("--user", "username", required=True, help="The local user (created on first use).")
+@click.option("--access", is_flag=True, help="Print an access token instead of an ID token.")
+@click.pass_context
+def token(ctx: click.Context, username: str, access: bool) -> None:
+    """Print a token of the running dev stack's user pool for USER."""
+    from infra.local import cognito
+    from infra.local.emulator import LOCAL_CREDENTIALS, LOCAL_REGION
+    from infra.local.stack import POOL_FILE
+
+    path = ctx.obj["log_dir"] / POOL_FILE
+    if not path.exists():
+        raise click.ClickException(f"no dev stack found ({path} is missing); start `soundbite dev` first")
+    pool = cognito.LocalUserPool.load(path)
+    import boto3
+
+    client = boto3.session.Session(
+        region_name=LOCAL_REGION, aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    ).client("cognito-idp", endpoint_url=pool.endpoint)
+    try:
+        click.echo(cognito.token_for(client, pool, username, "AccessToken" if access else "IdToken"))
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        raise click.ClickException(f"could not sign {username!r} in: {exc}") from exc

@@ -16,6 +16,11 @@ BACKENDS = ("local", "ec2", "fargate")
 TRUE = {"1", "true", "yes", "on"}
 
 
+LOCAL_CURSOR_SECRET = "soundbite-local-cursor"
+KNOWN_CURSOR_SECRETS = frozenset({LOCAL_CURSOR_SECRET, "soundbite-cursor"})
+"""Secrets anyone can read in this repository: never accepted outside the local environments."""
+
+
 class ConfigError(ValueError):
     """A `SOUNDBITE_*` variable has a value the service cannot use."""
 
@@ -32,7 +37,11 @@ class Settings:
     redis_url: str = ""
     rate_limit: str = spec.RATE_LIMIT_DEFAULT
     synthesizer: str = "espeak"
-    cursor_secret: str = "soundbite-cursor"
+    cursor_secret: str = ""
+    auth: str = "on"
+    auth_issuer: str = ""
+    auth_jwks_url: str = ""
+    auth_audience: str = ""
     internal_token: str = ""
     development: bool = False
     force_https: bool = True
@@ -48,6 +57,8 @@ class Settings:
         if not 0 <= self.trusted_proxies <= spec.TRUSTED_PROXIES_MAX:
             raise ConfigError(f"SOUNDBITE_TRUSTED_PROXIES must be 0..{spec.TRUSTED_PROXIES_MAX} "
                               f"(how many proxies stand in front), got {self.trusted_proxies}")
+        if self.auth not in ("on", "off"):
+            raise ConfigError(f"SOUNDBITE_AUTH must be 'on' or 'off', got {self.auth!r}")
         names = spec.ResourceNames(self.environment)
         defaults = {
             "table": names.table(spec.SOUNDBITES_TABLE),
@@ -57,6 +68,28 @@ class Settings:
         for name, value in defaults.items():
             if not getattr(self, name):
                 object.__setattr__(self, name, value)
+
+    @property
+    def local(self) -> bool:
+        """A developer's machine (`soundbite dev`, compose), where development shortcuts are allowed."""
+        return self.environment in spec.LOCAL_ENVIRONMENTS
+
+    @property
+    def auth_required(self) -> bool:
+        return self.auth == "on"
+
+    def api_cursor_secret(self) -> str:
+        """The secret that signs list cursors: required, and not the built-in one, outside
+        the local environments (every instance of both stacks must share one real secret)."""
+        if self.local:
+            return self.cursor_secret or LOCAL_CURSOR_SECRET
+        if not self.cursor_secret or self.cursor_secret in KNOWN_CURSOR_SECRETS:
+            raise ConfigError(f"SOUNDBITE_CURSOR_SECRET must be set in the {self.environment!r} "
+                              "environment (a random string shared by every instance)")
+        if len(self.cursor_secret) < spec.CURSOR_SECRET_MIN_CHARS:
+            raise ConfigError(f"SOUNDBITE_CURSOR_SECRET must be at least "
+                              f"{spec.CURSOR_SECRET_MIN_CHARS} characters")
+        return self.cursor_secret
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

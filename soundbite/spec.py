@@ -108,6 +108,14 @@ CSP_REPORT_MAX_BYTES = 16 * 1024
 LIST_LIMIT_DEFAULT = 20
 LIST_LIMIT_MAX = 100
 PRESIGNED_URL_SECONDS = 15 * MINUTE
+LOCAL_ENVIRONMENTS = ("local", "dev")
+"""Environments on a developer's machine: the only ones that may run without authentication
+(`SOUNDBITE_AUTH=off`) or with the built-in cursor secret."""
+USER_ID_MAX_CHARS = 128
+AUTH_CLOCK_LEEWAY_SECONDS = 5
+AUTH_JWKS_CACHE_SECONDS = 5 * MINUTE
+AUTH_JWKS_TIMEOUT_SECONDS = 2
+CURSOR_SECRET_MIN_CHARS = 32
 TRUSTED_PROXIES_MAX = 3  # X-Forwarded-For hops the API may be told to trust
 
 # --- S3 ----------------------------------------------------------------------------------

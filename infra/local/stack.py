@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,8 +18,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infra.local import bootstrap, emulator
+from infra.local import bootstrap, cognito, emulator
 from soundbite import spec
+
+POOL_FILE = "user-pool.json"
+"""Where `soundbite dev` leaves its user pool (in its log directory) for `soundbite dev token`."""
 
 
 class LocalStackError(RuntimeError):
@@ -103,7 +107,9 @@ class LocalStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     emulator: emulator.Emulator | None = None
     data_plane: bootstrap.DataPlane | None = None
+    user_pool: cognito.LocalUserPool | None = None
     lanes: dict[str, Lane] = field(default_factory=dict)
+    cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
     def __enter__(self) -> LocalStack:
         if self.log_dir:
@@ -112,6 +118,10 @@ class LocalStack:
         self.emulator = emulator.start(log_path=log)
         try:
             self.data_plane = bootstrap.bootstrap(self.emulator.endpoint, self.environment)
+            self.user_pool = cognito.create_pool(self.emulator.client("cognito-idp"),
+                                                 self.emulator.endpoint)
+            if self.log_dir:
+                self.user_pool.save(self.log_dir / POOL_FILE)
         except Exception:
             self.emulator.stop()
             raise
@@ -121,11 +131,19 @@ class LocalStack:
         self.stop()
 
     def lane_env(self, backend: str, port: int) -> dict[str, str]:
+        # Clients connect to the lanes directly (or through the rehearsal's edge, which
+        # forwards no X-Forwarded-For): no proxy hop to trust. One cursor secret for all lanes.
         return {
             **os.environ, **self.emulator.env, **self.data_plane.service_env(),
+            **self.user_pool.service_env(), "SOUNDBITE_CURSOR_SECRET": self.cursor_secret,
+            "SOUNDBITE_TRUSTED_PROXIES": "0",
             "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
             "SOUNDBITE_FORCE_HTTPS": "false", "PYTHONUNBUFFERED": "1", **self.extra_env,
         }
+
+    def token(self, username: str, kind: str = "IdToken") -> str:
+        """A token of the stack's user pool for `username` (created on first use)."""
+        return cognito.token_for(self.emulator.client("cognito-idp"), self.user_pool, username, kind)
 
     def add_lane(self, backend: str, port: int | None = None, worker: bool = True) -> Lane:
         port = port or emulator.free_port()

@@ -49,8 +49,10 @@ class LoadStats:
 
 class LoadGenerator:
     def __init__(self, base_url: str, rate: float, create_share: float = 0.2,
-                 audio_share: float = 0.1, seed: int = 7, concurrency: int = 16) -> None:
+                 audio_share: float = 0.1, seed: int = 7, concurrency: int = 16,
+                 token: str = "") -> None:
         self.base_url = base_url
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.rate = rate
         self.create_share = create_share
         self.audio_share = audio_share
@@ -91,7 +93,9 @@ class LoadGenerator:
 
     def _request(self, method: str, path: str, **kwargs) -> urllib3.BaseHTTPResponse | None:
         try:
-            response = self._http.request(method, self.base_url + path, redirect=False, **kwargs)
+            headers = {**self._auth, **kwargs.pop("headers", {})}
+            response = self._http.request(method, self.base_url + path, redirect=False,
+                                          headers=headers, **kwargs)
         except urllib3.exceptions.HTTPError:
             response = None
         with self._lock:
@@ -141,8 +145,8 @@ class LoadGenerator:
             self.stats.audio_bad += not ok
 
 
-def _run_in_child(base_url: str, rate: float, seed: int, stop, conn) -> None:
-    generator = LoadGenerator(base_url, rate, seed=seed)
+def _run_in_child(base_url: str, rate: float, seed: int, stop, conn, token: str = "") -> None:
+    generator = LoadGenerator(base_url, rate, seed=seed, token=token)
     generator.start()
     stop.wait()
     generator.stop()
@@ -154,14 +158,14 @@ class LoadProcess:
     """The load generator in a process of its own, so clients never share the edge's GIL
     and the latency the edge measures is the lanes' latency, not the load generator's."""
 
-    def __init__(self, base_url: str, rate: float, seed: int = 7) -> None:
+    def __init__(self, base_url: str, rate: float, seed: int = 7, token: str = "") -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
         self._parent, child = context.Pipe(duplex=False)
         self._process = context.Process(target=_run_in_child, daemon=True,
-                                        args=(base_url, rate, seed, self._stop, child))
+                                        args=(base_url, rate, seed, self._stop, child, token))
         self.stats = LoadStats()
 
     def start(self) -> None:

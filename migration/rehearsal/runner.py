@@ -38,7 +38,11 @@ ENVIRONMENT = "rehearsal"
 # Every rehearsal client reaches the lanes from one loopback address, so the per-client
 # production limit (100 per 15 minutes) would throttle the whole load generator. A short
 # long-poll lets idle workers notice SIGTERM quickly when the rehearsal ends.
-LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute", "SOUNDBITE_WORKER_POLL_SECONDS": "2"}
+# The edge is the one proxy in front of the lanes (it appends X-Forwarded-For).
+LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute", "SOUNDBITE_WORKER_POLL_SECONDS": "2",
+            "SOUNDBITE_TRUSTED_PROXIES": "1"}
+LOAD_USER = "rehearsal-load"
+"""The user pool account the load generator signs in as."""
 # The rehearsal compresses time (soaks of seconds): a job held by a killed worker comes back
 # after this many seconds instead of the spec's 130, so a run can show it completed.
 VISIBILITY_TIMEOUT_SECONDS = 10
@@ -127,9 +131,12 @@ def _identical_across_lanes(stack: LocalStack, ids: list[str], sample: int = 5) 
     """The same soundbite reads the same from both lanes (presigned URLs compared without query)."""
     import urllib.request
 
+    token = stack.token(LOAD_USER)
+
     def body(lane: str, soundbite_id: str) -> dict:
         url = f"{stack.lanes[lane].url}/v1/soundbites/{soundbite_id}"
-        with urllib.request.urlopen(url, timeout=5) as response:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
             data = json.loads(response.read())
         if "audio_url" in data:
             data["audio_url"] = data["audio_url"].split("?")[0]
@@ -173,7 +180,8 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
                     stack.emulator.client("cloudwatch"), ENVIRONMENT,
                     on_sample=lambda sample: say("sample", asdict(sample)))
         edge_url = edge.start()
-        load = LoadProcess(edge_url, options.rate, seed=options.seed)
+        load = LoadProcess(edge_url, options.rate, seed=options.seed,
+                           token=stack.token(LOAD_USER))
         engine = build_engine(plan, stack, zone_id, _observer(observed, say))
         injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed.fault)
         try:

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import logs
 from service.api import (
+    auth,
     context,
     csp_report,
     idempotency,
@@ -61,9 +62,12 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     with app.app_context():
         media = security.media_origin(context.audio_store())
     security.init_app(app, settings, media)
+    auth.init_app(app, settings, clients.get("verifier"))
+    settings.api_cursor_secret()  # refuse to start without a real secret where one is required
     limits.init_app(app, settings)
     idempotency.register(app)
-    idempotency.protect(app, "soundbites.create", caller=soundbites.user_id_header)
+    # Keys are scoped by the verified caller: one user's key never replays another's response.
+    idempotency.protect(app, "soundbites.create", caller=auth.current_user)
     return app
 
 

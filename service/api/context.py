@@ -60,7 +60,7 @@ def catalog():
 
 
 def cursors() -> CursorCodec:
-    return _get("cursors", lambda s: CursorCodec(s.cursor_secret))
+    return _get("cursors", lambda s: CursorCodec(s.api_cursor_secret()))
 
 
 def key_prefix(s: Settings) -> str:

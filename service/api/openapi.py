@@ -5,16 +5,18 @@ from __future__ import annotations
 from functools import cache
 
 from service.api.idempotency import UUID_V4_PATTERN
-from service.api.soundbites import USER_ID_PATTERN
 from soundbite import spec
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
+TEXT_PATTERN = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+"""The API's text rule (service.domain.UNSAFE_TEXT) as a schema pattern, lone surrogates aside."""
 ID_PARAM = {
     "name": "soundbite_id", "in": "path", "required": True,
     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
 }
 ERROR_TITLES = {
     400: "Invalid request (each field listed with a JSON pointer)",
+    401: "No valid bearer token (see WWW-Authenticate)",
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
@@ -33,7 +35,14 @@ RATE_LIMIT_HEADERS = {
     "RateLimit-Reset": {**INT_HEADER, "description": "Seconds until the window resets"},
 }
 RETRY_AFTER = {"Retry-After": {**INT_HEADER, "description": "Seconds to wait before retrying"}}
-ERROR_HEADERS = {429: RETRY_AFTER, 503: RETRY_AFTER}
+ERROR_HEADERS = {429: RETRY_AFTER, 503: RETRY_AFTER, 401: {
+    "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge"}}}
+BEARER = [{"bearerAuth": []}]
+SECURITY_SCHEMES = {"bearerAuth": {
+    "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+    "description": "An ID or access token of the SoundBite user pool (Amazon Cognito). The "
+                   "caller is the token's `sub`; a soundbite is visible to its owner only.",
+}}
 
 
 def _errors(*codes: int, limited: bool = True) -> dict:
@@ -89,7 +98,10 @@ SCHEMAS = {
     "CreateSoundbite": {
         "type": "object", "required": ["text"], "additionalProperties": False,
         "properties": {
-            "text": {"type": "string", "minLength": 1, "maxLength": spec.TEXT_MAX_CHARS},
+            "text": {"type": "string", "minLength": 1, "maxLength": spec.TEXT_MAX_CHARS,
+                     "pattern": TEXT_PATTERN,
+                     "description": "No control characters other than tab and newlines, and "
+                                    "no lone surrogates"},
             "voice": {"type": "string", "description": "a voice id from GET /v1/voices; "
                       "omitted: the synthesizer's default (espeak: en-us, Polly: Joanna)"},
             "format": {"type": "string", "default": spec.DEFAULT_FORMAT},
@@ -188,11 +200,10 @@ def _core_paths() -> dict:
                 "parameters": [
                     {"name": "Idempotency-Key", "in": "header", "required": True,
                      "description": "A UUID v4 per operation; send the same one to retry it. "
-                                    "Scoped to X-User-Id. Remembered for 24 hours.",
+                                    "Scoped to the signed-in user. Remembered for 24 hours.",
                      "schema": {"type": "string", "format": "uuid", "pattern": UUID_V4_PATTERN}},
-                    {"name": "X-User-Id", "in": "header", "required": False,
-                     "schema": {"type": "string", "pattern": USER_ID_PATTERN}},
                 ],
+                "security": BEARER,
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/CreateSoundbite"}}}},
                 "responses": {
@@ -203,36 +214,35 @@ def _core_paths() -> dict:
                                          "schema": {"type": "string", "const": "true"},
                                          "description": "Present when this is a replay"},
                                  }),
-                    **_errors(400, 409, 413, 415),
+                    **_errors(400, 401, 409, 413, 415),
                 },
             },
             "get": {
                 "operationId": "listSoundbites",
-                "summary": "A user's soundbites, newest first",
+                "summary": "The signed-in user's soundbites, newest first",
+                "security": BEARER,
                 "parameters": [
-                    {"name": "user_id", "in": "query", "required": True,
-                     "schema": {"type": "string", "minLength": 1, "maxLength": 128}},
                     {"name": "limit", "in": "query", "required": False, "schema": {
                         "type": "integer", "minimum": 1, "maximum": spec.LIST_LIMIT_MAX}},
                     {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
                      "description": "The next_cursor of the previous page, unchanged: it is signed, "
                                     "so any other value is refused with 400"},
                 ],
-                "responses": {"200": _json("SoundbiteList", "One page"), **_errors(400)},
+                "responses": {"200": _json("SoundbiteList", "One page"), **_errors(400, 401, 404)},
             },
         },
         "/v1/soundbites/{soundbite_id}": {"get": {
             "operationId": "getSoundbite", "summary": "One soundbite and its status",
-            "parameters": [ID_PARAM],
-            "responses": {"200": _json("Soundbite", "The soundbite"), **_errors(400, 404)},
+            "parameters": [ID_PARAM], "security": BEARER,
+            "responses": {"200": _json("Soundbite", "The soundbite"), **_errors(400, 401, 404)},
         }},
         "/v1/soundbites/{soundbite_id}/audio": {"get": {
             "operationId": "getSoundbiteAudio", "summary": "Redirect to the audio",
-            "parameters": [ID_PARAM],
+            "parameters": [ID_PARAM], "security": BEARER,
             "responses": {
                 "302": {"description": "Redirect to a presigned URL",
                         "headers": {"Location": {"schema": {"type": "string"}}}},
-                **_errors(400, 404, 409),
+                **_errors(400, 401, 404, 409),
             },
         }},
         "/v1/voices": {"get": {
@@ -278,5 +288,5 @@ def document(voices: tuple[str, ...] = (), formats: tuple[str, ...] = ()) -> dic
         "info": {"title": "SoundBite API", "version": "1.0.0",
                  "description": "Text to speech: POST text, poll the soundbite, fetch the audio."},
         "paths": _paths(),
-        "components": {"schemas": _schemas(voices, formats)},
+        "components": {"schemas": _schemas(voices, formats), "securitySchemes": SECURITY_SCHEMES},
     }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 
 from flask import Blueprint, Response, g, redirect, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from service import domain
 from service.api import context, telemetry
+from service.api.auth import current_user
 from service.domain import Soundbite, Status
 from service.exceptions import InvalidRequest, NotFound, NotReady
 from soundbite import spec
@@ -67,28 +67,13 @@ def read_json_body() -> object:
         ) from exc
 
 
-USER_ID_PATTERN = r"^[\x20-\x7E]{0,128}$"
-"""An X-User-Id: up to 128 visible ASCII characters or spaces (the OpenAPI document says so too)."""
-_USER_ID = re.compile(USER_ID_PATTERN)
-
-
-def user_id_header() -> str | None:
-    value = request.headers.get("X-User-Id", "").strip()
-    if not value:
-        return None
-    if not _USER_ID.match(value):
-        raise InvalidRequest("the X-User-Id header is not valid",
-                             [{"pointer": "/headers/X-User-Id", "detail": "1 to 128 printable characters"}])
-    return value
-
-
 @bp.post("")
 def create():
     """Idempotent: the factory wraps this view (service.api.idempotency), not the view itself."""
     synth = context.catalog()
     req = domain.parse_create(read_json_body(), {v.id for v in synth.voices()},
                               set(synth.formats()), synth.default_voice)
-    soundbite = domain.new_soundbite(req, context.settings().environment, user_id_header())
+    soundbite = domain.new_soundbite(req, context.settings().environment, current_user())
     # Everything the store could refuse is refused here, before the job is queued: a create
     # that answers 4xx leaves nothing behind.
     context.repository().check(soundbite)
@@ -102,10 +87,12 @@ def create():
 
 
 def load(soundbite_id: str, fresh: bool = False) -> Soundbite:
+    """The caller's soundbite. Another user's answers exactly as a missing one does, so an
+    id reveals nothing about whose it is; an anonymous one (local only) is anyone's."""
     domain.check_id(soundbite_id)
     reader = context.soundbite_reader()
     soundbite = reader.refresh(soundbite_id) if fresh else reader.get(soundbite_id)
-    if soundbite is None:
+    if soundbite is None or (soundbite.user_id and soundbite.user_id != current_user()):
         raise NotFound(f"no soundbite with id {soundbite_id}")
     return soundbite
 
@@ -137,12 +124,17 @@ def _limit() -> int:
 
 @bp.get("")
 def list_for_user():
-    user_id = request.args.get("user_id", "").strip()
-    if not user_id or len(user_id) > 128:
-        raise InvalidRequest("user_id is required", [{
-            "pointer": "/user_id", "detail": "the user whose soundbites to list (1 to 128 characters)",
+    """The caller's soundbites. `user_id`, if given, must be the caller's own: another
+    user's list answers 404, as their soundbites do."""
+    user_id = current_user()
+    if user_id is None:
+        raise InvalidRequest("only a signed-in user has a list", [{
+            "pointer": "/headers/Authorization", "detail": "send Authorization: Bearer <token>",
         }])
     limit = _limit()
+    asked = request.args.get("user_id")
+    if asked is not None and asked != user_id:
+        raise NotFound("no soundbites for that user")
     cursor = request.args.get("cursor")
     start = context.cursors().decode(cursor, user_id) if cursor else None
     items, position = context.repository().list_by_user(user_id, limit, start)

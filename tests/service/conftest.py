@@ -2,14 +2,76 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import threading
+
 import pytest
+from flask.testing import FlaskClient
 
 from service.api import create_app
 from service.config import Settings
 from service.repository import SoundbiteRepository
 
+CURSOR_SECRET = "test-cursor-secret-0123456789abcdef0123456789"
+DEFAULT_USER = "alice"
+
+
+@functools.cache
+def user_pool(endpoint: str):
+    """One local user pool per emulator, created through the emulator's cognito-idp."""
+    import boto3
+
+    from infra.local import cognito
+    from infra.local.emulator import aws_env
+
+    env = aws_env(endpoint)
+    client = boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"]).client("cognito-idp", endpoint_url=endpoint)
+    return cognito.create_pool(client, endpoint), client
+
+
+_TOKENS: dict[tuple, str] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def token(user: str = DEFAULT_USER, kind: str = "IdToken", endpoint: str | None = None) -> str:
+    """A real token of the emulator's pool for `user` (created on first use, once per
+    process: threads asking at once wait for the one sign-in)."""
+    from infra.local import cognito
+
+    endpoint = endpoint or os.environ["AWS_ENDPOINT_URL"]
+    with _TOKENS_LOCK:
+        if (user, kind, endpoint) not in _TOKENS:
+            pool, client = user_pool(endpoint)
+            _TOKENS[(user, kind, endpoint)] = cognito.token_for(client, pool, user, kind)
+        return _TOKENS[(user, kind, endpoint)]
+
+
+def sub(user: str = DEFAULT_USER) -> str:
+    """The user's id as the API sees it: the token's subject."""
+    import jwt
+
+    return jwt.decode(token(user), options={"verify_signature": False})["sub"]
+
+
+def bearer(user: str = DEFAULT_USER, kind: str = "IdToken") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user, kind)}"}
+
+
+def auth_env(endpoint: str | None = None) -> dict[str, str]:
+    """The `SOUNDBITE_AUTH_*` and cursor-secret variables of a process that trusts the pool."""
+    pool, _ = user_pool(endpoint or os.environ["AWS_ENDPOINT_URL"])
+    return {**pool.service_env(), "SOUNDBITE_CURSOR_SECRET": CURSOR_SECRET}
+
 
 def settings_for(data_plane, **overrides) -> Settings:
+    pool, _ = user_pool(os.environ["AWS_ENDPOINT_URL"])
+    overrides = {"auth_issuer": pool.issuer, "auth_jwks_url": pool.jwks_url,
+                 "auth_audience": pool.client_id, "cursor_secret": CURSOR_SECRET,
+                 "trusted_proxies": 1,  # as behind the ALB: tests speak as its hop
+                 **overrides}
     return Settings(
         environment=data_plane.environment,
         table=data_plane.soundbites_table,
@@ -18,15 +80,25 @@ def settings_for(data_plane, **overrides) -> Settings:
         queue_url=data_plane.queue_url,
         dlq_url=data_plane.dlq_url,
         force_https=False,
-        **{"trusted_proxies": 1, **overrides},  # as behind the ALB: tests speak as its hop
+        **overrides,
     )
+
+
+class SignedInClient(FlaskClient):
+    """A test client that sends DEFAULT_USER's token unless a request sends its own."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = bearer()["Authorization"]
 
 
 @pytest.fixture
 def make_app(fresh_data_plane):
     def build(**config):
         settings = config.pop("settings", None) or settings_for(fresh_data_plane)
-        return create_app({"settings": settings, **config})
+        app = create_app({"settings": settings, **config})
+        app.test_client_class = SignedInClient
+        return app
 
     return build
 
@@ -38,6 +110,7 @@ def app(make_app):
 
 @pytest.fixture
 def client(app):
+    """A client signed in as DEFAULT_USER (a request's own Authorization header wins)."""
     return app.test_client()
 
 
@@ -177,6 +250,7 @@ def api_server(fresh_data_plane, moto_server):
             **os.environ, **moto_server.env, **fresh_data_plane.service_env(),
             "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
             "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_WEB_WORKERS": "1",
+            "SOUNDBITE_TRUSTED_PROXIES": "1", **auth_env(moto_server.endpoint),
             "PYTHONUNBUFFERED": "1", **env,
         }
         lane = Lane(backend, port, lane_env, None)

@@ -18,10 +18,13 @@ import soundfile
 from infra.local.emulator import free_port
 
 
-def request(url: str, body: dict | None = None) -> tuple[int, dict]:
+def request(url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
-    req = urllib.request.Request(url, data=data, headers=headers if data else {})
+    headers = headers if data else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, headers=headers)
     with urllib.request.urlopen(req, timeout=10) as response:
         return response.status, json.loads(response.read())
 
@@ -40,11 +43,20 @@ def test_dev_serves_creates_synthesizes_and_stops_cleanly(tmp_path):
                 break
         else:
             pytest.fail("soundbite dev exited before it was up")
-        status, created = request(f"{base}/v1/soundbites", {"text": "Hello from the dev stack"})
+        token = subprocess.run(
+            [sys.executable, "-m", "soundbite.cli", "dev", "--log-dir", str(tmp_path / "logs"),
+             "token", "--user", "dana"], capture_output=True, text=True, check=True,
+            timeout=30).stdout.strip()
+        assert token.count(".") == 2, token
+        with pytest.raises(urllib.error.HTTPError) as anonymous:
+            request(f"{base}/v1/soundbites", {"text": "Nobody signed in"})
+        assert anonymous.value.code == 401
+        status, created = request(f"{base}/v1/soundbites", {"text": "Hello from the dev stack"},
+                                  token)
         assert status == 202 and created["status"] == "pending"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            _, current = request(f"{base}/v1/soundbites/{created['id']}")
+            _, current = request(f"{base}/v1/soundbites/{created['id']}", token=token)
             if current["status"] == "ready":
                 break
             time.sleep(0.3)

@@ -17,7 +17,9 @@ BODY = {"text": "Say it once", "format": "wav"}
 def post(client, body=None, key=None, user=None, **kwargs):
     headers = {"Idempotency-Key": key} if key is not None else {}
     if user:
-        headers["X-User-Id"] = user
+        from tests.service.conftest import bearer
+
+        headers.update(bearer(user))
     return client.post("/v1/soundbites", json=body or BODY, headers=headers, **kwargs)
 
 
@@ -62,12 +64,13 @@ def test_same_key_different_body_is_a_409_carrying_the_original(client, written)
 def test_a_request_in_flight_gets_409_with_retry_after(app, client, written):
     from service.api import context
     from service.idempotency.handler import payload_hash, record_key
+    from tests.service.conftest import sub
 
     key = str(uuid.uuid4())
     with app.app_context():
         store = context.idempotency_store()
         # Another instance took the key a moment ago and is still working on it.
-        store.put_in_progress(record_key("soundbites.create", None, key),
+        store.put_in_progress(record_key("soundbites.create", sub(), key),
                               payload_hash(json.dumps(BODY).encode()), lease_seconds=30)
     response = post(client, key=key)
     body = assert_problem(response, 409)

@@ -10,13 +10,15 @@ import urllib.request
 import uuid
 from collections import Counter
 
+from tests.service.conftest import bearer
+
 KEYS = 4
 REQUESTS_PER_KEY = 6
 
 
 def post(url: str, key: str, body: bytes) -> tuple[int, dict, dict]:
     request = urllib.request.Request(f"{url}/v1/soundbites", data=body, method="POST", headers={
-        "Content-Type": "application/json", "Idempotency-Key": key, "X-User-Id": "racer"})
+        "Content-Type": "application/json", "Idempotency-Key": key, **bearer("racer")})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, dict(response.headers), json.loads(response.read())

@@ -40,9 +40,12 @@ class Deployment:
     def lane(self, backend: str = "ec2", worker: bool = False, endpoint: str | None = None,
              **env: str) -> Lane:
         """Start a gunicorn API (and optionally a worker); `endpoint` overrides where AWS is."""
+        from tests.service.conftest import auth_env
+
         port = emulator.free_port()
         lane_env = {
             **os.environ, **self.emulator.env, **self.data_plane.service_env(),
+            **auth_env(self.emulator.endpoint), "SOUNDBITE_TRUSTED_PROXIES": "1",
             "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
             "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_RATE_LIMIT": FUZZ_RATE_LIMIT,
             "PYTHONUNBUFFERED": "1", **env,
@@ -52,10 +55,17 @@ class Deployment:
         lane_env = {k: v for k, v in lane_env.items() if v is not None}
         lane = Lane(f"{backend}-{len(self.lanes)}", port, lane_env, self.log_dir)
         self.lanes.append(lane)
+        LANE_TOKENS[lane.url] = self.token()
         lane.start_api()
         if worker:
             lane.start_worker()
         return lane
+
+    def token(self, user: str = "verify") -> str:
+        """A real token of this deployment's user pool (the lanes trust it)."""
+        from tests.service.conftest import token
+
+        return token(user, endpoint=self.emulator.endpoint)
 
     def log_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
@@ -113,11 +123,18 @@ class Seen:
     headers: dict
 
 
+LANE_TOKENS: dict[str, str] = {}
+"""The token each started lane's clients sign in with, by base URL."""
+
+
 class Recorder:
-    """Send requests and keep every outcome, from any number of threads."""
+    """Send requests and keep every outcome, from any number of threads; signed in as the
+    lane's test user unless a request sends its own Authorization header."""
 
     def __init__(self, base_url: str, read_timeout: float = 60.0) -> None:
         self.base_url = base_url
+        token = LANE_TOKENS.get(base_url)
+        self.auth = {"Authorization": f"Bearer {token}"} if token else {}
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         self.http = urllib3.PoolManager(maxsize=32, retries=False,
@@ -126,7 +143,9 @@ class Recorder:
     def request(self, method: str, path: str, **kwargs) -> Seen:
         started = time.monotonic()
         try:
-            response = self.http.request(method, self.base_url + path, redirect=False, **kwargs)
+            headers = {**self.auth, **kwargs.pop("headers", {})}
+            response = self.http.request(method, self.base_url + path, redirect=False,
+                                         headers=headers, **kwargs)
             status, body = response.status, response.data
             ctype, headers = response.headers.get("Content-Type", ""), dict(response.headers)
         except urllib3.exceptions.HTTPError:

@@ -21,6 +21,10 @@ SEED = 20240601
 
 
 def schemathesis(url: str, *args: str, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """Run authenticated: the document's bearer scheme, with a real token of the lane's pool."""
+    from tests.verify.conftest import LANE_TOKENS
+
+    args = ("--header", f"Authorization: Bearer {LANE_TOKENS[url]}", *args)
     # One worker: with several threads, hypothesis's lambda introspection trips over a
     # CPython 3.11 ast.parse race ("AST constructor recursion depth mismatch").
     argv = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run",

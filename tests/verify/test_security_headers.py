@@ -104,6 +104,6 @@ def test_production_csp_needs_no_unsafe_inline_and_https_is_enforced(deployment)
     assert len(nonces) == 2, "the nonce must change on every request"
 
     plain = _get(f"{lane.url}/v1/voices")  # what an http:// client reaching the ALB sends on
-    assert plain.status in (301, 302) and plain.headers["Location"].startswith("https://")
+    assert plain.status == 308 and plain.headers["Location"].startswith("https://")
     health = _get(f"{lane.url}/healthz")  # the ALB health check speaks plain HTTP
     assert health.status == 200
