@@ -66,6 +66,15 @@ class PulumiStack:
                 raise PulumiUnavailableError(MISSING_CLI) from exc
             raise AutomationError(f"cannot set {PHASE_KEY}={phase} on {self.name}: {exc}") from exc
 
+    def outputs(self) -> dict:
+        """The stack's outputs (`pulumi stack output`), name -> object with `.value`."""
+        try:
+            return dict(self._stack.outputs())
+        except Exception as exc:
+            if _is_missing_cli(exc):
+                raise PulumiUnavailableError(MISSING_CLI) from exc
+            raise AutomationError(f"cannot read the outputs of stack {self.name}: {exc}") from exc
+
     def preview(self, on_output: Callable[[str], None] | None = None) -> dict[str, int]:
         """`pulumi preview`: the planned changes by kind (create, update, delete, same)."""
         try:

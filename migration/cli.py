@@ -184,6 +184,71 @@ def plan_cmd(target, plan, from_percent, as_json):
     click.echo(f"expected duration: {plan.expected_seconds(from_percent) / 60:.1f} min")
 
 
+@migrate.command()
+@click.option("--stack", required=True, help="The Pulumi stack to migrate (e.g. prod).")
+@click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False), default=None,
+              help="`pulumi stack output --json` saved to a file.")
+@click.option("--pulumi-dir", default=None, help="Or read the outputs through the Automation API.")
+@click.option("--region", default=None, help="AWS region (default: the environment's).")
+@click.option("--out", "out_file", default="target.json", show_default=True, help="Target file to write.")
+@click.option("--force", is_flag=True, help="Replace an existing target file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def init(stack, outputs_file, pulumi_dir, region, out_file, force, as_json):
+    """Write a validated target file from the stack's outputs (never by hand)."""
+    import boto3
+
+    from migration.init import (
+        outputs_from_file,
+        outputs_from_stack,
+        target_from_outputs,
+        write_target,
+    )
+
+    try:
+        if bool(outputs_file) == bool(pulumi_dir):
+            raise ConfigError("pass one of --outputs FILE (`pulumi stack output --json > FILE`) or --pulumi-dir")
+        outputs = outputs_from_file(outputs_file) if outputs_file else outputs_from_stack(stack, pulumi_dir)
+        region = region or boto3.session.Session().region_name
+        data = target_from_outputs(outputs, stack, region, pulumi_dir)
+        path = write_target(data, out_file, force)
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
+    if as_json:
+        click.echo(json.dumps({"written": str(path), "target": data}, indent=2))
+    else:
+        click.echo(f"wrote {path} for stack {stack} ({data['environment']}, {data.get('region') or 'no region'}, "
+                   "metrics alb)")
+        click.echo(f"next: soundbite migrate doctor --config {path}")
+
+
+@migrate.command()
+@target_options
+@click.option("--policy", type=click.Path(dir_okay=False), default=None,
+              help="Operator policy to simulate (default: the one in runbooks/).")
+@click.option("--principal", default=None, help="IAM role or user ARN to check (default: the caller).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def doctor(target, plan, policy, principal, as_json):
+    """Region, identity, every named resource, and the operator's permissions; exit 5 if any fails."""
+    from pathlib import Path
+
+    import boto3
+
+    from migration.doctor import OPERATOR_POLICY, Doctor, as_dicts
+
+    try:
+        session = boto3.session.Session(region_name=target.region)
+        findings = Doctor(target, session, Path(policy) if policy else OPERATOR_POLICY, principal).run()
+    except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
+        _fail(exc, as_json)
+    ok = all(f.ok is not False for f in findings)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "checks": as_dicts(findings)}, indent=2))
+    else:
+        for f in findings:
+            click.echo(f"{f.word:<11} {f.name:<12} {f.detail}")
+    sys.exit(int(Exit.OK if ok else Exit.REFUSED))
+
+
 @migrate.command("preflight")
 @target_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

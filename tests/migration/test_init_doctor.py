@@ -1,0 +1,139 @@
+"""`migrate init` writes the target from the stack's outputs; `migrate doctor` checks region,
+identity, every named resource and the operator's permissions (IAM policy simulation, on
+the emulator that has one), through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+
+from infra.local import bootstrap
+from migration.dns_setup import create_weighted_zone
+from migration.doctor import OPERATOR_POLICY, Doctor
+from migration.target import load_target
+from soundbite.exit_codes import ExitCode
+from tests.infra.test_emulator import ministack  # noqa: F401 - the fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def soundbite(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "soundbite.cli", "migrate", *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT, env={**os.environ, "COLUMNS": "200", **env})
+
+
+def deployed(em) -> dict:
+    """A stack's resources on the emulator `em`, and the outputs its program would export."""
+    environment = f"d{uuid.uuid4().hex[:8]}"
+    plane = bootstrap.bootstrap(em.endpoint, environment=environment)
+    name = f"{environment}.example.com"
+    zone_id = create_weighted_zone(em.client("route53"), name, f"api.{name}",
+                                   {"ec2": f"ec2.{name}", "fargate": f"fargate.{name}"},
+                                   {"ec2": 100, "fargate": 0})
+    em.client("cloudwatch").put_metric_alarm(
+        AlarmName=f"soundbite-{environment}-fargate-5xx", MetricName="m", Namespace="X", Statistic="Sum",
+        Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    return {
+        "environment": environment, "hostedZoneId": zone_id, "recordName": f"api.{name}",
+        "ledgerTableName": plane.ledger_table, "queueName": f"soundbite-{environment}-jobs",
+        "dlqName": f"soundbite-{environment}-jobs-dlq",
+        "ec2LoadBalancerArnSuffix": "app/ec2/1", "ec2TargetGroupArnSuffix": "targetgroup/ec2/1",
+        "fargateLoadBalancerArnSuffix": "app/fargate/2", "fargateTargetGroupArnSuffix": "targetgroup/fargate/2",
+        "ec2DirectName": f"ec2.{name}", "fargateDirectName": f"fargate.{name}",
+        "ec2AsgName": f"soundbite-{environment}-ec2-api", "fargateClusterName": f"soundbite-{environment}-fargate",
+        "fargateApiServiceName": "api",
+    }
+
+
+def test_init_writes_a_validated_production_target_and_refuses_to_overwrite(moto_server, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(deployed(moto_server)))
+    target = tmp_path / "target.json"
+    args = ("init", "--stack", "prod", "--outputs", str(outputs), "--out", str(target), "--region", "us-east-1")
+    result = soundbite(*args, env=moto_server.env)
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "next: soundbite migrate doctor --config" in result.stdout
+    written = load_target(str(target))
+    assert (written.stack, written.metrics, written.region) == ("prod", "alb", "us-east-1")
+    assert set(written.load_balancers) == {"ec2", "fargate"}
+    assert written.direct_urls["fargate"].startswith("https://fargate.")
+    again = soundbite(*args, env=moto_server.env)
+    assert again.returncode == ExitCode.USAGE and "--force" in again.stderr
+
+
+def test_init_names_every_missing_output(moto_server, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    partial = {k: v for k, v in deployed(moto_server).items() if not k.startswith("fargate")}
+    outputs.write_text(json.dumps(partial))
+    result = soundbite("init", "--stack", "prod", "--outputs", str(outputs), "--out", str(tmp_path / "t.json"),
+                       env=moto_server.env)
+    assert result.returncode == ExitCode.USAGE
+    assert "fargateLoadBalancerArnSuffix" in result.stderr and "fargateApiServiceName" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "t.json").exists()
+
+
+def write_target(em, tmp_path) -> Path:
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(deployed(em)))
+    target = tmp_path / "target.json"
+    soundbite("init", "--stack", "prod", "--outputs", str(outputs), "--out", str(target),
+              "--region", "us-east-1", env=em.env)
+    return target
+
+
+def test_doctor_finds_what_is_missing_and_says_what_it_could_not_check(moto_server, tmp_path):
+    target = write_target(moto_server, tmp_path)
+    result = soundbite("doctor", "--config", str(target), "--json", env=moto_server.env)
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["region"]["ok"] and checks["identity"]["ok"] and checks["records"]["ok"]
+    assert checks["ledger"]["ok"] and checks["queue"]["ok"] and checks["dlq"]["ok"] and checks["alarms"]["ok"]
+    assert checks["ecs-service"]["ok"] is False and "not found" in checks["ecs-service"]["detail"].lower()
+    assert checks["ec2-group"]["ok"] is False and "not found" in checks["ec2-group"]["detail"]
+    assert result.returncode == ExitCode.REFUSED
+    text = soundbite("doctor", "--config", str(target), env=moto_server.env).stdout
+    assert "FAIL        ec2-group" in text and "{" not in text
+
+
+def test_doctor_refuses_edge_metrics_against_aws(moto_server, tmp_path):
+    target = load_target(None, zone_id="Z1", record_name="api.example.com", environment="prod")
+    session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")
+    finding = Doctor(target, session, environ={})._metrics_profile()
+    assert finding.ok is False and "metrics: alb" in finding.detail
+
+
+def test_doctor_simulates_the_operator_policy_and_names_each_missing_action(ministack, tmp_path):  # noqa: F811
+    target = write_target(ministack, tmp_path)
+    iam = ministack.client("iam")
+    policy = json.loads(OPERATOR_POLICY.read_text())
+    statements = [dict(st) for st in policy["Statement"]]
+    statements[0]["Action"] = ["route53:ListResourceRecordSets"]  # cannot move the weights
+    user = f"oncall-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=user)
+    arn = iam.get_user(UserName=user)["User"]["Arn"]
+    account = arn.split(":")[4]
+    environment = load_target(str(target)).environment
+    zone = load_target(str(target)).zone_id.split("/")[-1]
+    text = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    for name, value in {"REGION": "us-east-1", "ACCOUNT": account, "ENV": environment,
+                        "HOSTED_ZONE_ID": zone, "EC2_ASG_NAME": f"soundbite-{environment}-ec2-api"}.items():
+        text = text.replace(f"<{name}>", value)
+    iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=text)
+    result = soundbite("doctor", "--config", str(target), "--principal", arn, "--json", env=ministack.env)
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["permissions"]["ok"] is False, checks["permissions"]
+    assert "route53:ChangeResourceRecordSets" in checks["permissions"]["detail"]
+    assert "dynamodb:" not in checks["permissions"]["detail"], "only what is missing"
+    full = json.dumps(policy)
+    for name, value in {"REGION": "us-east-1", "ACCOUNT": account, "ENV": environment,
+                        "HOSTED_ZONE_ID": zone, "EC2_ASG_NAME": f"soundbite-{environment}-ec2-api"}.items():
+        full = full.replace(f"<{name}>", value)
+    iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=full)
+    fixed = soundbite("doctor", "--config", str(target), "--principal", arn, "--json", env=ministack.env)
+    assert {c["name"]: c for c in json.loads(fixed.stdout)["checks"]}["permissions"]["ok"] is True
