@@ -2,11 +2,15 @@
 
 Each package owns its commands (`service.cli`, `worker.cli`, `migration.cli`, ...); this
 root only names them, so `soundbite --help` stays fast and packages stay independent.
+
+The runtime install (`pip install soundbite`, what the image holds) has the API and worker
+commands; the others need the `toolkit` extra and say so in one line when it is missing.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
 
@@ -23,6 +27,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("migration.cli:migrate", "Move traffic between the EC2 and Fargate stacks."),
     "rehearse": ("migration.rehearsal.cli:rehearse", "Rehearse a whole migration locally."),
 }
+# Top-level modules that only the `toolkit` extra installs.
+TOOLKIT_MODULES = frozenset({"pulumi", "pulumi_aws", "moto", "matplotlib", "yaml"})
+# Commands that need toolkit modules even where they load them late (in a child process).
+TOOLKIT_NEEDS = {"dev": ("moto",), "emulator": ("moto",), "rehearse": ("moto", "matplotlib"),
+                 "migrate": ("yaml",)}
+TOOLKIT_HINT = "`soundbite {name}` needs the toolkit: pip install 'soundbite[toolkit]'"
 
 
 class LazyGroup(click.Group):
@@ -35,8 +45,16 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
+        if any(importlib.util.find_spec(m) is None for m in TOOLKIT_NEEDS.get(cmd_name, ())):
+            raise click.ClickException(TOOLKIT_HINT.format(name=cmd_name))
         module_name, attr = target[0].split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in TOOLKIT_MODULES:
+                raise
+            raise click.ClickException(TOOLKIT_HINT.format(name=cmd_name)) from exc
+        return getattr(module, attr)
 
     def invoke(self, ctx: click.Context):
         """No command prints a traceback unless `--debug`: one line (JSON under `--json`), exit 1."""
@@ -44,6 +62,12 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except ModuleNotFoundError as exc:
+            # A command may load the toolkit only when it runs (moto for `dev`, pulumi for `migrate`).
+            if (exc.name or "").split(".")[0] not in TOOLKIT_MODULES:
+                raise
+            name = ctx.protected_args[0] if ctx.protected_args else "this command"
+            raise click.ClickException(TOOLKIT_HINT.format(name=name)) from exc
         except Exception as exc:  # noqa: BLE001 - the last line of defence for every command
             if (ctx.obj or {}).get("debug"):
                 raise
