@@ -105,7 +105,9 @@ def containers(image):
 
 def test_api_and_worker_containers_take_a_soundbite_to_ready(image, containers, tmp_path):
     with emulator.running() as em:
-        plane = bootstrap.bootstrap(em.endpoint, environment=f"img{uuid.uuid4().hex[:6]}")
+        # A fresh emulator of its own, so the local environment's names are free; local, so
+        # the API runs without a user pool (SOUNDBITE_AUTH=off), as in the compose file.
+        plane = bootstrap.bootstrap(em.endpoint, environment="local")
         port = emulator.free_port()
         env = {
             **em.env, "SOUNDBITE_ENVIRONMENT": plane.environment, "SOUNDBITE_BACKEND": "ec2",
@@ -113,6 +115,7 @@ def test_api_and_worker_containers_take_a_soundbite_to_ready(image, containers, 
             "SOUNDBITE_IDEMPOTENCY_TABLE": plane.idempotency_table, "SOUNDBITE_BUCKET": plane.bucket,
             "SOUNDBITE_QUEUE_URL": plane.queue_url, "SOUNDBITE_DLQ_URL": plane.dlq_url,
             "SOUNDBITE_SYNTHESIZER": "espeak", "SOUNDBITE_TRUSTED_PROXIES": "1",
+            "SOUNDBITE_AUTH": "off", "SOUNDBITE_CURSOR_SECRET": uuid.uuid4().hex,
             "SOUNDBITE_BIND": f"127.0.0.1:{port}",
         }
         env_file = tmp_path / "soundbite.env"
