@@ -19,10 +19,11 @@ import pulumi_aws as aws
 from infra import config as program_config
 from infra.components.cache import Cache, CacheArgs
 from infra.components.certificate import ApiCertificate, CertificateArgs
+from infra.components.cursor_secret import CursorSecret, CursorSecretArgs
 from infra.components.data_plane import DataPlane, DataPlaneArgs
 from infra.components.ec2_stack import Ec2Stack, Ec2StackArgs
 from infra.components.ecr import ImageRepository, RepositoryArgs
-from infra.components.environment import AppSettings, environment_output
+from infra.components.environment import AppSettings, app_secrets, environment_output
 from infra.components.fargate_stack import FargateStack, FargateStackArgs
 from infra.components.iam import DataPlaneArns, ServiceRoles, ServiceRolesArgs
 from infra.components.network import Network, NetworkArgs
@@ -33,6 +34,7 @@ from infra.components.observability import (
     stack_alarm_names,
 )
 from infra.components.redrive_schedule import RedriveSchedule, RedriveScheduleArgs
+from infra.components.user_pool import UserPool, UserPoolArgs
 from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsArgs
 from infra.config import ProgramConfig
 from infra.phases import EC2, FARGATE
@@ -53,20 +55,24 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
     if cfg.redis:
         cache = Cache("cache", CacheArgs(prefix, cfg.redis_node_type, network.vpc_id, cfg.vpc_cidr,
                                          network.private_subnet_ids, tags))
+    users = UserPool("auth", UserPoolArgs(f"{prefix}-users", cfg.region, cfg.environment, tags))
+    cursor = CursorSecret("cursor", CursorSecretArgs(f"{prefix}/cursor-secret", tags))
+    api_secrets = cursor.arn.apply(app_secrets)
     tables = data.tables
     settings = pulumi.Output.all(
         tables[spec.SOUNDBITES_TABLE.name].name, tables[spec.IDEMPOTENCY_TABLE.name].name,
-        data.bucket.bucket, data.queue.url, data.dlq.url, cache.url if cache else None,
+        data.bucket.bucket, data.queue.url, data.dlq.url, users.issuer, users.jwks_url,
+        users.audience, cache.url if cache else None,
     ).apply(lambda v: AppSettings(cfg.environment, cfg.region, v[0], v[1], v[2], v[3], v[4],
-                                  cfg.rate_limit, v[5]))
+                                  cfg.rate_limit, v[5], v[6], v[7], v[8]))
 
     def arns(log_group: str) -> pulumi.Output:
         return pulumi.Output.all(
             tables[spec.SOUNDBITES_TABLE.name].arn, tables[spec.IDEMPOTENCY_TABLE.name].arn,
-            data.bucket.arn, data.queue.arn, data.dlq.arn, repo.repository.arn, account,
+            data.bucket.arn, data.queue.arn, data.dlq.arn, repo.repository.arn, account, cursor.arn,
         ).apply(lambda v: DataPlaneArns(
             v[0], v[1], v[2], v[3], v[4], v[5],
-            f"arn:aws:logs:{cfg.region}:{v[6]}:log-group:{log_group}"))
+            f"arn:aws:logs:{cfg.region}:{v[6]}:log-group:{log_group}", v[7]))
 
     certificate = ApiCertificate("api", CertificateArgs(cfg.api_name, cfg.hosted_zone_id, cfg.certificate_arn, tags))
     common = {
@@ -83,6 +89,8 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         "bucketName": data.bucket.bucket, "queueUrl": data.queue.url, "queueName": data.queue.name,
         "dlqUrl": data.dlq.url, "dlqName": data.dlq.name, "image": image,
         "ecrRepositoryUrl": repo.repository.repository_url,
+        "userPoolId": users.pool.id, "userPoolClientId": users.audience,
+        "authIssuer": users.issuer, "cursorSecretArn": cursor.arn,
     }
     targets, metrics = [], []
     if phase.ec2.exists:
@@ -91,7 +99,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         ec2 = Ec2Stack("ec2", Ec2StackArgs(
             shape=phase.ec2, full=cfg.ec2_capacity, environment=environment_output(settings, EC2),
             log_group_name=log_group, instance_type=cfg.ec2_instance_type, roles=roles,
-            ami_id=cfg.ec2_ami_id, tags=tags, **common))
+            ami_id=cfg.ec2_ami_id, api_secrets=api_secrets, tags=tags, **common))
         lb = ec2.alb.load_balancer
         targets.append(StackTarget(EC2, phase.ec2.weight, lb.dns_name, lb.zone_id,
                                    serving=(ec2.api_group,)))
@@ -110,7 +118,8 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
             shape=phase.fargate, full=cfg.fargate_capacity,
             environment=environment_output(settings, FARGATE), cluster_name=f"{prefix}-fargate",
             log_group_name=log_group, queue_name=data.queue.name, roles=roles,
-            deployment_alarms=stack_alarm_names(prefix, FARGATE), tags=tags, **common))
+            deployment_alarms=stack_alarm_names(prefix, FARGATE), api_secrets=api_secrets, tags=tags,
+            **common))
         lb = fargate.alb.load_balancer
         targets.append(StackTarget(FARGATE, phase.fargate.weight, lb.dns_name, lb.zone_id, serving=(
             fargate.api_service, fargate.scaling.api_target)))

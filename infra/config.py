@@ -172,6 +172,13 @@ def from_values(values: Mapping[str, str], region: str | None) -> ProgramConfig:
     if not image and not image_tag:
         raise ConfigError(f"set {NAMESPACE}:image (a full image reference) or {NAMESPACE}:imageTag (a tag in the stack's ECR repository)")
     api_name = _required(values, "apiName").rstrip(".")
+    local = environment in spec.LOCAL_ENVIRONMENTS
+    redis = _flag(values, "redis", not local)
+    if not redis and not local:
+        raise ConfigError(
+            f"{NAMESPACE}:redis must stay on in {environment!r}: both stacks' workers share one "
+            f"Redis semaphore (at most {spec.LAMBDA_CONCURRENCY} syntheses at once) and the "
+            "APIs one rate limit")
     redrive_default = environment != PRODUCTION
     scheduled_redrive = _flag(values, "scheduledRedrive", redrive_default)
     if scheduled_redrive and environment == PRODUCTION:
@@ -193,7 +200,7 @@ def from_values(values: Mapping[str, str], region: str | None) -> ProgramConfig:
         ec2_ami_id=values.get("ec2AmiId") or None,
         vpc_cidr=values.get("vpcCidr") or DEFAULT_VPC_CIDR,
         existing_network=_network(values),
-        redis=_flag(values, "redis", False),
+        redis=redis,
         redis_node_type=values.get("redisNodeType") or DEFAULT_REDIS_NODE_TYPE,
         scheduled_redrive=scheduled_redrive,
         rate_limit=values.get("rateLimit") or spec.RATE_LIMIT_DEFAULT,

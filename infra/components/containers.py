@@ -1,4 +1,8 @@
-"""ECS container definitions for the API and the worker: one image, one environment."""
+"""ECS container definitions for the API and the worker: one image, one environment.
+
+Secret variables go in `secrets` (name -> Secrets Manager ARN): the ECS agent fetches them
+with the execution role when a task starts, so their values never sit in the definition.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ COMMANDS = {"api": ["soundbite", "api"], "worker": ["soundbite", "worker"]}
 
 
 def container_definition(role: str, image: str, environment: dict[str, str], log_group: str,
-                         region: str) -> dict:
+                         region: str, secrets: dict[str, str] | None = None) -> dict:
     """One container definition (as ECS's JSON expects) for `soundbite <role>`."""
     if role not in COMMANDS:
         raise ValueError(f"unknown role {role!r}; expected one of {sorted(COMMANDS)}")
@@ -26,6 +30,11 @@ def container_definition(role: str, image: str, environment: dict[str, str], log
             "options": {"awslogs-group": log_group, "awslogs-region": region, "awslogs-stream-prefix": role},
         },
     }
+    if secrets:
+        overlap = set(secrets) & set(environment)
+        if overlap:
+            raise ValueError(f"{sorted(overlap)} would be both plain and secret")
+        definition["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]
     if role == "api":
         definition["portMappings"] = [{"containerPort": spec.API_PORT, "protocol": "tcp"}]
     return definition

@@ -3,7 +3,8 @@
 Desired counts and the API group's minimum come from the migration phase; everything else
 is phase-independent, so changing the phase only moves capacity. The AMI is the
 ECS-optimized Amazon Linux 2023 (Docker preinstalled), resolved from its SSM public
-parameter at launch. The API group waits, on every `pulumi up`, until its desired number of
+parameter at launch. The API instances fetch their secrets from Secrets Manager at boot
+(user_data.py). The API group waits, on every `pulumi up`, until its desired number of
 instances pass the load balancer's health check, so an update that does not serve fails.
 """
 
@@ -40,6 +41,7 @@ class Ec2StackArgs:
     instance_type: str
     roles: ServiceRoles
     ami_id: str | None = None
+    api_secrets: pulumi.Input[dict[str, str]] | None = None  # variable -> Secrets Manager ARN
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,9 +90,10 @@ class Ec2Stack(pulumi.ComponentResource):
 
     def _group(self, name, role, args: Ec2StackArgs, profile, tags, sizes, target_group_arns=None):
         child = pulumi.ResourceOptions(parent=self)
-        script = pulumi.Output.all(args.image, args.environment).apply(
+        secrets = args.api_secrets if role == "api" else None
+        script = pulumi.Output.all(args.image, args.environment, secrets).apply(
             lambda v: base64.b64encode(
-                user_data(role, v[0], v[1], args.region, args.log_group_name).encode()
+                user_data(role, v[0], v[1], args.region, args.log_group_name, secrets=v[2]).encode()
             ).decode()
         )
         template = aws.ec2.LaunchTemplate(

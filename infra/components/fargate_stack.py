@@ -44,6 +44,7 @@ class FargateStackArgs:
     queue_name: pulumi.Input[str]
     roles: ServiceRoles
     deployment_alarms: tuple[str, ...] = ()  # alarm names that roll a deployment back
+    api_secrets: pulumi.Input[dict[str, str]] | None = None  # variable -> Secrets Manager ARN
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -104,8 +105,10 @@ class FargateStack(pulumi.ComponentResource):
 
     def _task(self, name, role, args: FargateStackArgs, task_role, tags) -> aws.ecs.TaskDefinition:
         cpu, memory = SIZES[role]
-        definitions = pulumi.Output.all(args.image, args.environment).apply(
-            lambda v: json.dumps([container_definition(role, v[0], v[1], args.log_group_name, args.region)])
+        secrets = args.api_secrets if role == "api" else None
+        definitions = pulumi.Output.all(args.image, args.environment, secrets).apply(
+            lambda v: json.dumps([container_definition(role, v[0], v[1], args.log_group_name,
+                                                       args.region, secrets=v[2])])
         )
         return aws.ecs.TaskDefinition(
             f"{name}-{role}-task", family=f"{args.cluster_name}-{role}",

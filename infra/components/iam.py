@@ -32,6 +32,7 @@ class DataPlaneArns:
     dlq: str
     repository: str
     log_group: str
+    cursor_secret: str
 
 
 def assume_role_policy(principal: str) -> str:
@@ -79,6 +80,12 @@ def runtime_statements(a: DataPlaneArns) -> list[dict]:
         _allow(["ecr:GetAuthorizationToken"], ["*"]),
         _allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{a.log_group}:*"]),
     ]
+
+
+def secret_statements(a: DataPlaneArns) -> list[dict]:
+    """Whoever starts the API reads its one secret: the EC2 API instance at boot, the ECS
+    execution role when a task starts."""
+    return [_allow(["secretsmanager:GetSecretValue"], [a.cursor_secret])]
 
 
 def redrive_statements(a: DataPlaneArns) -> list[dict]:
@@ -133,12 +140,13 @@ class ServiceRoles(pulumi.ComponentResource):
         # On EC2 the instance role is also the runtime (image pull, logs); on ECS that is the
         # execution role's job, so the task roles hold only what the process itself calls.
         extra = runtime_statements if on_ec2 else (lambda _a: [])
-        self.api_role = self._role(f"{name}-api", principal, args,
-                                   lambda a: api_statements(a) + extra(a))
+        self.api_role = self._role(f"{name}-api", principal, args, lambda a: (
+            api_statements(a) + extra(a) + (secret_statements(a) if on_ec2 else [])))
         self.worker_role = self._role(f"{name}-worker", principal, args,
                                       lambda a: worker_statements(a) + extra(a))
         self.execution_role = None if on_ec2 else self._role(
-            f"{name}-execution", ECS_TASKS_PRINCIPAL, args, runtime_statements)
+            f"{name}-execution", ECS_TASKS_PRINCIPAL, args,
+            lambda a: runtime_statements(a) + secret_statements(a))
         child = pulumi.ResourceOptions(parent=self)
         self.api_profile = self.worker_profile = None
         if on_ec2:

@@ -4,6 +4,7 @@ its `docker run` line against a real daemon.)"""
 
 import re
 import shlex
+import subprocess
 
 import pytest
 
@@ -58,3 +59,64 @@ def test_docker_comes_with_the_ami_and_the_image_is_pulled_after_an_ecr_login():
 def test_an_unknown_role_is_refused():
     with pytest.raises(ValueError, match="unknown role"):
         user_data("cron", IMAGE, ENV, "us-east-1", "/g")
+
+
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:soundbite-prod/cursor-secret-AbCd"
+STUBS = {
+    "systemctl": "exit 0",
+    "curl": 'echo i-0123456789abcdef0',
+    "dnf": 'echo "dnf $*" >> "$LOG"',
+    "docker": 'echo "docker $*" >> "$LOG"; cat >/dev/null 2>&1 || true',
+    # Secrets Manager answers with $SECRET, or fails when $SECRET is unset.
+    "aws": ('echo "aws $*" >> "$LOG"\n'
+            'case "$*" in *secretsmanager*) [ -n "${SECRET:-}" ] || exit 254; echo "$SECRET";; '
+            '*) echo password;; esac'),
+}
+
+
+def _boot(tmp_path, script: str, secret: str | None):
+    """Run a launch script under bash with the instance's commands stubbed out."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in STUBS.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "LOG": str(tmp_path / "calls.log")}
+    if secret is not None:
+        env["SECRET"] = secret
+    (tmp_path / "user-data.sh").write_text(script)
+    result = subprocess.run(["bash", str(tmp_path / "user-data.sh")], env=env, capture_output=True,
+                            text=True, timeout=60)
+    calls = (tmp_path / "calls.log").read_text() if (tmp_path / "calls.log").exists() else ""
+    return result, calls
+
+
+def test_the_api_instance_fetches_its_secret_at_boot_into_a_private_env_file(tmp_path):
+    env_file = tmp_path / "soundbite.env"
+    script = user_data("api", IMAGE, ENV, "us-east-1", "/g", secrets={"SOUNDBITE_CURSOR_SECRET": SECRET_ARN},
+                       env_file=str(env_file))
+    assert "s3cr3t" not in script and SECRET_ARN in script
+    result, calls = _boot(tmp_path, script, secret="s3cr3t-" + "x" * 40)
+    assert result.returncode == 0, result.stderr
+    lines = env_file.read_text().splitlines()
+    assert f"SOUNDBITE_CURSOR_SECRET=s3cr3t-{'x' * 40}" in lines
+    assert "SOUNDBITE_RATE_LIMIT=100 per 15 minutes" in lines
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert f"--secret-id {SECRET_ARN} --query SecretString --output text" in calls
+    [run] = [c for c in calls.splitlines() if c.startswith("docker run ")]
+    assert f"--env-file {env_file}" in run
+    assert "s3cr3t" not in result.stdout + result.stderr
+
+
+def test_an_api_instance_that_cannot_read_its_secret_never_starts_the_api(tmp_path):
+    script = user_data("api", IMAGE, ENV, "us-east-1", "/g", secrets={"SOUNDBITE_CURSOR_SECRET": SECRET_ARN},
+                       env_file=str(tmp_path / "soundbite.env"))
+    result, calls = _boot(tmp_path, script, secret=None)
+    assert result.returncode != 0
+    assert "docker run" not in calls
+
+
+def test_a_variable_cannot_be_both_plain_and_secret():
+    with pytest.raises(ValueError, match="both plain and secret"):
+        user_data("api", IMAGE, {**ENV, "SOUNDBITE_CURSOR_SECRET": "x"}, "us-east-1", "/g",
+                  secrets={"SOUNDBITE_CURSOR_SECRET": SECRET_ARN})
