@@ -287,3 +287,14 @@ LOG_RETENTION_DAYS = 30
 ECR_KEEP_IMAGES = 30
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 REQUIRED_TAGS = ("Project", "Environment", "ManagedBy")
+
+# --- Synthesis limits (runtime) --------------------------------------------------------------
+
+SYNTHESIS_TIME_LIMIT_SECONDS = 60
+"""One synthesis may run this long (about 14 x SYNTHESIS_P95_SECONDS) before its process is
+killed and the attempt counts as failed; well inside LAMBDA_TIMEOUT_SECONDS."""
+MAX_CONCURRENT_SYNTHESES = LAMBDA_CONCURRENCY
+"""The seed's cap: at most 10 syntheses at once across every worker of both stacks (it
+protects DynamoDB), held as leases in the Redis the workers share."""
+SYNTHESIS_LEASE_SECONDS = 30
+"""A synthesis slot's lease; renewed while its job runs, so a dead worker's slot frees itself."""

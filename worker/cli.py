@@ -37,11 +37,18 @@ def _settings() -> Settings:
               help=f"Seconds in-flight jobs get after SIGTERM [default: {spec.WORKER_GRACE_SECONDS}].")
 @click.option("--wait", "poll_seconds", type=click.IntRange(0, spec.LONG_POLL_SECONDS),
               help=f"Long-poll wait in seconds [default: {spec.LONG_POLL_SECONDS}].")
-def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: int | None) -> None:
+@click.option("--time-limit", "time_limit_seconds",
+              type=click.FloatRange(0, spec.LAMBDA_TIMEOUT_SECONDS, min_open=True),
+              help=f"Seconds one synthesis may run before it is stopped "
+                   f"[default: {spec.SYNTHESIS_TIME_LIMIT_SECONDS}].")
+def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: int | None,
+           time_limit_seconds: float | None) -> None:
     """Consume the jobs queue and synthesize speech until SIGTERM or SIGINT.
 
-    On a signal it stops receiving, lets in-flight jobs finish within the grace period,
-    makes the rest visible again for another worker, and exits 0.
+    Each synthesis runs in a child process of its own and is stopped after the time limit.
+    With SOUNDBITE_REDIS_URL set, every worker sharing that Redis stays within the seed's
+    cap of concurrent syntheses. On a signal it stops receiving, lets in-flight jobs finish
+    within the grace period, makes the rest visible again for another worker, and exits 0.
     """
     from service import logs
     from worker import factory
@@ -52,12 +59,17 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
     settings = _settings()
     try:
         options = WorkerSettings.from_env(
-            concurrency=concurrency, grace_seconds=grace_seconds, poll_seconds=poll_seconds)
+            concurrency=concurrency, grace_seconds=grace_seconds, poll_seconds=poll_seconds,
+            time_limit_seconds=time_limit_seconds)
         queue_url = factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL")
         # `concurrency` jobs synthesize at once; as many more are prefetched so their storage
         # round trips overlap a synthesis instead of sitting between two.
-        processor = factory.build_processor(settings, synthesis_slots=options.concurrency)
-        processor.handler.synthesizer.voices()  # load the engine now: a broken install fails here
+        processor = factory.build_processor(
+            settings, synthesis_slots=options.concurrency, time_limit=options.time_limit_seconds,
+            cap=factory.synthesis_cap(settings))
+        synthesizer = processor.handler.synthesizer
+        synthesizer.voices()  # load the engine now: a broken install fails here
+        synthesizer.start()  # and in every synthesis process
     except WorkerError as exc:
         raise click.ClickException(str(exc)) from exc
     logs.configure(settings.log_level, service="worker", backend=settings.backend)
@@ -69,6 +81,7 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
                     prefetch=options.concurrency,
                     wait_seconds=options.poll_seconds, grace_seconds=options.grace_seconds)
     stats = poller.run(stop)
+    synthesizer.close()
     if stats.unfinished_at_exit:
         # Their messages are released; do not let interpreter shutdown wait on (or tear down
         # under) a speech engine still running in a daemon thread.
@@ -85,16 +98,12 @@ def dlq() -> None:
 def _redriver(settings: Settings):
     from worker import factory
     from worker.exceptions import WorkerError
-    from worker.redrive import DlqRedriver
 
     # EMF lines are for CloudWatch (the scheduled task's log stream), not for a person at a
     # terminal; stdout stays clean for --json either way.
     metrics = None if sys.stderr.isatty() else factory.worker_metrics(settings, stream=sys.stderr)
     try:
-        return DlqRedriver(
-            factory.require_queue(settings.dlq_url, "SOUNDBITE_DLQ_URL"),
-            factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL"),
-            metrics=metrics)
+        return factory.build_redriver(settings, metrics)
     except WorkerError as exc:
         raise click.ClickException(str(exc)) from exc
 

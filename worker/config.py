@@ -21,6 +21,7 @@ class WorkerSettings:
     concurrency: int = spec.WORKER_CONCURRENCY
     grace_seconds: float = spec.WORKER_GRACE_SECONDS
     poll_seconds: int = spec.LONG_POLL_SECONDS
+    time_limit_seconds: float = spec.SYNTHESIS_TIME_LIMIT_SECONDS
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:
@@ -33,13 +34,18 @@ class WorkerSettings:
         if not 0 <= self.poll_seconds <= spec.LONG_POLL_SECONDS:
             raise ConfigurationError(
                 f"worker poll wait must be 0..{spec.LONG_POLL_SECONDS} s, got {self.poll_seconds}")
+        if not 0 < self.time_limit_seconds <= spec.LAMBDA_TIMEOUT_SECONDS:
+            raise ConfigurationError(
+                f"synthesis time limit must be above 0 and at most {spec.LAMBDA_TIMEOUT_SECONDS} s, "
+                f"got {self.time_limit_seconds}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> WorkerSettings:
         """Settings from the environment; non-None `overrides` (command-line options) win."""
         environ = os.environ if environ is None else environ
         values: dict = {}
-        for name, kind in (("concurrency", int), ("grace_seconds", float), ("poll_seconds", int)):
+        for name, kind in (("concurrency", int), ("grace_seconds", float), ("poll_seconds", int),
+                           ("time_limit_seconds", float)):
             raw = environ.get(f"SOUNDBITE_WORKER_{name.upper()}", "").strip()
             if raw:
                 try:

@@ -97,6 +97,18 @@ class EngineTimeout(SynthesisError):
     code = "engine_timeout"
 
 
+class SynthesisCapUnavailable(TransientError):
+    """The shared synthesis cap cannot be checked (its Redis does not answer)."""
+
+    code = "synthesis_cap_unavailable"
+
+
+class AlreadyInProgress(TransientError):
+    """Another delivery of the same soundbite is being processed in this process."""
+
+    code = "already_in_progress"
+
+
 class StorageError(TransientError):
     """Reading or writing the soundbite record or its audio failed."""
 

@@ -6,6 +6,7 @@ test can build the same parts around its own clients.
 
 from __future__ import annotations
 
+import functools
 from typing import TextIO
 
 import boto3
@@ -36,15 +37,37 @@ def worker_metrics(settings: Settings, stream: TextIO | None = None) -> WorkerMe
     return WorkerMetrics(MetricsEmitter(settings.environment, settings.backend, stream=stream))
 
 
+def isolated_synthesizer(name: str, processes: int, time_limit: float) -> Synthesizer:
+    """The synthesizer called `name`, run in `processes` child processes under `time_limit`."""
+    from worker.synth.isolated import IsolatedSynthesizer
+
+    return IsolatedSynthesizer(functools.partial(build_synthesizer, name),
+                               processes=processes, time_limit=time_limit)
+
+
+def synthesis_cap(settings: Settings):
+    """The shared synthesis cap in the workers' Redis, or None when no Redis is configured."""
+    if not settings.redis_url:
+        return None
+    from worker.synthesis_cap import RedisSynthesisCap
+
+    return RedisSynthesisCap.from_url(settings.redis_url, settings.environment)
+
+
 def build_handler(settings: Settings, *, synthesizer: Synthesizer | None = None,
                   metrics: WorkerMetrics | None = None, dynamodb=None, s3=None,
-                  synthesis_slots: int | None = None) -> JobHandler:
+                  synthesis_slots: int | None = None, time_limit: float | None = None,
+                  cap=None) -> JobHandler:
+    """The job handler; with `time_limit`, synthesis runs in child processes (one per slot)."""
+    if synthesizer is None and time_limit is not None:
+        synthesizer = isolated_synthesizer(settings.synthesizer, synthesis_slots or 1, time_limit)
     return JobHandler(
         repository=SoundbiteRepository(settings.table, settings.environment, client=dynamodb),
         audio_store=AudioStore(settings.bucket, client=s3),
         synthesizer=synthesizer or build_synthesizer(settings.synthesizer),
         metrics=metrics if metrics is not None else worker_metrics(settings),
         synthesis_slots=synthesis_slots,
+        synthesis_cap=cap,
     )
 
 
@@ -56,3 +79,14 @@ def require_queue(url: str, variable: str) -> str:
     if not url:
         raise ConfigurationError(f"{variable} is not set; point it at the queue's URL")
     return url
+
+
+def build_redriver(settings: Settings, metrics: WorkerMetrics | None = None):
+    """The DLQ redriver; refused messages mark their soundbite failed in the settings' table."""
+    from worker.redrive import DlqRedriver
+
+    return DlqRedriver(
+        require_queue(settings.dlq_url, "SOUNDBITE_DLQ_URL"),
+        require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL"),
+        metrics=metrics,
+        repository=SoundbiteRepository(settings.table, settings.environment) if settings.table else None)

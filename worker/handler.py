@@ -20,6 +20,7 @@ from service.exceptions import DependencyUnavailable, StateConflict
 from service.repository import SoundbiteRepository
 from soundbite import spec
 from worker.exceptions import (
+    AlreadyInProgress,
     MalformedMessage,
     PermanentError,
     SoundbiteNotFound,
@@ -52,13 +53,16 @@ class JobHandler:
 
     `synthesis_slots` bounds how many jobs synthesize at once (the CPU-bound part); a job's
     storage calls run outside it, so with more jobs in flight than slots, one job's upload
-    and status writes overlap the next job's synthesis.
+    and status writes overlap the next job's synthesis. `synthesis_cap` (a
+    `RedisSynthesisCap`) bounds it across every worker as well.
     """
 
     def __init__(self, repository: SoundbiteRepository, audio_store: AudioStore,
                  synthesizer: Synthesizer, metrics: WorkerMetrics | None = None,
                  now=time.time, timer=time.perf_counter,
-                 synthesis_slots: int | None = None) -> None:
+                 synthesis_slots: int | None = None, synthesis_cap=None,
+                 max_receives: int = spec.MAX_RECEIVE_COUNT,
+                 max_redrives: int = spec.REDRIVE_MAX_COUNT) -> None:
         self.repository = repository
         self.audio_store = audio_store
         self.synthesizer = synthesizer
@@ -69,6 +73,9 @@ class JobHandler:
         self._lock = threading.Lock()
         self._synthesis = (threading.BoundedSemaphore(synthesis_slots) if synthesis_slots
                            else contextlib.nullcontext())
+        self._cap = synthesis_cap
+        self.max_receives = max_receives
+        self.max_redrives = max_redrives
 
     def handle(self, job: Job) -> Outcome:
         """Process `job`; raises TransientError when it should be retried later."""
@@ -79,6 +86,11 @@ class JobHandler:
         try:
             outcome = self._claim_and_process(job, m)
         except TransientError as exc:
+            if self.is_last_attempt(job) and not isinstance(exc, AlreadyInProgress):
+                outcome = self._give_up(job, m, f"{exc.code}: {exc}")
+                if outcome is not None:
+                    self._record(outcome, m, error=m.pop("error", None))
+                    return outcome
             self._record(Outcome.RETRY, m, error=f"{exc.code}: {exc}")
             raise
         except Exception as exc:
@@ -93,7 +105,7 @@ class JobHandler:
         # in the queue; by then the first has finished and the second acknowledges.
         with self._lock:
             if job.soundbite_id in self._in_flight:
-                raise TransientError(f"soundbite {job.soundbite_id} is already being processed here")
+                raise AlreadyInProgress(f"soundbite {job.soundbite_id} is already being processed here")
             self._in_flight.add(job.soundbite_id)
         try:
             return self._process(job, m)
@@ -115,7 +127,7 @@ class JobHandler:
             return self._not_processable(job, m)
         m.update(voice=soundbite.voice, text_length=len(soundbite.text))
         try:
-            with self._synthesis:
+            with self._synthesis, self._cap_slot():
                 started = self._timer()
                 audio = self.synthesizer.synthesize(soundbite.text, soundbite.voice, soundbite.format)
                 m["synthesis_seconds"] = self._timer() - started
@@ -131,6 +143,27 @@ class JobHandler:
         except StateConflict:
             return Outcome.ALREADY_DONE
         return Outcome.READY
+
+    def _cap_slot(self):
+        return self._cap.slot() if self._cap is not None else contextlib.nullcontext()
+
+    def is_last_attempt(self, job: Job) -> bool:
+        """Whether neither SQS (receives) nor the DLQ redrive (redrives) would try `job` again."""
+        return job.receive_count >= self.max_receives and job.redrive_count >= self.max_redrives
+
+    def _give_up(self, job: Job, m: dict, error: str) -> Outcome | None:
+        """Mark the soundbite failed after its last attempt; None if that cannot be recorded."""
+        attempts = self.max_receives * (self.max_redrives + 1)
+        reason = f"gave up after {attempts} attempts; the last failed with {error}"
+        try:
+            self.repository.mark_failed(job.soundbite_id, reason)
+        except StateConflict:
+            m["error"] = error
+            return Outcome.ALREADY_DONE  # finished meanwhile, or never written: nothing to end
+        except DependencyUnavailable:
+            return None  # storage is down too: the message goes to the DLQ after all
+        m["error"] = reason
+        return Outcome.FAILED
 
     def _not_processable(self, job: Job, m: dict) -> Outcome:
         soundbite = self._storage(lambda: self.repository.get(job.soundbite_id), "load")

@@ -50,9 +50,6 @@ def scheduled_redrive(event: dict, context=None, redriver: DlqRedriver | None = 
     settings = settings or _settings()
     # A schedule is unattended by definition, so it never counts as confirmation.
     check_allowed(settings.environment, confirmed=False)
-    redriver = redriver or DlqRedriver(
-        factory.require_queue(settings.dlq_url, "SOUNDBITE_DLQ_URL"),
-        factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL"),
-        metrics=factory.worker_metrics(settings))
+    redriver = redriver or factory.build_redriver(settings, factory.worker_metrics(settings))
     limit = int(event.get("max", DEFAULT_LIMIT)) if isinstance(event, dict) else DEFAULT_LIMIT
     return redriver.redrive(limit).to_dict()

@@ -3,7 +3,8 @@
 A redriven message keeps its attributes and gains three: `redriveCount`, `originalMessageId`
 and `redrivenAt`. Its delay doubles with each redrive (`backoff_delay`), so a message that
 keeps failing comes back less and less often; past the spec's maximum it is refused and stays
-in the DLQ for a person. A message leaves the DLQ only after its copy was sent.
+in the DLQ for a person, and its soundbite is marked failed with the reason, so no soundbite
+stays `processing` for good. A message leaves the DLQ only after its copy was sent.
 
 Peeking takes messages out of sight for a short while (SQS has no read-only receive); every
 message this module does not move is released again before it returns.
@@ -20,8 +21,15 @@ from datetime import UTC, datetime
 
 from service import aws
 from soundbite import spec
-from worker.exceptions import RedriveError, RedriveRefused
-from worker.messages import ORIGINAL_MESSAGE_ID, REDRIVE_COUNT, REDRIVEN_AT, QueueMessage, from_sqs
+from worker.exceptions import MalformedMessage, RedriveError, RedriveRefused
+from worker.messages import (
+    ORIGINAL_MESSAGE_ID,
+    REDRIVE_COUNT,
+    REDRIVEN_AT,
+    QueueMessage,
+    from_sqs,
+    parse_job,
+)
 from worker.metrics import WorkerMetrics
 
 log = logging.getLogger("soundbite.redrive")
@@ -100,8 +108,10 @@ class DlqRedriver:
                  max_redrives: int = spec.REDRIVE_MAX_COUNT,
                  base_delay: int = spec.REDRIVE_BASE_DELAY_SECONDS,
                  max_delay: int = spec.REDRIVE_MAX_DELAY_SECONDS,
-                 metrics: WorkerMetrics | None = None, now=time.time) -> None:
+                 metrics: WorkerMetrics | None = None, repository=None, now=time.time) -> None:
         self.dlq_url = dlq_url
+        self.repository = repository
+        """A SoundbiteRepository: refused messages mark their soundbite failed (None: they do not)."""
         self.queue_url = queue_url
         self.max_redrives = max_redrives
         self.base_delay = base_delay
@@ -170,6 +180,8 @@ class DlqRedriver:
                     decision = self._decide(message)
                     if decision.action == REDRIVE and not dry_run:
                         decision = self._move(message, decision)
+                    if decision.action == REFUSE and not dry_run:
+                        self._end(message, decision)
                     if decision.action != REDRIVE or dry_run:
                         held.append(message)
                     report.decisions.append(decision)
@@ -189,6 +201,30 @@ class DlqRedriver:
                             reason=f"already redriven {done} times (maximum {self.max_redrives})")
         return Decision(message.message_id, REDRIVE, done + 1,
                         delay_seconds=backoff_delay(done, self.base_delay, self.max_delay))
+
+    def _end(self, message: QueueMessage, decision: Decision) -> None:
+        """Mark the refused message's soundbite failed: no attempt will come after this."""
+        from service.exceptions import DependencyUnavailable, StateConflict
+
+        if self.repository is None:
+            return
+        try:
+            job = parse_job(message)
+        except MalformedMessage:
+            return
+        if job.environment != self.repository.environment:
+            return
+        reason = (f"gave up: every retry failed and the dead letter was {decision.reason}; "
+                  f"it stays in the DLQ for a person")
+        try:
+            self.repository.mark_failed(job.soundbite_id, reason)
+        except StateConflict:
+            return  # ready, failed or gone already
+        except DependencyUnavailable as exc:
+            log.warning("could not mark a refused soundbite failed; the next run tries again",
+                        extra={"soundbiteId": job.soundbite_id, "error": str(exc)})
+            return
+        log.info("refused soundbite marked failed", extra={"soundbiteId": job.soundbite_id})
 
     def _move(self, message: QueueMessage, decision: Decision) -> Decision:
         attributes = {

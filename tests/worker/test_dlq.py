@@ -130,3 +130,26 @@ def test_redrive_honours_max(settings, sqs):
     assert report.to_dict()["redriven"] == 3
     assert queue_counts(sqs, settings.dlq_url) == (1, 0, 0)
     assert queue_counts(sqs, settings.queue_url)[0] == 3
+
+
+def test_refusing_a_dead_letter_marks_its_soundbite_failed_with_the_reason(poisoned, settings, sqs, repo):
+    soundbite, _ = poisoned
+    redriver = DlqRedriver(settings.dlq_url, settings.queue_url, max_redrives=0, repository=repo)
+
+    redriver.redrive(10, dry_run=True)
+    assert repo.get(soundbite.id).status is Status.PROCESSING, "a dry run changes nothing"
+    report = redriver.redrive(10)
+
+    assert [d.action for d in report.decisions] == [REFUSE]
+    failed = repo.get(soundbite.id)
+    assert failed.status is Status.FAILED
+    assert failed.failure_reason.startswith("gave up: every retry failed")
+    assert "already redriven 0 times (maximum 0)" in failed.failure_reason
+    assert queue_counts(sqs, settings.dlq_url) == (1, 0, 0), "still there for a person"
+    assert redriver.redrive(10).count(REFUSE) == 1, "refusing again is harmless"
+
+
+def test_the_scheduled_redrive_and_the_cli_build_a_redriver_that_ends_refused_soundbites(settings):
+    from worker.factory import build_redriver
+
+    assert build_redriver(settings).repository.table == settings.table

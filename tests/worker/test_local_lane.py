@@ -14,6 +14,7 @@ import soundfile
 
 from infra.local import emulator
 from infra.local.stack import Lane
+from tests.service.conftest import auth_env, bearer
 from tests.worker.conftest import TEXT_200, wait_for
 
 
@@ -22,7 +23,8 @@ def lane(fresh_data_plane, moto_server, tmp_path):
     port = emulator.free_port()
     env = {**os.environ, **moto_server.env, **fresh_data_plane.service_env(),
            "SOUNDBITE_BACKEND": "local", "SOUNDBITE_BIND": f"127.0.0.1:{port}",
-           "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1"}
+           "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1",
+           **auth_env(moto_server.endpoint)}
     lane = Lane("local", port, env, tmp_path)
     try:
         lane.start_api()
@@ -34,6 +36,7 @@ def lane(fresh_data_plane, moto_server, tmp_path):
 
 def call(url: str, body: dict | None = None) -> dict:
     headers = {"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())} if body else {}
+    headers.update(bearer())
     request = urllib.request.Request(url, data=json.dumps(body).encode() if body else None, headers=headers)
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())

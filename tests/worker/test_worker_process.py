@@ -14,7 +14,9 @@ import pytest
 import soundfile
 
 from service.domain import Status
+from soundbite import spec
 from tests.worker.conftest import LONG_TEXT, queue_counts, wait_for
+from worker.messages import REDRIVE_COUNT
 
 GRACE_SECONDS = 8
 
@@ -120,3 +122,24 @@ def test_an_idle_worker_exits_0_on_sigterm_within_its_poll_wait(start_worker):
     assert worker.wait(10) == 0
     assert time.monotonic() - signalled < 1 + 1.5  # SOUNDBITE_WORKER_POLL_SECONDS + slack
     assert '"worker stopped"' in worker.log_path.read_text()
+
+
+def test_a_synthesis_past_its_time_limit_is_killed_and_the_last_attempt_fails_the_soundbite(
+        create_soundbite, start_worker, short_visibility, repo, settings, sqs):
+    # Already redriven as often as the redrive allows: these three receives are its last.
+    soundbite, _ = create_soundbite(text=LONG_TEXT, fmt="mp3")
+    message = sqs.receive_message(QueueUrl=settings.queue_url, WaitTimeSeconds=5,
+                                  MessageAttributeNames=["All"])["Messages"][0]
+    attributes = {**message.get("MessageAttributes", {}),
+                  REDRIVE_COUNT: {"DataType": "Number", "StringValue": str(spec.REDRIVE_MAX_COUNT)}}
+    sqs.send_message(QueueUrl=settings.queue_url, MessageBody=message["Body"], MessageAttributes=attributes)
+    sqs.delete_message(QueueUrl=settings.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    worker = start_worker("limited", SOUNDBITE_WORKER_TIME_LIMIT_SECONDS="0.05")
+    failed = wait_for(lambda: (sb := repo.get(soundbite.id)).status is Status.FAILED and sb,
+                      timeout=90, what="the soundbite to fail")
+
+    assert "longer than its limit of 0.05 s" in failed.failure_reason
+    outcomes = wait_for(lambda: len(records := job_records(worker)) == 3 and records, what="3 records")
+    assert [(r["Outcome"], r["receiveCount"]) for r in outcomes] == [("retry", 1), ("retry", 2), ("failed", 3)]
+    wait_for(lambda: queue_counts(sqs, settings.queue_url) == (0, 0, 0), what="the message deleted")
