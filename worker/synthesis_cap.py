@@ -102,7 +102,10 @@ class RedisSynthesisCap:
             self._sleep(random.uniform(*WAIT_SECONDS))
         with self._lock:
             self._held.add(token)
-            self._start_renewer()
+            if self._renewer is None:  # one renewer while any lease is held
+                self._renewer = threading.Thread(target=self._renew_loop, name="synthesis-leases",
+                                                 daemon=True)
+                self._renewer.start()
         return token
 
     def release(self, token: str) -> None:
@@ -139,15 +142,13 @@ class RedisSynthesisCap:
             raise SynthesisCapUnavailable(
                 f"the synthesis cap's Redis does not answer ({type(exc).__name__})") from exc
 
-    def _start_renewer(self) -> None:
-        if self._renewer is None or not self._renewer.is_alive():
-            self._renewer = threading.Thread(target=self._renew_loop, name="synthesis-leases",
-                                             daemon=True)
-            self._renewer.start()
-
     def _renew_loop(self) -> None:
         while True:
             self._sleep(self.lease_seconds / 3)
+            with self._lock:
+                if not self._held:
+                    self._renewer = None
+                    return
             try:
                 self.renew()
             except SynthesisCapUnavailable as exc:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,38 +12,10 @@ import soundfile
 
 from service.domain import Status
 from soundbite import spec
-from tests.worker.conftest import LONG_TEXT, queue_counts, wait_for
+from tests.worker.conftest import LONG_TEXT, job_records, queue_counts, wait_for
 from worker.messages import REDRIVE_COUNT
 
 GRACE_SECONDS = 8
-
-
-@pytest.fixture
-def start_worker(fresh_data_plane, moto_server, tmp_path):
-    """Start `python -m soundbite.cli worker` on this data plane; killed at teardown if alive."""
-    started: list[subprocess.Popen] = []
-
-    def start(name: str, **env: str) -> subprocess.Popen:
-        log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, "-m", "soundbite.cli", "worker"],
-            env={**os.environ, **moto_server.env, **fresh_data_plane.service_env(),
-                 "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1", **env},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        process.log_path = tmp_path / f"{name}.log"
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
-def job_records(process) -> list[dict]:
-    lines = process.log_path.read_text().splitlines()
-    return [r for r in (json.loads(line) for line in lines if line.startswith("{")) if "Jobs" in r]
 
 
 @pytest.fixture
