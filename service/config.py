@@ -36,6 +36,8 @@ class Settings:
     dlq_url: str = ""
     redis_url: str = ""
     rate_limit: str = spec.RATE_LIMIT_DEFAULT
+    serving_processes: int = 1
+    """How many processes serve this app side by side (gunicorn's config sets it)."""
     synthesizer: str = "espeak"
     cursor_secret: str = ""
     auth: str = "on"

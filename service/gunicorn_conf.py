@@ -10,6 +10,9 @@ from soundbite import spec
 
 bind = os.environ.get("SOUNDBITE_BIND", f"0.0.0.0:{spec.API_PORT}")
 workers = int(os.environ.get("SOUNDBITE_WEB_WORKERS", "2"))
+# Read by the app in every worker (they inherit the arbiter's environment): a rate limit
+# counted in memory must be divided between the processes that serve.
+os.environ["SOUNDBITE_SERVING_PROCESSES"] = str(workers)
 worker_class = "gthread"
 threads = int(os.environ.get("SOUNDBITE_WEB_THREADS", str(spec.GUNICORN_THREADS)))
 keepalive = spec.GUNICORN_KEEPALIVE_SECONDS

@@ -1,11 +1,17 @@
 """Rate limits per client with flask-limiter, announced in the standard RateLimit-* headers.
 
 One application-wide limit per client address (`SOUNDBITE_RATE_LIMIT`, flask-limiter syntax,
-100 per 15 minutes by default). Counters live in memory, or in Redis when
-`SOUNDBITE_REDIS_URL` is set so every instance shares them; if Redis goes away the limiter
-counts in memory and goes back to Redis when it answers again (flask-limiter probes it with
-exponential backoff). Health checks and internal callers presenting the configured token
-are never limited.
+100 per 15 minutes by default). It is one limit whenever more than one process serves:
+
+- With `SOUNDBITE_REDIS_URL` the counters live in Redis, shared by every process and instance.
+  If Redis goes away the limiter counts in memory and goes back to Redis when it answers
+  again (flask-limiter probes it with exponential backoff).
+- Without Redis each process counts in its own memory, so the limit is divided between the
+  gunicorn workers (`SOUNDBITE_SERVING_PROCESSES`, set by the gunicorn config): 100 across
+  two processes is 50 in each. A client never gets more than the limit, and the headers give
+  the limit this process enforces, so "remaining" is never more than what it will accept.
+
+Health checks and internal callers presenting the configured token are never limited.
 """
 
 from __future__ import annotations
@@ -56,17 +62,36 @@ def _storage(settings: Settings) -> tuple[str, dict]:
     }
 
 
-def init_app(app: Flask, settings: Settings) -> Limiter:
+def process_limit(settings: Settings) -> str:
+    """The limit this process enforces: the whole limit with Redis, else its share of it."""
     try:
-        parse_many(settings.rate_limit)
+        limits = parse_many(settings.rate_limit)
     except ValueError as exc:
         raise ConfigError(
             f"SOUNDBITE_RATE_LIMIT is not a rate limit such as '100 per 15 minutes': "
             f"{settings.rate_limit!r}") from exc
+    processes = max(1, settings.serving_processes)
+    if settings.redis_url or processes == 1:
+        return settings.rate_limit
+    shares = []
+    for item in limits:
+        if item.amount < processes:
+            raise ConfigError(
+                f"SOUNDBITE_RATE_LIMIT {settings.rate_limit!r} cannot be divided between "
+                f"{processes} processes without Redis; set SOUNDBITE_REDIS_URL or raise it")
+        shares.append(f"{item.amount // processes} per {item.multiples} {item.GRANULARITY.name}")
+    log.warning("no SOUNDBITE_REDIS_URL: the rate limit is divided between the serving processes",
+                extra={"rateLimit": settings.rate_limit, "processes": processes,
+                       "perProcess": "; ".join(shares)})
+    return "; ".join(shares)
+
+
+def init_app(app: Flask, settings: Settings) -> Limiter:
+    limit = process_limit(settings)
     uri, options = _storage(settings)
     limiter = Limiter(
         key_func=client_address,
-        application_limits=[settings.rate_limit],
+        application_limits=[limit],
         storage_uri=uri,
         storage_options=options,
         in_memory_fallback_enabled=bool(settings.redis_url),
