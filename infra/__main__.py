@@ -9,6 +9,10 @@ migrate: a phase change creates the Fargate stack (entering `parallel`), moves t
 weights and the desired counts / scaling floors, and removes the EC2 stack (entering
 `decommission`); the data plane, the image and everything else stay as they are. Every
 config key is documented in Pulumi.dev.yaml. This module only composes components.
+
+Before anything is registered the program reads the live weighted records (and the migration
+ledger) and refuses to move traffic the configured phase does not account for; see
+infra/traffic_guard.py for the rule and its one-run override.
 """
 
 from __future__ import annotations
@@ -37,13 +41,28 @@ from infra.components.redrive_schedule import RedriveSchedule, RedriveScheduleAr
 from infra.components.user_pool import UserPool, UserPoolArgs
 from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsArgs
 from infra.config import ProgramConfig
+from infra.live_traffic import read_live_traffic
 from infra.phases import EC2, FARGATE
+from infra.traffic_guard import LiveTraffic, TrafficGuardError, check_traffic, ec2_shape
 from soundbite import spec
+
+
+def guard_traffic(cfg: ProgramConfig) -> LiveTraffic:
+    """Read live traffic and stop the run (cleanly, before any change) if it would move it."""
+    ledger = cfg.names.table(spec.MIGRATION_LEDGER_TABLE)
+    live = read_live_traffic(cfg.hosted_zone_id, cfg.api_name, ledger, pulumi.get_stack())
+    try:
+        check_traffic(cfg.phase, live, cfg.move_traffic_to)
+    except TrafficGuardError as exc:
+        raise pulumi.RunError(str(exc)) from exc
+    return live
 
 
 def build(cfg: ProgramConfig) -> dict[str, object]:
     """Create every resource the phase calls for; returns (and exports) the stack outputs."""
     names, tags, phase = cfg.names, cfg.tags, cfg.phase
+    live = guard_traffic(cfg)
+    ec2_now = ec2_shape(phase, cfg.ec2_capacity, live)
     prefix = f"{names.prefix}-{cfg.environment}"
     account = aws.get_caller_identity_output().account_id
     network = Network("network", NetworkArgs(cfg.vpc_cidr, cfg.existing_network, tags))
@@ -82,6 +101,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
     }
     exports: dict[str, object] = {
         "environment": cfg.environment, "migrationPhase": phase.name, "weights": phase.weights,
+        "liveWeightsBefore": live.weights,
         "hostedZoneId": cfg.hosted_zone_id, "recordName": cfg.api_name,
         "tableName": tables[spec.SOUNDBITES_TABLE.name].name,
         "idempotencyTableName": tables[spec.IDEMPOTENCY_TABLE.name].name,
@@ -97,7 +117,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         log_group = f"/{prefix}/ec2"
         roles = ServiceRoles("ec2-roles", ServiceRolesArgs(EC2, arns(log_group), tags))
         ec2 = Ec2Stack("ec2", Ec2StackArgs(
-            shape=phase.ec2, full=cfg.ec2_capacity, environment=environment_output(settings, EC2),
+            shape=ec2_now, full=cfg.ec2_capacity, environment=environment_output(settings, EC2),
             log_group_name=log_group, instance_type=cfg.ec2_instance_type, roles=roles,
             ami_id=cfg.ec2_ami_id, api_secrets=api_secrets, tags=tags, **common))
         lb = ec2.alb.load_balancer
@@ -108,7 +128,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
             "ec2LoadBalancerArnSuffix": lb.arn_suffix,
             "ec2TargetGroupArnSuffix": ec2.alb.target_group.arn_suffix,
             "ec2AsgName": ec2.api_group.name, "ec2WorkerAsgName": ec2.worker_group.name,
-            "ec2DirectName": cfg.direct_name(EC2), "ec2ApiCount": phase.ec2.api_count,
+            "ec2DirectName": cfg.direct_name(EC2), "ec2ApiCount": ec2_now.api_count,
             "ec2WorkerCount": phase.ec2.worker_count,
         })
     if phase.fargate.exists:

@@ -5,12 +5,21 @@ the migration engine then only sets `soundbite:migrationPhase`, runs `up` and re
 config back. The automation stack is injectable so tests pass a fake workspace. The
 Automation API drives the `pulumi` CLI; when it is not installed, callers get
 `PulumiUnavailableError` with a way out instead of a stack trace.
+
+The program refuses to move live traffic unless asked (infra/traffic_guard.py). Every
+preview and up this module runs is a move the migration tool decided (after checking Route 53
+still shows what it last set), so it asks for that one run only: SOUNDBITE_MOVE_TRAFFIC_TO in
+the environment of the `pulumi` process, never in the stack config where it could outlive the
+run and undo a later rollback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+
+from infra.traffic_guard import OVERRIDE_VARIABLE
 
 PHASE_KEY = "soundbite:migrationPhase"
 
@@ -75,10 +84,24 @@ class PulumiStack:
                 raise PulumiUnavailableError(MISSING_CLI) from exc
             raise AutomationError(f"cannot read the outputs of stack {self.name}: {exc}") from exc
 
+    @contextlib.contextmanager
+    def _moving_traffic(self) -> Iterator[None]:
+        """For the run inside: the program may move traffic to the configured phase."""
+        env = getattr(getattr(self._stack, "workspace", None), "env_vars", None)
+        if env is None:  # a test's fake runs no program
+            yield
+            return
+        env[OVERRIDE_VARIABLE] = self.get_phase() or ""
+        try:
+            yield
+        finally:
+            env.pop(OVERRIDE_VARIABLE, None)
+
     def preview(self, on_output: Callable[[str], None] | None = None) -> dict[str, int]:
         """`pulumi preview`: the planned changes by kind (create, update, delete, same)."""
         try:
-            result = self._stack.preview(on_output=on_output)
+            with self._moving_traffic():
+                result = self._stack.preview(on_output=on_output)
         except Exception as exc:
             if _is_missing_cli(exc):
                 raise PulumiUnavailableError(MISSING_CLI) from exc
@@ -87,7 +110,8 @@ class PulumiStack:
 
     def up(self, on_output: Callable[[str], None] | None = None) -> UpSummary:
         try:
-            result = self._stack.up(on_output=on_output)
+            with self._moving_traffic():
+                result = self._stack.up(on_output=on_output)
         except Exception as exc:
             if _is_missing_cli(exc):
                 raise PulumiUnavailableError(MISSING_CLI) from exc

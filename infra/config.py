@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from infra import phases
+from infra import phases, traffic_guard
 from infra.phases import Capacity, Phase
 from soundbite import spec
 
@@ -25,7 +25,7 @@ KEYS = (
     "imageTag", "migrationPhase", "shiftSteps", "ec2ApiCount", "ec2WorkerCount",
     "fargateApiCount", "fargateWorkerCount", "ec2InstanceType", "ec2AmiId", "vpcCidr",
     "vpcId", "publicSubnetIds", "privateSubnetIds", "redis", "redisNodeType",
-    "scheduledRedrive", "rateLimit", "alarmSubscriber",
+    "scheduledRedrive", "rateLimit", "alarmSubscriber", "moveTrafficTo",
 )
 
 
@@ -65,6 +65,7 @@ class ProgramConfig:
     scheduled_redrive: bool
     rate_limit: str
     alarm_subscriber: tuple[str, str] | None = None  # (SNS protocol, endpoint)
+    move_traffic_to: str | None = None  # the explicit override of infra/traffic_guard.py
 
     @property
     def names(self) -> spec.ResourceNames:
@@ -150,8 +151,19 @@ def alarm_subscriber(raw: str | None) -> tuple[str, str] | None:
                       f"SQS queue or Lambda function ARN, got {raw!r}")
 
 
-def from_values(values: Mapping[str, str], region: str | None) -> ProgramConfig:
-    """Parse raw config strings (keys without the `soundbite:` prefix) into a ProgramConfig."""
+def _move_traffic_to(values: Mapping[str, str], environ_override: str | None) -> str | None:
+    configured = values.get("moveTrafficTo") or None
+    if configured and environ_override and configured != environ_override:
+        raise ConfigError(f"{NAMESPACE}:moveTrafficTo={configured} and {traffic_guard.OVERRIDE_VARIABLE}="
+                          f"{environ_override} disagree: keep one")
+    return configured or environ_override or None
+
+
+def from_values(values: Mapping[str, str], region: str | None,
+                environ_override: str | None = None) -> ProgramConfig:
+    """Parse raw config strings (keys without the `soundbite:` prefix) into a ProgramConfig.
+
+    `environ_override` is SOUNDBITE_MOVE_TRAFFIC_TO, the one-run form of moveTrafficTo."""
     if not region:
         raise ConfigError("missing required config aws:region")
     environment = _required(values, "environment")
@@ -205,13 +217,17 @@ def from_values(values: Mapping[str, str], region: str | None) -> ProgramConfig:
         scheduled_redrive=scheduled_redrive,
         rate_limit=values.get("rateLimit") or spec.RATE_LIMIT_DEFAULT,
         alarm_subscriber=alarm_subscriber(values.get("alarmSubscriber")),
+        move_traffic_to=_move_traffic_to(values, environ_override),
     )
 
 
 def load() -> ProgramConfig:
     """Read the current stack's config through the Pulumi runtime (the program's only reader)."""
+    import os
+
     import pulumi
 
     cfg = pulumi.Config(NAMESPACE)
     values = {key: cfg.get(key) for key in KEYS}
-    return from_values({k: v for k, v in values.items() if v is not None}, pulumi.Config("aws").get("region"))
+    return from_values({k: v for k, v in values.items() if v is not None}, pulumi.Config("aws").get("region"),
+                       os.environ.get(traffic_guard.OVERRIDE_VARIABLE) or None)

@@ -65,18 +65,35 @@ def status(engine: Engine) -> dict:
 
 
 def reconcile(engine: Engine, dry_run: bool = False) -> dict:
-    """Make the configured phase agree with live weights (after a rollback by Route 53)."""
+    """Make the configured phase agree with live weights (after a rollback by Route 53).
+
+    The phase chosen gives exactly the live weights, so the Pulumi program (which refuses to
+    move live traffic, infra/traffic_guard.py) passes, and `pulumi up --refresh` (state read
+    from Route 53 first) plans no change to the weighted records. Refused while a shift is in
+    flight: the weights are about to change under it."""
     live = engine.direct_router.current()
+    if not live:
+        raise MigrationError("Route 53 has no weighted records for the name: nothing to reconcile")
+    try:
+        pending = engine.ledger.read_state().get("pending")
+    except Exception:  # noqa: BLE001 - the ledger is optional here; Route 53 is the truth
+        pending = None
+    if pending:
+        raise MigrationError(f"a shift to {pending.get('after')} ({pending.get('step')}) is in flight: "
+                             "let it finish, or run `soundbite migrate resume` or `rollback` first")
     target = live_phase(engine, live)
     if target is None:
         raise MigrationError(f"live weights {live} match no phase of the table: fix them first")
+    apply = (f"then apply it: pulumi up --refresh --stack {engine.stack} "
+             "(its plan shows no change to the weighted records)")
     drift = config_drift(engine, live)
     if drift["drift"] is False:
-        return {"changed": False, "phase": target, "detail": drift["detail"]}
+        return {"changed": False, "phase": target, "detail": drift["detail"], "next": apply}
     if engine.phase_source is None:
         raise MigrationError("no stack config to reconcile: pass --stack-file or --pulumi-dir")
     if dry_run:
-        return {"changed": False, "phase": target, "detail": f"would set the phase to {target}"}
+        return {"changed": False, "phase": target, "detail": f"would set the phase to {target}; {apply}",
+                "next": apply}
     detail = engine.phase_source.set(target)
     engine.ledger.append("reconcile", phase=target, live=live, detail=detail)
-    return {"changed": True, "phase": target, "detail": detail}
+    return {"changed": True, "phase": target, "detail": f"{detail}; {apply}", "next": apply}

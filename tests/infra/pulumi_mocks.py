@@ -7,6 +7,7 @@ cleared root resource and new mocks; tests never see each other's resources.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -29,6 +30,9 @@ class Recorded:
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Recorded] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    live: dict[str, int] = field(default_factory=dict)  # Route 53 weights of the public name
+    ledger: dict | None = None  # the migration ledger's run state; None: no table yet
+    api_name: str = "api.dev.example.com"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.resources.append(Recorded(args.typ, args.name, dict(args.inputs)))
@@ -45,6 +49,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"names": ZONES, "zoneIds": [z.replace("us-east-", "use1-az") for z in ZONES]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST"}
+        if args.token == "aws:route53/getRecords:getRecords":
+            return {"zoneId": args.args["zoneId"], "nameRegex": args.args.get("nameRegex"),
+                    "resourceRecordSets": [
+                        {"name": f"{self.api_name}.", "type": "A", "setIdentifier": stack, "weight": weight}
+                        for stack, weight in self.live.items()]}
+        if args.token == "aws:dynamodb/getTableItem:getTableItem":
+            if self.ledger is None:  # as the provider answers when the table or item is missing
+                return {}, [("tableName", f"reading DynamoDB Table Item ({args.args['tableName']}): not found")]
+            item = {"pk": {"S": json.loads(args.args["key"])["pk"]["S"]}, "sk": {"S": "STATE"},
+                    "doc": {"S": json.dumps(self.ledger)}}
+            return {"item": json.dumps(item), "tableName": args.args["tableName"]}
         return {}
 
     def of_type(self, typ: str) -> list[Recorded]:
@@ -108,9 +123,9 @@ class ProgramRun:
         return self.options[name].depends_on
 
 
-def run_program(build, *args) -> ProgramRun:
+def run_program(build, *args, mocks: RecordingMocks | None = None) -> ProgramRun:
     """Run `build(*args)` under fresh mocks; returns the recorded resources and resolved exports."""
-    mocks = RecordingMocks()
+    mocks = mocks or RecordingMocks()
     resolved: dict = {}
     options: dict[str, Options] = {}
 
@@ -151,15 +166,20 @@ BASE_CONFIG = {
 _RUNS: dict[tuple, ProgramRun] = {}
 
 
-def program_for(phase: str, **overrides: str) -> ProgramRun:
-    """The program built for `phase` (and config overrides); cached, since a build is pure."""
+def program_for(phase: str, live: dict[str, int] | None = None, ledger: dict | None = None,
+                **overrides: str) -> ProgramRun:
+    """The program built for `phase` (and config overrides), with Route 53 showing `live`
+    weights (none: a first deploy) and the ledger holding `ledger` (None: no table yet);
+    cached, since a build is pure."""
     from importlib import import_module
 
     from infra import config
 
     values = {**BASE_CONFIG, "migrationPhase": phase, **overrides}
-    key = tuple(sorted(values.items()))
+    key = (tuple(sorted(values.items())), json.dumps(live, sort_keys=True), json.dumps(ledger, sort_keys=True))
     if key not in _RUNS:
         program = import_module("infra.__main__")
-        _RUNS[key] = run_program(program.build, config.from_values(values, REGION))
+        cfg = config.from_values(values, REGION)
+        mocks = RecordingMocks(live=dict(live or {}), ledger=ledger, api_name=cfg.api_name)
+        _RUNS[key] = run_program(program.build, cfg, mocks=mocks)
     return _RUNS[key]

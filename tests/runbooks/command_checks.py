@@ -27,10 +27,12 @@ SHELL_HELPERS = frozenset({"export", "source", ".", "jq", "curl", "cat", "cp"})
 
 # The pulumi CLI is not installed where the tests run, so its verbs are listed here; the
 # config keys and stack outputs they touch are checked against the program itself.
-PULUMI_VERBS = {("config", "set"): 1, ("config", "get"): 0, ("up",): 0, ("preview",): 0,
-                ("refresh",): 0, ("stack", "output"): 1}
+PULUMI_VERBS = {("config", "set"): 1, ("config", "get"): 0, ("config", "rm"): 0, ("up",): 0,
+                ("preview",): 0, ("refresh",): 0, ("stack", "output"): 1, ("stack", "init"): 0,
+                ("login",): 0}
 PULUMI_FLAGS = {"--stack": True, "-s": True, "--yes": False, "-y": False, "--diff": False,
-                "--skip-preview": False, "--json": False}
+                "--skip-preview": False, "--json": False, "--refresh": False, "--target": True,
+                "--secrets-provider": True}
 AWS_GLOBAL_OPTIONS = frozenset({"--query", "--output", "--region", "--profile", "--endpoint-url",
                                 "--no-cli-pager", "--cli-input-json", "--debug"})
 
