@@ -189,7 +189,7 @@ def from_values(values: Mapping[str, str], region: str | None,
     if not redis and not local:
         raise ConfigError(
             f"{NAMESPACE}:redis must stay on in {environment!r}: both stacks' workers share one "
-            f"Redis semaphore (at most {spec.LAMBDA_CONCURRENCY} syntheses at once) and the "
+            f"Redis semaphore (at most {spec.MAX_CONCURRENT_SYNTHESES} syntheses at once) and the "
             "APIs one rate limit")
     redrive_default = environment != PRODUCTION
     scheduled_redrive = _flag(values, "scheduledRedrive", redrive_default)
