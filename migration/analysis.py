@@ -8,12 +8,14 @@ consecutive errors, late inconclusive checks, the deadlines). Nothing here sleep
   one phase and hold (soft). A validate step never moves traffic, so it holds instead.
 - `error` (a provider could not be read): never a pass and never resets the failure streak;
   `consecutive_error_limit` in a row abort the step and roll back, as Argo Rollouts does.
+- `fail` of severity `hold` (a sick baseline) holds at once: moving traffic would not help.
 - `pass` after the soak time promotes; `inconclusive` past the soak keeps judging until
   the extension or the inconclusive budget is used up, then holds with the reason.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -42,8 +44,18 @@ class Budget:
     consecutive_error_limit: int
     inconclusive_limit: int
     max_soak_extension_seconds: float
+    analysis_interval_seconds: float = 30.0
+    metric_lag_seconds: float = 0.0
+    recent_intervals: int = 2
 
 
+@dataclass(frozen=True)
+class Windows:
+    """The two windows one look judges: cumulative since traffic settled, and recent."""
+
+    start: float
+    recent_start: float
+    end: float
 @dataclass
 class Analysis:
     step_name: str
@@ -60,7 +72,8 @@ class Analysis:
     @classmethod
     def for_step(cls, step, plan, started_at: float) -> Analysis:
         budget = Budget(plan.failure_limit, plan.consecutive_error_limit, plan.inconclusive_limit,
-                        plan.max_soak_extension_seconds)
+                        plan.max_soak_extension_seconds, plan.analysis_interval_seconds,
+                        plan.metric_lag_seconds, plan.recent_intervals)
         return cls(step.name, step.soak_seconds, started_at, budget, validation=step.is_validation)
 
     def elapsed(self, now: float) -> float:
@@ -69,6 +82,18 @@ class Analysis:
     @property
     def deadline_seconds(self) -> float:
         return self.soak_seconds + self.budget.max_soak_extension_seconds
+
+    @property
+    def looks_planned(self) -> int:
+        """The most looks this step can take: the recent windows' alpha is spent over them."""
+        return max(1, math.ceil(self.deadline_seconds / self.budget.analysis_interval_seconds))
+
+    def windows(self, settled_at: float, now: float) -> Windows:
+        """What a look at `now` reads: metrics up to the lag ago, cumulative since traffic
+        settled and the last `recent_intervals` intervals."""
+        end = now - self.budget.metric_lag_seconds
+        span = self.budget.recent_intervals * self.budget.analysis_interval_seconds
+        return Windows(settled_at, max(settled_at, end - span), end)
 
     def observe(self, verdict: Verdict, now: float) -> Decision:
         """Count one check's verdict; the decision says what the executor does next."""
@@ -93,6 +118,9 @@ class Analysis:
         self.errors = 0
         if verdict.outcome is Outcome.FAIL:
             self.failures += 1
+            if verdict.severity is Severity.HOLD:
+                label = "validate" if self.validation else self.step_name
+                return Decision(Action.HOLD, f"{label}: {verdict.reason}")
             if self.failures >= self.budget.failure_limit:
                 why = f"{self.step_name}: {verdict.reason} ({self.failures} checks in a row failed)"
                 if self.validation:

@@ -24,7 +24,7 @@ from enum import StrEnum
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migration.analysis import Action, Analysis
+from migration.analysis import Action, Analysis, Windows
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import (
     AbortedError,
@@ -42,6 +42,7 @@ from migration.judge import (
     Outcome,
     Severity,
     Verdict,
+    classify_alarm,
     judge,
     judge_probe,
     unmeasured,
@@ -150,6 +151,10 @@ class Executor:
                                previous=state.get("status"), adopted=adopted, alarms=list(firing),
                                problems=problems, unreadable=unreadable)
             self._emit("resume", weights=live)
+            sick_baseline = [a.name for a in map(classify_alarm, firing) if a.severity is Severity.HOLD]
+            if sick_baseline:  # never roll back onto a sick EC2 stack: a person decides
+                return self._hold(None, live, "resume found the baseline unhealthy: " + "; ".join(
+                    f"alarm {a} in ALARM" for a in sick_baseline))
             if firing or problems:
                 return self._rollback_now("resume found " + "; ".join(
                     [f"alarm {a} in ALARM" for a in firing] + problems))
@@ -367,8 +372,9 @@ class Executor:
         while True:
             self._wait(plan.analysis_interval_seconds)
             now = self.e.now()
+            windows = analysis.windows(settled_at, now)
             measured, error = self._read(
-                lambda end=now - lag: self._measure(step, settled_at, end, dlq_at_start))
+                lambda w=windows: self._measure(step, w, dlq_at_start, analysis.looks_planned))
             verdict = unmeasured(error) if error is not None else judge(measured, self.e.judge_config)
             verdicts.append(self._record(step, verdict))
             decision = analysis.observe(verdict, now)
@@ -533,13 +539,21 @@ class Executor:
             unreadable.append(f"fargate health: {_one_line(exc)}")
         return firing, problems, unreadable
 
-    def _measure(self, step: Step, start: float, end: float, dlq_at_start: float | None) -> Measurements:
+    def _measure(self, step: Step, windows: Windows, dlq_at_start: float | None,
+                 looks_planned: int = 1) -> Measurements:
         metrics = self.e.metrics
-        canary = metrics.lane(FARGATE, start, end) if metrics else LaneWindow()
-        baseline = metrics.lane(EC2, start, end) if metrics else LaneWindow()
+        start, end = windows.start, windows.end
+
+        def lane(name: str, since: float) -> LaneWindow:
+            return metrics.lane(name, since, end) if metrics else LaneWindow()
+
+        recent = windows.recent_start > start
         return Measurements(
-            canary=canary, baseline=baseline, intended_share=step.percent / 100,
+            canary=lane(FARGATE, start), baseline=lane(EC2, start), intended_share=step.percent / 100,
             window_start=start, window_end=end,
+            recent_canary=lane(FARGATE, windows.recent_start) if recent else None,
+            recent_baseline=lane(EC2, windows.recent_start) if recent else None,
+            recent_start=windows.recent_start if recent else None, looks_planned=looks_planned,
             dlq_messages=self._dlq(start, end), dlq_at_start=dlq_at_start,
             oldest_message_seconds=metrics.oldest_message_seconds(start, end) if metrics else None,
             alarms_firing=self.e.firing(), capacity_problems=tuple(self.e.problems(FARGATE)),

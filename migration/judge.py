@@ -1,17 +1,28 @@
-"""The judge: a pure function from one window's measurements to pass, fail or inconclusive.
+"""The judge: a pure function from one look's measurements to pass, fail or inconclusive.
 
-Absolute limits come from the seed (`spec.ALARMS`); relative limits compare the canary
-(Fargate) with the baseline (EC2) over the same window. Too few requests is inconclusive,
-never a pass. Every verdict carries its evidence and a reason a person can read.
+Each look has two windows: the cumulative one (since traffic settled on the step) and a
+recent one (the last analysis intervals), so a fault that starts late is judged on recent
+traffic, not diluted by minutes of healthy history. Error rates are tested against the seed's
+1 % and against the baseline (EC2) with tests that keep a step's false-rollback rate at
+`significance` however often it looks (see `stats`). Every signal belongs to a lane and has a
+severity: canary signals roll back (critical) or step back (soft); a baseline alarm holds,
+because rolling back onto a sick EC2 stack is no remedy. Too few requests is inconclusive,
+never a pass, and says how many more the rule itself needs. Every verdict carries its
+evidence and a reason a person can read.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+import math
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
-from migration.stats import binomial_greater, fisher_greater, required_requests
+from migration import stats
 from soundbite import spec
+
+EC2, FARGATE = spec.STACKS
+SHARED = "shared"
 
 
 @dataclass(frozen=True)
@@ -28,22 +39,30 @@ class JudgeConfig:
     """...when it is also at least this much slower: a ratio of small latencies is noise
     (120 ms against 190 ms on a busy host is 1.6x, well inside the 300 ms objective)."""
     significance: float = 0.01
-    """One-sided p-value below which an error excess counts; low because we test every interval."""
+    """A healthy step's chance of any false error failure over all its looks: half spent on
+    the cumulative window's sequential tests, half over the planned looks' recent windows."""
     power: float = 0.8
+    """Chance of failing a canary `smallest_regression` worse than the baseline at the sample
+    the judge asks for (`requests_needed`)."""
     min_requests: int = 50
-    """Below this many canary requests nothing is concluded, whatever the statistics say."""
+    """Below this many canary requests in a window no latency or share rule is applied."""
     min_errors: int = 3
-    """Canary errors needed before either error rule can fail: every look re-tests a growing
-    window, and two early errors among a trickle of canary requests stay in it for the rest
-    of the step (with 2, 1 % of healthy 5 %-of-10 req/s canaries were rolled back)."""
+    """Canary errors needed before an error rule can fail (part of the rule whose sample
+    size `requests_needed` computes, so it costs no claimed power)."""
     smallest_regression: float = spec.ALARMS.error_rate
     """The error-rate increase (absolute) worth detecting; sets how many requests a pass needs."""
+    baseline_confidence: float = 0.999
+    """The baseline's error rate is taken at this upper confidence bound: a baseline that
+    happened to look clean does not turn the canary's ordinary errors into a regression."""
+    latency_significance: float = 0.01
+    """Level of the Mann-Whitney rank test (canary slower than baseline), spent over the looks."""
     share_tolerance: float = 0.5
     """Observed canary share may differ from the intended weight by this fraction of it..."""
     share_significance: float = 0.001
-    """...unless chance explains it at this level. Stricter than `significance`: misrouting
-    is gross (0 % instead of 5 %), while every look re-tests a window and a strict level
-    keeps a healthy step's luckless minute from holding the migration."""
+    """...unless chance explains it at this level..."""
+    share_dispersion: float = 10.0
+    """...with the binomial variance inflated this many times: DNS resolvers send all their
+    clients to one answer for a TTL, so requests arrive on a lane in clumps."""
 
 
 class Outcome(StrEnum):
@@ -57,24 +76,62 @@ class Outcome(StrEnum):
 class Severity(StrEnum):
     CRITICAL = "critical"  # roll back fully
     SOFT = "soft"  # step back one phase and hold
+    HOLD = "hold"  # keep the weights and hold: moving traffic would not help (sick baseline)
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """A CloudWatch alarm in ALARM, with the lane it watches and what it means for the step."""
+
+    name: str
+    lane: str = SHARED
+    severity: Severity = Severity.CRITICAL
+
+
+def classify_alarm(name: str) -> Alarm:
+    """By the alarm names the stack creates: `<prefix>-<stack>-<metric>` belongs to a stack.
+
+    A canary (Fargate) alarm is critical; a baseline (EC2) alarm holds; a shared alarm (queue,
+    DLQ: both stacks' workers feed them) is critical, as the canary may be its cause."""
+    if f"-{FARGATE}-" in name:
+        return Alarm(name, FARGATE, Severity.CRITICAL)
+    if f"-{EC2}-" in name:
+        return Alarm(name, EC2, Severity.HOLD)
+    return Alarm(name, SHARED, Severity.CRITICAL)
 
 
 @dataclass(frozen=True)
 class LaneWindow:
-    """What one lane served in the window."""
+    """What one lane served in the window. `requests` includes the 5xx its load balancer
+    answered itself (`balancer_errors`, also in `errors`): a lane with no healthy target still
+    got those requests."""
 
     requests: float = 0.0
     errors: float = 0.0
     p95_ms: float | None = None
+    balancer_errors: float = 0.0
+    latency_samples: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
+    """Per-request latencies where they exist (simulation, synthetic transactions); CloudWatch
+    gives only the window's p95, so the rank test is skipped there."""
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
 
+    @property
+    def served(self) -> float:
+        """Requests a target answered."""
+        return self.requests - self.balancer_errors
+
+    def summary(self) -> dict:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "latency_samples"}
+        data["latency_samples"] = len(self.latency_samples or ())
+        return data
+
 
 @dataclass(frozen=True)
 class Measurements:
-    """Everything the judge looks at for one window, already read from the providers."""
+    """Everything the judge looks at for one look, already read from the providers."""
 
     canary: LaneWindow
     baseline: LaneWindow
@@ -84,8 +141,25 @@ class Measurements:
     dlq_messages: float | None = None
     dlq_at_start: float | None = None
     oldest_message_seconds: float | None = None
-    alarms_firing: tuple[str, ...] = ()
+    alarms_firing: tuple[str | Alarm, ...] = ()
     capacity_problems: tuple[str, ...] = ()
+    recent_canary: LaneWindow | None = None
+    recent_baseline: LaneWindow | None = None
+    recent_start: float | None = None
+    looks_planned: int = 1
+    """How many looks the step may take (soak and extension): the recent windows' alpha is
+    spent over them."""
+
+    def summary(self) -> dict:
+        data = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, LaneWindow):
+                value = value.summary()
+            elif f.name == "alarms_firing":
+                value = [a if isinstance(a, str) else a.name for a in value]
+            data[f.name] = value
+        return data
 
 
 @dataclass(frozen=True)
@@ -105,10 +179,11 @@ class Verdict:
     evidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["outcome"] = self.outcome.value
-        data["severity"] = self.severity.value if self.severity else None
-        return data
+        return {"outcome": self.outcome.value, "reason": self.reason,
+                "severity": self.severity.value if self.severity else None,
+                "findings": [{"rule": f.rule, "severity": f.severity.value, "message": f.message}
+                             for f in self.findings],
+                "needed_requests": self.needed_requests, "evidence": self.evidence}
 
 
 def _pct(rate: float) -> str:
@@ -119,47 +194,171 @@ def _p(value: float) -> str:
     return f"p={value:.2g}" if value >= 0.0001 else "p<0.0001"
 
 
-def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
-    canary, baseline = m.canary, m.baseline
-    if canary.requests <= 0 or canary.errors < max(1, cfg.min_errors):
-        return []
-    n, k = int(canary.requests), int(canary.errors)
-    rate = canary.error_rate
-    p_abs = binomial_greater(k, n, cfg.error_rate_limit)
-    p_rel = fisher_greater(k, n, int(baseline.errors), int(baseline.requests))
-    over_limit = rate > cfg.error_rate_limit and p_abs < cfg.significance
-    over_baseline = (
-        baseline.requests > 0
-        and p_rel < cfg.significance
-        and rate - baseline.error_rate >= cfg.smallest_regression
-    )
-    parts = []
-    if over_limit:
-        parts.append(f"error rate {_pct(rate)} > {_pct(cfg.error_rate_limit)} (canary, {_p(p_abs)})")
-    if over_baseline:
-        lead = "and" if parts else f"error rate {_pct(rate)}"
-        parts.append(f"{lead} significantly above baseline {_pct(baseline.error_rate)} ({_p(p_rel)})")
-    return [Finding("error-rate", Severity.CRITICAL, " ".join(parts))] if parts else []
+# --- error rate ---------------------------------------------------------------------------
 
 
-def _latency_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
-    p95 = m.canary.p95_ms
-    if p95 is None or m.canary.requests < cfg.min_requests:
-        return []
-    found = []
-    if p95 > cfg.p95_limit_ms:
-        found.append(Finding("p95-latency", Severity.SOFT,
-                             f"p95 {p95:.0f} ms > {cfg.p95_limit_ms:.0f} ms (canary)"))
-    base = m.baseline.p95_ms
-    if base and p95 > cfg.p95_ratio_limit * base and p95 - base >= cfg.p95_min_regression_ms:
-        found.append(Finding("p95-ratio", Severity.SOFT,
-                             f"p95 {p95:.0f} ms > {cfg.p95_ratio_limit:g} x baseline {base:.0f} ms"))
+@dataclass(frozen=True)
+class _Window:
+    label: str
+    canary: LaneWindow
+    baseline: LaneWindow
+    recent: bool
+
+
+def _windows(m: Measurements) -> list[_Window]:
+    found = [_Window("since the step began", m.canary, m.baseline, recent=False)]
+    if m.recent_canary is not None and m.recent_baseline is not None:
+        span = ("" if m.recent_start is None or not m.window_end
+                else f"last {m.window_end - m.recent_start:.0f} s")
+        found.append(_Window(span or "recent window", m.recent_canary, m.recent_baseline, recent=True))
     return found
 
 
+def null_rate(baseline: LaneWindow, cfg: JudgeConfig) -> float | None:
+    """The baseline's error rate as the canary is held to it: its upper confidence bound."""
+    return stats.rate_upper_bound(baseline.errors, baseline.requests, cfg.baseline_confidence)
+
+
+def _regressed(p0: float, cfg: JudgeConfig) -> float:
+    return min(p0 + cfg.smallest_regression, 0.999)
+
+
+def error_alpha(cfg: JudgeConfig, looks: int, recent: bool) -> float:
+    """Each error test's level: a quarter of `significance` for each cumulative test (valid at
+    any number of looks), a quarter spread over the planned looks for each recent one."""
+    quarter = cfg.significance / 4
+    return stats.spent_alpha(quarter, looks) if recent else quarter
+
+
+def _window_fails(k: int, n: int, p0: float, cfg: JudgeConfig, alpha: float, recent: bool) -> tuple[bool, str]:
+    if n <= 0 or k < max(1, cfg.min_errors) or k / n <= p0:
+        return False, ""
+    if recent:
+        p_value = stats.binomial_greater(k, n, p0)
+        return p_value < alpha, _p(p_value)
+    p1 = _regressed(p0, cfg)
+    ratio = stats.sprt_log_ratio(k, n, p0, p1)
+    shown = "inf" if ratio > 700 else f"{math.exp(ratio):.3g}"
+    return (stats.sprt_rejects(k, n, p0, p1, alpha, cfg.min_errors),
+            f"sequential test: likelihood ratio {shown} >= {1 / alpha:.0f}")
+
+
+def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
+    found = []
+    for w in _windows(m):
+        canary = w.canary
+        n, k = int(canary.requests), int(canary.errors)
+        if canary.balancer_errors > 0 and canary.served <= 0:  # dead: fails at once, any n
+            found.append(Finding("dead-canary", Severity.CRITICAL,
+                                 f"canary dead ({w.label}): the load balancer answered "
+                                 f"{canary.balancer_errors:.0f} requests with 5xx and no target "
+                                 "served any"))
+            continue
+        alpha = error_alpha(cfg, m.looks_planned, w.recent)
+        parts = []
+        over, how = _window_fails(k, n, cfg.error_rate_limit, cfg, alpha, w.recent)
+        if over:
+            parts.append(f"error rate {_pct(canary.error_rate)} ({k}/{n}) > "
+                         f"{_pct(cfg.error_rate_limit)} ({how})")
+        p0 = null_rate(w.baseline, cfg)
+        if p0 is not None and p0 < 0.999:
+            worse, how = _window_fails(k, n, p0, cfg, alpha, w.recent)
+            if worse:
+                lead = "and" if parts else f"error rate {_pct(canary.error_rate)} ({k}/{n})"
+                parts.append(f"{lead} above baseline {_pct(w.baseline.error_rate)} "
+                             f"(bound {_pct(p0)}, {how})")
+        if parts:
+            found.append(Finding("error-rate", Severity.CRITICAL, " ".join(parts) + f", {w.label}"))
+    return found
+
+
+def requests_needed(baseline: LaneWindow | float, cfg: JudgeConfig) -> int:
+    """Canary requests at which the cumulative error rule fails, with probability `power`, a
+    canary `smallest_regression` worse than the baseline's observed rate (exact, from the rule
+    itself: its null is the baseline's upper bound, its minimum error count included). Without
+    baseline traffic (at 100 %) the canary is held to the seed's limit instead."""
+    if isinstance(baseline, LaneWindow):
+        p0, observed = null_rate(baseline, cfg), baseline.error_rate
+    else:  # a known baseline rate
+        p0 = observed = min(max(float(baseline), 0.0), 0.99)
+    if p0 is None or p0 > cfg.error_rate_limit:
+        # no baseline, or one worse than the limit: the limit's test is the one that catches
+        p0 = observed = cfg.error_rate_limit
+    return _needed_at(round(p0, 6), round(observed, 6), cfg)
+
+
+@functools.lru_cache(maxsize=4096)
+def _needed_at(p0: float, observed: float, cfg: JudgeConfig) -> int:
+    alpha, worse = error_alpha(cfg, 1, False), observed + cfg.smallest_regression
+    needed = stats.sequential_requests(p0, _regressed(p0, cfg), alpha, cfg.power, cfg.min_errors,
+                                       limit=NEEDED_LIMIT, true_rate=min(worse, 0.999))
+    if needed >= NEEDED_LIMIT:
+        # A baseline too small for its bound to be near its rate: size for the bound instead
+        # (the bound tightens as the baseline grows, and the count is asked for again each look).
+        needed = stats.sequential_requests(p0, _regressed(p0, cfg), alpha, cfg.power, cfg.min_errors)
+    return max(cfg.min_requests, needed)
+
+
+NEEDED_LIMIT = 1_000_000
+
+
+# --- latency and share ----------------------------------------------------------------------
+
+
+def _latency_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
+    found = []
+    for w in _windows(m):
+        p95 = w.canary.p95_ms
+        if p95 is None or w.canary.requests < cfg.min_requests:
+            continue
+        if p95 > cfg.p95_limit_ms:
+            found.append(Finding("p95-latency", Severity.SOFT,
+                                 f"p95 {p95:.0f} ms > {cfg.p95_limit_ms:.0f} ms (canary, {w.label})"))
+        base = w.baseline.p95_ms
+        if not (base and p95 > cfg.p95_ratio_limit * base and p95 - base >= cfg.p95_min_regression_ms):
+            continue
+        evidence = ""
+        samples, reference = w.canary.latency_samples, w.baseline.latency_samples
+        if samples and reference:
+            alpha = stats.spent_alpha(cfg.latency_significance / 2, m.looks_planned)
+            p_value = stats.mann_whitney_greater(samples, reference)
+            if p_value >= alpha:
+                continue  # the tail moved, the distribution did not: noise
+            evidence = f", Mann-Whitney {_p(p_value)}"
+        found.append(Finding("p95-ratio", Severity.SOFT,
+                             f"p95 {p95:.0f} ms > {cfg.p95_ratio_limit:g} x baseline {base:.0f} ms "
+                             f"({w.label}{evidence})"))
+    return found
+
+
+def _share_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
+    """The canary's share is off only when it is far from the weight AND chance cannot explain
+    it, allowing for requests that arrive in clumps (`share_dispersion`)."""
+    total = m.canary.requests + m.baseline.requests
+    if m.intended_share <= 0 or m.intended_share >= 1 or total < cfg.min_requests:
+        return []
+    observed = m.canary.requests / total
+    if abs(observed - m.intended_share) <= cfg.share_tolerance * m.intended_share:
+        return []
+    p_value = stats.share_p_value(m.canary.requests, total, m.intended_share, cfg.share_dispersion)
+    if p_value >= cfg.share_significance:
+        return []
+    return [Finding("traffic-share", Severity.SOFT,
+                    f"canary got {_pct(observed)} of {total:.0f} requests, intended "
+                    f"{_pct(m.intended_share)} (p={p_value:.2g})")]
+
+
 def _platform_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
-    found = [Finding("alarm", Severity.CRITICAL, f"alarm {name} is in ALARM")
-             for name in m.alarms_firing]
+    found = []
+    for alarm in m.alarms_firing:
+        alarm = classify_alarm(alarm) if isinstance(alarm, str) else alarm
+        if alarm.severity is Severity.HOLD:
+            found.append(Finding("baseline-alarm", Severity.HOLD,
+                                 f"alarm {alarm.name} ({alarm.lane}) is in ALARM: the baseline is "
+                                 "unhealthy, so the migration holds rather than roll back onto it"))
+        else:
+            found.append(Finding("alarm", alarm.severity,
+                                 f"alarm {alarm.name} ({alarm.lane}) is in ALARM"))
     found += [Finding("capacity", Severity.CRITICAL, text) for text in m.capacity_problems]
     if m.dlq_messages is not None and m.dlq_messages >= cfg.dlq_limit:
         before = m.dlq_at_start or 0
@@ -174,64 +373,45 @@ def _platform_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     return found
 
 
-def _share_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
-    """The canary's share is off only when it is far from the weight AND chance cannot explain it.
-
-    At 5 % weight a window of 80 requests expects 4 on the canary; seeing 2 is ordinary
-    luck (p = 0.23), so a tolerance alone would fail healthy steps on small windows.
-    """
-    total = int(m.canary.requests + m.baseline.requests)
-    if m.intended_share <= 0 or total < cfg.min_requests:
-        return []
-    observed = m.canary.requests / total
-    if abs(observed - m.intended_share) <= cfg.share_tolerance * m.intended_share:
-        return []
-    seen = int(m.canary.requests)
-    too_few = 1.0 - binomial_greater(seen + 1, total, m.intended_share)
-    too_many = binomial_greater(seen, total, m.intended_share)
-    p_value = min(too_few, too_many)
-    if p_value >= cfg.share_significance:
-        return []
-    return [Finding("traffic-share", Severity.SOFT,
-                    f"canary got {_pct(observed)} of {total} requests, intended "
-                    f"{_pct(m.intended_share)} (p={p_value:.2g})")]
-
-
-def requests_needed(baseline_rate: float, cfg: JudgeConfig) -> int:
-    """Canary requests needed before a pass means something, from the baseline error rate."""
-    base = min(max(baseline_rate, 0.0), 1 - cfg.smallest_regression - 1e-9)
-    needed = required_requests(base, base + cfg.smallest_regression, cfg.significance, cfg.power)
-    return max(cfg.min_requests, needed)
+def overall_severity(findings: list[Finding] | tuple[Finding, ...]) -> Severity:
+    """A sick baseline holds whatever else failed (traffic must not go back to it); otherwise
+    any critical finding rolls back, and soft ones step back."""
+    kinds = {f.severity for f in findings}
+    for severity in (Severity.HOLD, Severity.CRITICAL):
+        if severity in kinds:
+            return severity
+    return Severity.SOFT
 
 
 def judge(m: Measurements, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
-    """Judge one window: fail on any finding, inconclusive on too little data, else pass."""
+    """Judge one look: fail on any finding, inconclusive on too little data, else pass."""
     findings = (_platform_findings(m, cfg) + _error_findings(m, cfg)
                 + _latency_findings(m, cfg) + _share_findings(m, cfg))
-    evidence = {"measurements": asdict(m), "thresholds": asdict(cfg)}
+    evidence = {"measurements": m.summary(), "thresholds": {f.name: getattr(cfg, f.name)
+                                                            for f in fields(cfg)}}
     if findings:
-        critical = any(f.severity is Severity.CRITICAL for f in findings)
         return Verdict(Outcome.FAIL, "; ".join(f.message for f in findings),
-                       Severity.CRITICAL if critical else Severity.SOFT, tuple(findings),
-                       evidence=evidence)
-    needed = requests_needed(m.baseline.error_rate, cfg)
+                       overall_severity(findings), tuple(findings), evidence=evidence)
+    needed = requests_needed(m.baseline if m.baseline.requests else LaneWindow(), cfg)
     have = int(m.canary.requests)
+    base = (f"baseline error rate {_pct(m.baseline.error_rate)}" if m.baseline.requests
+            else f"no baseline traffic: held to the {_pct(cfg.error_rate_limit)} limit")
     if have < needed:
         return Verdict(Outcome.INCONCLUSIVE,
                        f"need {needed - have} more canary requests "
-                       f"(have {have}, need {needed} at baseline error rate "
-                       f"{_pct(m.baseline.error_rate)})",
+                       f"(have {have}, need {needed} at {base})",
                        needed_requests=needed - have, evidence=evidence)
     p95 = f", p95 {m.canary.p95_ms:.0f} ms" if m.canary.p95_ms is not None else ""
     return Verdict(Outcome.PASS,
-                   f"error rate {_pct(m.canary.error_rate)} <= {_pct(cfg.error_rate_limit)} over "
-                   f"{have} canary requests (baseline {_pct(m.baseline.error_rate)}){p95}",
+                   f"error rate {_pct(m.canary.error_rate)} over {have} canary requests, no "
+                   f"regression against the {_pct(cfg.error_rate_limit)} limit or the {base}{p95}",
                    evidence=evidence)
 
 
 def judge_probe(canary: LaneWindow, baseline: LaneWindow, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
     """Judge the validate phase: probes of the direct per-stack names, canary has no public traffic."""
-    evidence = {"canary": asdict(canary), "baseline": asdict(baseline), "thresholds": asdict(cfg)}
+    evidence = {"canary": canary.summary(), "baseline": baseline.summary(),
+                "thresholds": {f.name: getattr(cfg, f.name) for f in fields(cfg)}}
     if canary.requests <= 0:
         return Verdict(Outcome.INCONCLUSIVE, "no probe of the canary's direct name ran",
                        evidence=evidence)

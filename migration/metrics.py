@@ -153,17 +153,40 @@ class CloudWatchMetrics:
         if math.floor(end) <= math.ceil(start):
             return None
         if query.is_extended:
-            kwargs["ExtendedStatistics"] = [query.stat]
-        else:
-            kwargs["Statistics"] = [query.stat]
+            return self.read_percentile(query, start, end)
+        kwargs["Statistics"] = [query.stat]
         points = self.client.get_metric_statistics(**kwargs)["Datapoints"]
         if not points:
             return None
-        values = [p["ExtendedStatistics"][query.stat] if query.is_extended else p[query.stat]
-                  for p in points]
-        # A p95 over several periods is not their max, but the max is the cautious bound.
+        values = [p[query.stat] for p in points]
         total = sum(values) if query.stat == SUM else max(values)
         return total * query.scale
+
+    def read_percentile(self, query: MetricQuery, start: float, end: float) -> float | None:
+        """A true percentile of the window: GetMetricData with the window as its one period.
+
+        A p95 over several periods is not their max (the max of per-minute p95s biases it
+        upward, and more so the thinner the traffic), so the window's whole periods are asked
+        for as a single period, ending at `end`."""
+        high = math.floor(end)
+        span = high - math.ceil(start)
+        period = (span // query.period) * query.period
+        if period <= 0:
+            return None
+        low = high - period
+        metric = {"Namespace": query.namespace, "MetricName": query.metric,
+                  "Dimensions": [{"Name": k, "Value": v} for k, v in query.dimensions.items()]}
+        result = self.client.get_metric_data(
+            MetricDataQueries=[{"Id": "q", "ReturnData": True,
+                                "MetricStat": {"Metric": metric, "Period": period, "Stat": query.stat}}],
+            StartTime=dt.datetime.fromtimestamp(low, dt.UTC),
+            EndTime=dt.datetime.fromtimestamp(high, dt.UTC))
+        values = [v for r in result["MetricDataResults"] for v in r.get("Values", [])]
+        if not values:
+            return None
+        # CloudWatch may split a period that is not aligned to its clock: the max of the
+        # parts is then the cautious bound.
+        return max(values) * query.scale
 
     def read_quantile(self, query: HistogramQuery, start: float, end: float) -> float | None:
         counts = [self.read(query.bucket(bound), start, end) or 0.0 for bound in query.bounds_ms]
@@ -172,12 +195,15 @@ class CloudWatchMetrics:
     def lane(self, name: str, start: float, end: float) -> LaneWindow:
         queries = self.profile.lanes[name]
         latency = queries.p95_ms
-        errors = self.read(queries.errors, start, end) or 0.0
+        balancer = 0.0
         if queries.balancer_errors is not None:
-            errors += self.read(queries.balancer_errors, start, end) or 0.0
+            balancer = self.read(queries.balancer_errors, start, end) or 0.0
+        # Requests the balancer answered itself never reached a target, so the target
+        # group's RequestCount misses them: they are the lane's requests and its errors.
         return LaneWindow(
-            requests=self.read(queries.requests, start, end) or 0.0,
-            errors=errors,
+            requests=(self.read(queries.requests, start, end) or 0.0) + balancer,
+            errors=(self.read(queries.errors, start, end) or 0.0) + balancer,
+            balancer_errors=balancer,
             p95_ms=(self.read_quantile(latency, start, end) if isinstance(latency, HistogramQuery)
                     else self.read(latency, start, end)),
         )

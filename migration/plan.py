@@ -25,6 +25,8 @@ DEFAULT_MAX_SOAK_EXTENSION_SECONDS = spec.DEFAULT_SOAK_SECONDS
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 """Checks in a row that could not be measured before the step is aborted (Argo Rollouts' 4)."""
 DEFAULT_INSYNC_POLL_SECONDS = 5
+DEFAULT_RECENT_INTERVALS = 2
+"""The recent window: this many analysis intervals, judged beside the cumulative window."""
 
 QUICK_SOAK_SECONDS = 8
 QUICK_ANALYSIS_INTERVAL_SECONDS = 1
@@ -33,8 +35,9 @@ QUICK_METRIC_LAG_SECONDS = 1
 QUICK_MAX_SOAK_EXTENSION_SECONDS = 40
 QUICK_INSYNC_POLL_SECONDS = 0.25
 """Room for the 5 % step to gather its requests when a busy machine slows the clients."""
-QUICK_JUDGE = JudgeConfig(smallest_regression=0.05, min_requests=20)
-"""Seconds of soak cannot show a one-point regression; the rehearsal looks for five points."""
+QUICK_JUDGE = JudgeConfig(smallest_regression=0.2, min_requests=20, min_errors=2)
+"""Seconds of soak at a few canary requests a second cannot show a one-point regression with
+the power the judge claims: the rehearsal looks for twenty points (its faults are larger)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Plan:
     max_soak_extension_seconds: float = DEFAULT_MAX_SOAK_EXTENSION_SECONDS
     consecutive_error_limit: int = DEFAULT_CONSECUTIVE_ERROR_LIMIT
     insync_poll_seconds: float = DEFAULT_INSYNC_POLL_SECONDS
+    recent_intervals: int = DEFAULT_RECENT_INTERVALS
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     notify: tuple[Hook, ...] = ()
 
@@ -145,7 +149,8 @@ def validate_plan(plan: Plan) -> None:
     for label, value in (("analysis interval", plan.analysis_interval_seconds),
                          ("failure limit", plan.failure_limit),
                          ("consecutive error limit", plan.consecutive_error_limit),
-                         ("INSYNC poll interval", plan.insync_poll_seconds)):
+                         ("INSYNC poll interval", plan.insync_poll_seconds),
+                         ("recent window", plan.recent_intervals)):
         if value <= 0:
             raise PlanError(f"plan {plan.name!r}: {label} must be positive, got {value}")
     for label, value in (("TTL wait", plan.ttl_wait_seconds), ("metric lag", plan.metric_lag_seconds),

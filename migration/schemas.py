@@ -74,6 +74,9 @@ class JudgeFile(_Schema):
     smallest_regression: Probability | None = None
     share_tolerance: Seconds | None = None
     share_significance: Probability | None = None
+    share_dispersion: Annotated[float, Field(ge=1)] | None = None
+    baseline_confidence: Probability | None = None
+    latency_significance: Probability | None = None
 
     def config(self) -> JudgeConfig:
         return JudgeConfig(**self.model_dump(exclude_none=True))
@@ -133,6 +136,7 @@ class PlanFile(_Schema):
     consecutive_error_limit: PositiveCount | None = None
     max_soak_extension_seconds: Seconds | None = None
     insync_poll_seconds: PositiveSeconds | None = None
+    recent_intervals: Annotated[int, Field(ge=1, le=20)] | None = None
     judge: JudgeFile = Field(default_factory=JudgeFile)
     notify: list[HookFile] = Field(default_factory=list)
 
@@ -165,7 +169,7 @@ def plan_from_file(data: object, source: str = "plan") -> object:
     knobs = parsed.model_dump(include={
         "ttl_wait_seconds", "metric_lag_seconds", "analysis_interval_seconds", "failure_limit",
         "inconclusive_limit", "consecutive_error_limit", "max_soak_extension_seconds",
-        "insync_poll_seconds"}, exclude_none=True)
+        "insync_poll_seconds", "recent_intervals"}, exclude_none=True)
     return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(),
                 notify=tuple(h.hook() for h in parsed.notify), **knobs)
 

@@ -28,5 +28,6 @@ def test_each_lane_reads_its_own_balancer_and_counts_balancer_5xx(boto_session):
     now = time.time()
     fargate = metrics.lane("fargate", now - 300, now + 60)
     ec2 = metrics.lane("ec2", now - 300, now + 60)
-    assert (fargate.requests, fargate.errors) == (100, 9)  # a crashed task's 502s count too
+    # a crashed task's 502s count too, as requests the lane got and as its errors
+    assert (fargate.requests, fargate.errors, fargate.balancer_errors) == (107, 9, 7)
     assert (ec2.requests, ec2.errors) == (900, 1)

@@ -33,14 +33,14 @@ def test_healthy_run_promotes_every_step_to_all_fargate(make_engine):
 
 def test_5xx_burst_at_25_percent_rolls_back_within_the_failure_limit(make_engine, traffic, clock):
     engine = make_engine()
-    traffic().fault = lambda w: {FARGATE: 0.05} if w.get(FARGATE, 0) >= 25 else {}
+    traffic().fault = lambda w: {FARGATE: 0.30} if w.get(FARGATE, 0) >= 25 else {}
     result = Executor(engine).run()
     assert result.status is Status.ROLLED_BACK
     assert engine.router.current() == {EC2: 100, FARGATE: 0}
     failed = [v for v in verdicts(engine, "shift-25") if v["verdict"]["outcome"] == "fail"]
     assert len(failed) == engine.plan.failure_limit
     assert "error rate" in failed[-1]["verdict"]["reason"]
-    assert "significantly above baseline" in failed[-1]["verdict"]["reason"]
+    assert "> 1.0% (sequential test" in failed[-1]["verdict"]["reason"]
     shift_at = next(e["at"] for e in engine.ledger.events(500)
                     if e["kind"] == "shift" and e["step"] == "shift-25")
     rollback_at = next(e["at"] for e in engine.ledger.events(500) if e["kind"] == "rollback")
@@ -84,7 +84,7 @@ def test_firing_alarm_rolls_back(make_engine, cloudwatch, fresh_data_plane):
     cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
     result = Executor(engine).advance()
     assert result.status is Status.ROLLED_BACK
-    assert f"alarm {name} is in ALARM" in result.reason
+    assert f"alarm {name} (fargate) is in ALARM" in result.reason
 
 
 def test_validate_fails_when_the_canary_direct_name_errors(make_engine, direct_names):
@@ -151,7 +151,8 @@ def test_dry_run_changes_nothing(make_engine):
 def test_approval_gate_stops_the_run_until_approved(make_engine):
     plan = plan_from_mapping({"name": "gated", "soak_seconds": 3, "ttl_wait_seconds": 1,
                               "metric_lag_seconds": 1, "analysis_interval_seconds": 1,
-                              "steps": [50, {"percent": 100, "approval": True}]})
+                              "steps": [50, {"percent": 100, "approval": True}],
+                              "judge": {"smallest_regression": 0.2, "min_errors": 2}})
     engine = make_engine(plan=plan)
     executor = Executor(engine)
     result = executor.run()
