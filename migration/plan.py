@@ -35,9 +35,9 @@ QUICK_METRIC_LAG_SECONDS = 1
 QUICK_MAX_SOAK_EXTENSION_SECONDS = 40
 QUICK_INSYNC_POLL_SECONDS = 0.25
 """Room for the 5 % step to gather its requests when a busy machine slows the clients."""
-QUICK_JUDGE = JudgeConfig(smallest_regression=0.2, min_requests=20, min_errors=2)
+QUICK_JUDGE = JudgeConfig(smallest_regression=0.1, min_requests=20, min_errors=2)
 """Seconds of soak at a few canary requests a second cannot show a one-point regression with
-the power the judge claims: the rehearsal looks for twenty points (its faults are larger)."""
+the power the judge claims: the rehearsal looks for ten points (its faults are larger)."""
 
 
 @dataclass(frozen=True)

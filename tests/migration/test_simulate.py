@@ -15,5 +15,5 @@ def test_healthy_canary_is_never_rolled_back():
 
 
 def test_quick_plan_detects_the_rehearsals_faults_in_seconds():
-    # the quick plan looks for 20-point regressions (its soaks are seconds long)
+    # the quick plan looks for 10-point regressions (its soaks are seconds long)
     assert compare(Fault(0.30, 25, 100.0), plan=quick_plan(), trials=3)["soundbite"] < 30
