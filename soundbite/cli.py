@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("worker.cli:dlq", "Inspect and redrive the dead-letter queue."),
     "migrate": ("migration.cli:migrate", "Move traffic between the EC2 and Fargate stacks."),
     "rehearse": ("migration.rehearsal.cli:rehearse", "Rehearse a whole migration locally."),
+    "image": ("infra.image:image", "Build the runtime image and push it to the stack's ECR repository."),
 }
 # Top-level modules that only the `toolkit` extra installs.
 TOOLKIT_MODULES = frozenset({"pulumi", "pulumi_aws", "moto", "matplotlib", "yaml"})

@@ -33,6 +33,8 @@ PULUMI_VERBS = {("config", "set"): 1, ("config", "get"): 0, ("config", "rm"): 0,
 PULUMI_FLAGS = {"--stack": True, "-s": True, "--yes": False, "-y": False, "--diff": False,
                 "--skip-preview": False, "--json": False, "--refresh": False, "--target": True,
                 "--secrets-provider": True}
+STACKLESS_VERBS = {("login",), ("stack", "init")}  # these name no existing stack
+PROVIDER_KEYS = {"aws:region"}
 AWS_GLOBAL_OPTIONS = frozenset({"--query", "--output", "--region", "--profile", "--endpoint-url",
                                 "--no-cli-pager", "--cli-input-json", "--debug"})
 
@@ -165,12 +167,14 @@ def check_pulumi(argv: list[str]) -> list[str]:
             continue
         positional.append(token)
         i += 1
-    if "--stack" not in rest and "-s" not in rest:
+    if "--stack" not in rest and "-s" not in rest and verb not in STACKLESS_VERBS:
         problems.append(f"`pulumi {' '.join(verb)}` without --stack acts on whatever stack is selected")
     if verb[0] == "config":
         if not positional:
             return problems + ["`pulumi config` needs a key"]
         namespace, _, key = positional[0].partition(":")
+        if positional[0] in PROVIDER_KEYS:
+            return problems
         if namespace != program_config.NAMESPACE or key not in program_config.KEYS:
             problems.append(f"the program does not read config key {positional[0]}")
         elif verb == ("config", "set"):
