@@ -110,7 +110,9 @@ def _engine(target, plan, via="route53", quiet=False, view=None):
 
     listener = view if (view is not None and not quiet) else (lambda _event: None)
     notifier = Notifier(plan.notify, target.stack, inner=listener)
-    engine = build_engine(target, plan, via=via, on_event=notifier)
+    context = click.get_current_context(silent=True)
+    overrides = ((context.find_root().obj or {}) if context else {}).get("engine_overrides")
+    engine = build_engine(target, plan, via=via, on_event=notifier, overrides=overrides)
     engine.ledger.operator = _operator(target) or engine.ledger.operator
     if hasattr(engine.router, "on_preview"):
         engine.router.on_preview = lambda phase, changes: notifier(

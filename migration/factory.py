@@ -7,11 +7,12 @@ command talks to AWS or to the emulator.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import boto3
 
-from infra import automation
+from infra import automation, phases
 from migration.edge_metrics import edge_profile
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import ConfigError
@@ -23,6 +24,21 @@ from migration.plan import Plan
 from migration.router import PulumiRouter, Route53WeightedRouter
 from migration.target import Target
 from soundbite import spec
+
+
+@dataclass(frozen=True)
+class EngineOverrides:
+    """What an environment without AWS supplies itself; everything else comes from the target.
+
+    Each field left None means "as the target says". The local rehearsal replaces ECS running
+    counts with its lanes' process health; tests name the ledger's owner and probe fewer times.
+    """
+
+    health: Mapping[str, list] | None = None
+    probe: object | None = None
+    ec2_capacity: phases.Capacity | None = None
+    fargate_capacity: phases.Capacity | None = None
+    ledger_owner: str | None = None
 
 
 def _metrics(target: Target, cloudwatch) -> CloudWatchMetrics:
@@ -54,7 +70,10 @@ def _health(target: Target, session) -> dict[str, list]:
 def build_engine(target: Target, plan: Plan, via: str = "route53",
                  on_event: Callable[[dict], None] | None = None, session=None,
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time,
-                 select_stack: Callable | None = None) -> Engine:
+                 select_stack: Callable | None = None,
+                 overrides: EngineOverrides | None = None) -> Engine:
+    """The engine `soundbite migrate` runs; `overrides` only where there is no AWS to ask."""
+    overrides = overrides or EngineOverrides()
     session = session or boto3.session.Session(region_name=target.region)
     if not session.region_name:
         raise ConfigError("no AWS region: set `region` in the target file, or AWS_REGION / a profile")
@@ -72,14 +91,17 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
         phase_source = StackFilePhase(f"{target.pulumi_dir}/Pulumi.{target.stack}.yaml", target.stack)
     engine = Engine(
         stack=target.stack, plan=plan, router=direct, direct_router=direct,
-        ledger=Ledger(target.ledger, target.stack, client=session.client("dynamodb"), now=now),
+        ledger=Ledger(target.ledger, target.stack, client=session.client("dynamodb"), now=now,
+                      owner=overrides.ledger_owner),
         metrics=_metrics(target, session.client("cloudwatch")),
         alarms=AlarmStates(target.alarms, session.client("cloudwatch")),
-        health=_health(target, session),
-        probe=HttpProbe(target.direct_urls) if target.direct_urls else None,
+        health=overrides.health if overrides.health is not None else _health(target, session),
+        probe=overrides.probe or (HttpProbe(target.direct_urls) if target.direct_urls else None),
         phase_source=phase_source,
         ec2_scaler=AsgHealth(target.asg_name, session.client("autoscaling")) if target.asg_name else None,
         fargate_capacity_rps=target.fargate_capacity_rps,
+        **{name: value for name in ("ec2_capacity", "fargate_capacity")
+           if (value := getattr(overrides, name)) is not None},
         sleep=sleep, now=now, on_event=on_event or (lambda _e: None),
     )
     if via == "pulumi":

@@ -1,5 +1,6 @@
 """Fixtures for the migration engine: a fake clock, weighted records on the emulator,
-synthetic per-lane traffic published to the emulated CloudWatch, and an engine factory."""
+synthetic per-lane traffic published to the emulated CloudWatch, and engines built by the
+production factory."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from migration.dns_setup import create_weighted_zone
-from migration.edge_metrics import edge_profile, publish_lane_metrics
+from migration.edge_metrics import publish_lane_metrics
 from migration.engine import Engine
-from migration.health import AlarmStates, AsgHealth, EcsServiceHealth, HttpProbe
-from migration.ledger import Ledger
-from migration.metrics import CloudWatchMetrics
+from migration.factory import EngineOverrides, build_engine
+from migration.health import AsgHealth, EcsServiceHealth, HttpProbe
 from migration.plan import quick_plan
 from migration.router import Route53WeightedRouter
+from migration.target import Target
 from soundbite import spec
 
 EC2, FARGATE = spec.STACKS
@@ -136,27 +137,23 @@ def direct_names():
 
 @pytest.fixture
 def make_engine(fresh_data_plane, boto_session, clock, zone, cloudwatch, direct_names):
-    """Build an engine on the emulator; the traffic it sees is `engine.traffic`."""
+    """An engine built by the factory `soundbite migrate` uses, from a `Target` on the emulator.
+
+    Only the clock, the ledger's owner and a shorter probe are the test's own; `overrides`
+    replace engine fields a scenario stands in for. The traffic it sees is `engine.traffic`."""
 
     def build(plan=None, owner=None, traffic=True, **overrides) -> Engine:
         zone_id, record = zone
-        router = Route53WeightedRouter(zone_id, record, client=boto_session.client("route53"),
-                                       sleep=clock.sleep, now=clock.now)
-        ledger = Ledger(fresh_data_plane.ledger_table, "dev", client=boto_session.client("dynamodb"),
-                        owner=owner, now=clock.now)
-        env = fresh_data_plane.environment
-        metrics = CloudWatchMetrics(edge_profile(env, spec.STACKS), client=cloudwatch)
         urls = {lane: f"http://127.0.0.1:{s.server_address[1]}" for lane, s in direct_names.items()}
-        kwargs = dict(
-            stack="dev", plan=plan or quick_plan(), router=router, direct_router=router,
-            ledger=ledger, metrics=metrics,
-            alarms=AlarmStates(prefix=f"soundbite-{env}-", client=cloudwatch),
-            probe=HttpProbe(urls, count=3), sleep=clock.sleep, now=clock.now,
-        )
-        kwargs.update(overrides)
-        engine = Engine(**kwargs)
+        target = Target(stack="dev", zone_id=zone_id, record_name=record,
+                        environment=fresh_data_plane.environment, direct_urls=urls)
+        engine = build_engine(target, plan or quick_plan(), session=boto_session, sleep=clock.sleep,
+                              now=clock.now, overrides=EngineOverrides(
+                                  ledger_owner=owner, probe=HttpProbe(urls, count=3)))
+        for name, value in overrides.items():
+            setattr(engine, name, value)
         if traffic and not any(isinstance(x, Traffic) for x in clock.listeners):
-            clock.listeners.append(Traffic(cloudwatch, router, env))
+            clock.listeners.append(Traffic(cloudwatch, engine.router, fresh_data_plane.environment))
         return engine
 
     return build
