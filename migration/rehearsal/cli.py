@@ -23,8 +23,10 @@ def _faults(_ctx, _param, values: tuple[str, ...]):
 @click.command()
 @click.option("--plan", "plan_name", default="quick", show_default=True,
               help="Built-in plan (quick, default) or a plan file (JSON/YAML).")
-@click.option("--fault", "faults", multiple=True, callback=_faults, metavar="LANE:KIND=VALUE[@WEIGHT]",
+@click.option("--fault", "faults", multiple=True, callback=_faults, metavar="SCOPE:KIND[=VALUE][@WEIGHT]",
               help="Inject a fault, e.g. fargate:errors=0.3, fargate:latency=400@25, "
+                   "control:metrics=throttle@25, control:metrics=down@25, control:ledger=down@25, "
+                   "control:route53=slow@25, operator:rollback@25, engine:crash@50, ec2:alarm@25, "
                    "fargate:crash@25, fargate:worker-crash. Repeatable.")
 @click.option("--rate", default=30.0, show_default=True, type=click.FloatRange(1, 500),
               help="Client requests per second through the edge.")

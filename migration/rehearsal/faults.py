@@ -1,4 +1,11 @@
-"""Faults the rehearsal injects into one lane: `LANE:KIND=VALUE[@WEIGHT]`."""
+"""Faults the rehearsal injects: `SCOPE:KIND[=VALUE][@WEIGHT]`.
+
+Application faults hit one lane (`fargate:errors=0.3`, `fargate:crash@25`); control-plane
+faults hit what the engine depends on (`control:metrics=down@25`), the operator acts
+(`operator:rollback@25`), the engine process dies (`engine:crash@50`), or an alarm fires on
+the baseline (`ec2:alarm@25`). `@WEIGHT` is the Fargate (or the lane's) share at which the
+fault starts; `engine:crash@W` kills the engine during the Route 53 change that reaches W.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +14,29 @@ from dataclasses import dataclass
 
 from soundbite import spec
 
-KINDS = ("errors", "latency", "crash", "worker-crash")
-_SYNTAX = re.compile(r"^(?P<lane>[a-z0-9]+):(?P<kind>[a-z-]+)(=(?P<value>[0-9.]+))?(@(?P<at>\d+))?$")
+LANE_KINDS = ("errors", "latency", "crash", "worker-crash", "alarm")
+CONTROL_MODES = {"metrics": ("throttle", "down"), "ledger": ("down",), "route53": ("slow",)}
+ACTORS = {"operator": ("rollback",), "engine": ("crash",)}
+KINDS = LANE_KINDS + tuple(CONTROL_MODES) + tuple(k for ks in ACTORS.values() for k in ks)
+
+SAFE_STATES = {
+    "fargate:errors": "rolled back by the judge within the failure limit",
+    "fargate:latency": "rolled back by the judge when p95 exceeds its limit",
+    "fargate:crash": "rolled back: the lane's process health is a critical finding",
+    "fargate:worker-crash": "rolled back; the killed worker's job completes on the other lane",
+    "ec2:alarm": "rolled back: an alarm in ALARM is a critical finding, whichever stack it names",
+    "control:metrics=throttle": "judged on: retries absorb the burst or a few checks are `error`; "
+                                "promoted",
+    "control:metrics=down": "rolled back through Route 53 after the consecutive-error limit",
+    "control:ledger=down": "rolled back through Route 53; the abort could not be recorded (warning)",
+    "control:route53=slow": "promoted: the lease is kept alive through an INSYNC wait past its expiry",
+    "operator:rollback": "rolled back by the operator; the run stands down (exit 6) and `resume` "
+                         "is refused (exit 5) until `retry`",
+    "engine:crash": "promoted: `resume` finds the change reached Route 53, adopts it and judges on",
+}
+ROLLS_BACK = {"fargate:errors", "fargate:crash", "fargate:worker-crash", "ec2:alarm",
+              "control:metrics=down", "control:ledger=down", "operator:rollback"}
+"""Kinds whose documented safe state is all traffic on EC2."""
 
 
 class FaultSyntaxError(ValueError):
@@ -17,41 +45,97 @@ class FaultSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Fault:
-    lane: str
+    scope: str
     kind: str
-    value: float = 0.0
-    at_weight: int | None = None  # starts when the lane's weight reaches this percent
+    value: float | str = 0.0
+    at_weight: int | None = None  # starts when the lane's (or Fargate's) weight reaches this percent
 
     def __str__(self) -> str:
-        value = "" if self.kind in ("crash", "worker-crash") else f"={self.value:g}"
+        value = f"={self.value:g}" if isinstance(self.value, float) and self.kind in ("errors", "latency") \
+            else (f"={self.value}" if isinstance(self.value, str) else "")
         at = "" if self.at_weight is None else f"@{self.at_weight}"
-        return f"{self.lane}:{self.kind}{value}{at}"
+        return f"{self.scope}:{self.kind}{value}{at}"
+
+    @property
+    def name(self) -> str:
+        """The fault's kind without its weight, as SAFE_STATES and the README name it."""
+        value = f"={self.value}" if isinstance(self.value, str) else ""
+        return f"{self.scope}:{self.kind}{value}"
+
+    @property
+    def lane(self) -> str:
+        """The lane whose weight starts the fault: its own lane, else Fargate (the canary)."""
+        return self.scope if self.scope in spec.STACKS and self.kind != "alarm" else spec.STACKS[1]
+
+    @property
+    def on_lane(self) -> bool:
+        return self.scope in spec.STACKS and self.kind != "alarm"
+
+    @property
+    def rolls_back(self) -> bool:
+        return self.name in ROLLS_BACK
 
     def due(self, lane_percent: int) -> bool:
         return self.at_weight is None or lane_percent >= self.at_weight
 
 
+_SYNTAX = re.compile(r"^(?P<scope>[a-z0-9]+):(?P<kind>[a-z0-9-]+)(=(?P<value>[a-z0-9.]+))?"
+                     r"(@(?P<at>\d+))?$")
+USAGE = ("expected SCOPE:KIND[=VALUE][@WEIGHT], e.g. fargate:errors=0.3@25, fargate:crash@25, "
+         "control:metrics=down@25, operator:rollback@25, engine:crash@50, ec2:alarm@25")
+
+
 def parse_fault(text: str) -> Fault:
     match = _SYNTAX.match(text.strip())
-    usage = "expected LANE:KIND=VALUE[@WEIGHT], e.g. fargate:errors=0.3@25 or fargate:crash@25"
     if not match:
-        raise FaultSyntaxError(f"cannot read fault {text!r}: {usage}")
-    lane, kind, raw, at = match["lane"], match["kind"], match["value"], match["at"]
-    if lane not in spec.STACKS:
-        raise FaultSyntaxError(f"unknown lane {lane!r} in {text!r}: one of {', '.join(spec.STACKS)}")
-    if kind not in KINDS:
-        raise FaultSyntaxError(f"unknown fault kind {kind!r} in {text!r}: one of {', '.join(KINDS)}")
+        raise FaultSyntaxError(f"cannot read fault {text!r}: {USAGE}")
+    scope, kind, raw, at = match["scope"], match["kind"], match["value"], match["at"]
+    weight = int(at) if at is not None else None
+    if weight is not None and not 0 <= weight <= 100:
+        raise FaultSyntaxError(f"fault {text!r}: @WEIGHT is a percent from 0 to 100")
+    if scope == "control":
+        return Fault(scope, kind, _control_mode(text, kind, raw), weight)
+    if scope in ACTORS:
+        if kind not in ACTORS[scope]:
+            raise FaultSyntaxError(f"unknown fault kind {kind!r} in {text!r}: {scope} takes "
+                                   f"{', '.join(ACTORS[scope])}")
+        if raw is not None:
+            raise FaultSyntaxError(f"fault {text!r}: {kind} takes no value")
+        return Fault(scope, kind, 0.0, weight)
+    if scope not in spec.STACKS:
+        raise FaultSyntaxError(f"unknown lane {scope!r} in {text!r}: one of "
+                               f"{', '.join((*spec.STACKS, 'control', *ACTORS))}")
+    if kind not in LANE_KINDS:
+        raise FaultSyntaxError(f"unknown fault kind {kind!r} in {text!r}: one of {', '.join(LANE_KINDS)}")
+    if kind == "alarm" and scope != spec.STACKS[0]:
+        raise FaultSyntaxError(f"fault {text!r}: alarm is a fault of the baseline (ec2:alarm)")
+    return Fault(scope, kind, _lane_value(text, kind, raw), weight)
+
+
+def _control_mode(text: str, dependency: str, raw: str | None) -> str:
+    if dependency not in CONTROL_MODES:
+        raise FaultSyntaxError(f"unknown dependency {dependency!r} in {text!r}: one of "
+                               f"{', '.join(CONTROL_MODES)}")
+    modes = CONTROL_MODES[dependency]
+    if raw not in modes:
+        raise FaultSyntaxError(f"fault {text!r}: control:{dependency} takes ={' or ='.join(modes)}")
+    return raw
+
+
+def _lane_value(text: str, kind: str, raw: str | None) -> float:
     needs_value = kind in ("errors", "latency")
     if needs_value and raw is None:
-        raise FaultSyntaxError(f"fault {text!r} needs a value: {usage}")
+        raise FaultSyntaxError(f"fault {text!r} needs a value: {USAGE}")
     if not needs_value and raw is not None:
         raise FaultSyntaxError(f"fault {text!r}: {kind} takes no value")
-    value = float(raw) if raw is not None else 0.0
+    if raw is None:
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FaultSyntaxError(f"fault {text!r}: {kind} takes a number") from None
     if kind == "errors" and not 0 < value <= 1:
         raise FaultSyntaxError(f"fault {text!r}: the error fraction must be in (0, 1]")
     if kind == "latency" and not 0 < value <= 60_000:
         raise FaultSyntaxError(f"fault {text!r}: latency is milliseconds in (0, 60000]")
-    weight = int(at) if at is not None else None
-    if weight is not None and not 0 <= weight <= 100:
-        raise FaultSyntaxError(f"fault {text!r}: @WEIGHT is a percent from 0 to 100")
-    return Fault(lane, kind, value, weight)
+    return value

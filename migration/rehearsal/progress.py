@@ -85,8 +85,9 @@ class ProgressView:
         ]
         for name, value in rows:
             table.add_row(name, "-" if value is None else str(value))
-        for name, held in summary["invariants"].items():
-            table.add_row(name.replace("_", " "), "[green]ok[/]" if held else "[red]BROKEN[/]")
+        shown = {"held": "[green]held[/]", "failed": "[red]BROKEN[/]", "not checked": "[dim]not checked[/]"}
+        for name, check in summary["invariants"].items():
+            table.add_row(name.replace("_", " "), f"{shown[check['status']]} {check['detail']}")
         self.console.print(table)
         start = summary["started_at"]
         for event in summary["decisions"]:

@@ -1,4 +1,5 @@
-"""Run one rehearsal: lanes, edge, load, the real migration engine, faults, drain, invariants."""
+"""Run one rehearsal: lanes, edge, load, the engine as `soundbite migrate` in its own process,
+faults in the lanes and the control plane, drain, invariants, report."""
 
 from __future__ import annotations
 
@@ -12,29 +13,33 @@ from pathlib import Path
 from infra import phases
 from infra.local.stack import LocalStack
 from migration import dns_setup
-from migration.edge_metrics import edge_profile
-from migration.engine import Engine
 from migration.exceptions import PlanError
-from migration.executor import Executor, Status, StepResult
-from migration.health import HttpProbe
 from migration.ledger import Ledger
-from migration.metrics import CloudWatchMetrics
-from migration.plan import Plan, load_plan
+from migration.plan import load_plan
+from migration.rehearsal import invariants as inv
 from migration.rehearsal.edge import Edge
+from migration.rehearsal.fault_proxy import FaultProxy
 from migration.rehearsal.faults import Fault
-from migration.rehearsal.injector import FaultInjector
-from migration.rehearsal.invariants import count_records, settle, tally
-from migration.rehearsal.lane_health import LaneProcessHealth
+from migration.rehearsal.injector import ControlPlane, FaultInjector
 from migration.rehearsal.load import LoadProcess
-from migration.rehearsal.report import write_report
+from migration.rehearsal.report import judged_windows, write_report
 from migration.rehearsal.resolver import WeightedResolver
+from migration.rehearsal.settle import count_records, settle, tally
+from migration.rehearsal.supervisor import KILLED, EngineRun, EngineSupervisor
+from migration.rehearsal.wiring import (
+    ENGINE_SERVICES,
+    ENVIRONMENT,
+    PUBLIC_NAME,
+    ZONE,
+    engine_env,
+    rehearsal_target,
+    write_target_files,
+)
 from migration.router import Route53WeightedRouter
 from service.repository import SoundbiteRepository
 from soundbite import spec
 
-ZONE = "soundbite.test"
-PUBLIC_NAME = f"api.{ZONE}"
-ENVIRONMENT = "rehearsal"
+EC2, FARGATE = spec.STACKS
 # Every rehearsal client reaches the lanes from one loopback address, so the per-client
 # production limit (100 per 15 minutes) would throttle the whole load generator. A short
 # long-poll lets idle workers notice SIGTERM quickly when the rehearsal ends.
@@ -46,6 +51,7 @@ LOAD_USER = "rehearsal-load"
 # The rehearsal compresses time (soaks of seconds): a job held by a killed worker comes back
 # after this many seconds instead of the spec's 130, so a run can show it completed.
 VISIBILITY_TIMEOUT_SECONDS = 10
+OPERATOR_REASON = "rehearsal: the operator rolls back mid-soak"
 
 
 @dataclass
@@ -66,86 +72,72 @@ class RehearsalOptions:
 
 @dataclass
 class Observed:
-    """What the run saw, for the summary: engine events and fault activations."""
+    """What the run saw: ledger events, live weights, fault activations."""
 
     started_at: float = field(default_factory=time.time)
     events: list[dict] = field(default_factory=list)
+    weights: inv.WeightLog = field(default_factory=list)
     fault_started: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def event(self, event: dict) -> None:
-        with self.lock:
-            self.events.append(event)
-
     def fault(self, fault: Fault, at: float) -> None:
-        self.fault_started[str(fault)] = at
-        self.event({"kind": "fault", "at": at, "fault": str(fault)})
+        with self.lock:
+            self.fault_started[str(fault)] = at
+
+    def weight(self, at: float, fargate: int) -> None:
+        if not self.weights or self.weights[-1][1] != fargate:
+            self.weights.append((at, fargate))
 
 
-def build_engine(plan: Plan, stack: LocalStack, zone_id: str,
-                 on_event: Callable[[dict], None]) -> Engine:
-    dp = stack.data_plane
-    route53 = stack.emulator.client("route53")
-    profile = edge_profile(ENVIRONMENT, spec.STACKS)
-    router = Route53WeightedRouter(zone_id, PUBLIC_NAME, client=route53)
-    lanes = stack.lanes
-    return Engine(
-        stack=ENVIRONMENT,
-        plan=plan,
-        router=router,
-        direct_router=router,
-        ledger=Ledger(dp.ledger_table, ENVIRONMENT, client=stack.emulator.client("dynamodb")),
-        metrics=CloudWatchMetrics(profile, client=stack.emulator.client("cloudwatch")),
-        health={name: [LaneProcessHealth(lane)] for name, lane in lanes.items()},
-        probe=HttpProbe({name: lane.url for name, lane in lanes.items()}, count=5),
-        ec2_capacity=phases.Capacity(1, 1),
-        fargate_capacity=phases.Capacity(1, 1),
-        on_event=on_event,
-    )
+class Watcher:
+    """Polls the live weights (Route 53) and the ledger's events while the rehearsal runs."""
+
+    def __init__(self, weights: Callable[[], dict[str, int]], ledger: Ledger, observed: Observed,
+                 say: Callable[[str, dict], None]) -> None:
+        self.read_weights, self.ledger, self.observed, self.say = weights, ledger, observed, say
+        self._seen: set[tuple] = set()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._weights, daemon=True),
+                         threading.Thread(target=self._events, daemon=True)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self.poll_events()
+
+    def _weights(self) -> None:
+        while not self._stop.wait(0.1):
+            live = self.read_weights()
+            self.observed.weight(time.time(), round(100 * live.get(FARGATE, 0) / (sum(live.values()) or 1)))
+
+    def _events(self) -> None:
+        while not self._stop.wait(0.5):
+            self.poll_events()
+
+    def poll_events(self) -> None:
+        for event in self.ledger.events(1000):
+            key = (event.get("at"), event.get("kind"), event.get("runId"))
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            event = _readable(event)
+            self.observed.events.append(event)
+            self.say("event", event)
 
 
-def _timings(observed: Observed) -> tuple[float | None, float | None]:
-    """(fault effective -> rollback decision, decision -> weights restored), None when absent.
-
-    A fault is effective once it has started and its lane takes public traffic: an error
-    fault injected at weight 0 harms nobody until the first shift.
-    """
-    rollback = next((e for e in observed.events if e["kind"] == "rollback"), None)
-    if rollback is None:
-        return None, None
-    decided = max((e["at"] for e in observed.events
-                   if e["kind"] == "verdict" and e["at"] <= rollback["at"]), default=rollback["at"])
-    effective = []
-    for fault, started in observed.fault_started.items():
-        lane = fault.split(":", 1)[0]
-        exposed = [e["at"] for e in observed.events
-                   if e["kind"] == "shift" and e.get("weights", {}).get(lane, 0) > 0]
-        if exposed:
-            effective.append(max(started, min(exposed)))
-    effective = [t for t in effective if t <= decided]
-    detection = decided - min(effective) if effective else None
-    return detection, rollback["at"] - decided
-
-
-def _identical_across_lanes(stack: LocalStack, ids: list[str], sample: int = 5) -> bool:
-    """The same soundbite reads the same from both lanes (presigned URLs compared without query)."""
-    import urllib.request
-
-    token = stack.token(LOAD_USER)
-
-    def body(lane: str, soundbite_id: str) -> dict:
-        url = f"{stack.lanes[lane].url}/v1/soundbites/{soundbite_id}"
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            data = json.loads(response.read())
-        if "audio_url" in data:
-            data["audio_url"] = data["audio_url"].split("?")[0]
-        return data
-
-    alive = [name for name, lane in stack.lanes.items() if lane.api and lane.api.poll() is None]
-    if len(alive) < 2:
-        return True  # nothing to compare once a lane was crashed on purpose
-    return all(body(alive[0], i) == body(alive[1], i) for i in ids[:sample])
+def _readable(event: dict) -> dict:
+    """A ledger event with the fields the progress view and the report read at the top."""
+    event = dict(event)
+    if event["kind"] == "shift":
+        event["weights"] = event.get("after")
+    if event["kind"] == "verdict":
+        event.update(outcome=event["verdict"]["outcome"], reason=event["verdict"]["reason"])
+    return event
 
 
 def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | None = None,
@@ -170,35 +162,49 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         for lane in spec.STACKS:
             stack.add_lane(lane)
         targets = {lane: f"{lane}.lanes.{ZONE}" for lane in spec.STACKS}
-        parallel = phases.phase_named("parallel").weights
         zone_id = dns_setup.create_weighted_zone(
-            stack.emulator.client("route53"), ZONE, PUBLIC_NAME, targets, parallel,
-            ttl=max(1, int(plan.ttl_wait_seconds)))
+            stack.emulator.client("route53"), ZONE, PUBLIC_NAME, targets,
+            phases.phase_named("parallel").weights, ttl=max(1, int(plan.ttl_wait_seconds)))
         resolver = WeightedResolver(stack.emulator.client("route53"), zone_id, PUBLIC_NAME,
                                     {t: lane for lane, t in targets.items()})
         edge = Edge(resolver, {n: lane.url for n, lane in stack.lanes.items()},
                     stack.emulator.client("cloudwatch"), ENVIRONMENT,
                     on_sample=lambda sample: say("sample", asdict(sample)))
         edge_url = edge.start()
+        proxies = {name: FaultProxy(stack.emulator.endpoint, name) for name in ENGINE_SERVICES}
+        urls = {name: proxy.start() for name, proxy in proxies.items()}
+        target = rehearsal_target(stack, zone_id)
+        files = write_target_files(options.log_dir, stack, target, edge_url)
+        supervisor = EngineSupervisor(files["target"], files["lanes"], options.plan,
+                                      engine_env(stack, urls), options.log_dir)
+        ledger = Ledger(target.ledger, target.stack, client=stack.emulator.client("dynamodb"))
+        route53 = Route53WeightedRouter(zone_id, PUBLIC_NAME, client=stack.emulator.client("route53"))
+        watcher = Watcher(route53.current, ledger, observed, say)
+        control = ControlPlane(proxies, stack.emulator.client("cloudwatch"), target.alarms,
+                               supervisor.kill, lambda: supervisor.command(
+                                   "rollback", "--reason", OPERATOR_REASON, engine=False))
+        injector = FaultInjector(options.faults, stack, edge, route53.current, observed.fault, control)
         load = LoadProcess(edge_url, options.rate, seed=options.seed,
                            token=stack.token(LOAD_USER))
-        engine = build_engine(plan, stack, zone_id, _observer(observed, say))
-        injector = FaultInjector(options.faults, stack, edge, resolver.weights, observed.fault)
         try:
             load.start()
+            watcher.start()
             injector.start()
-            say("migrating", {"plan": plan.name, "steps": [s.name for s in plan.steps]})
-            result = _migrate(Executor(engine), options.until)
+            say("migrating", {"plan": plan.name, "steps": steps})
+            supervisor.migrate(options.until, before_restart=lambda run: _lease_ran_out(run, ledger))
             say("cooldown", {"seconds": options.cooldown_seconds})
             time.sleep(options.cooldown_seconds)
             if options.keep_up:
-                files = write_target_files(options.log_dir, stack, zone_id, edge_url)
                 say("ready", {k: str(v) for k, v in files.items()})
                 (stop or threading.Event()).wait()
         finally:
             injector.stop()
             load.stop()
             edge.stop()
+            watcher.stop()
+            for proxy in proxies.values():
+                proxy.stop()
+        ended_at = time.time()
         say("draining", {"accepted": len(load.stats.accepted)})
         ids = list(load.stats.accepted.values())
         repo = SoundbiteRepository(stack.data_plane.soundbites_table, ENVIRONMENT,
@@ -207,83 +213,161 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
                           progress=lambda done, total: say("settling", {"done": done, "total": total}))
         records = count_records(stack.emulator.client("dynamodb"), stack.data_plane.soundbites_table)
         soundbites = tally(statuses, records, load.stats.key_conflicts)
-        identical = _identical_across_lanes(stack, ids)
-        final = engine.router.current()
-    detection, rollback = _timings(observed)
-    summary = _summary(options, result, final, load, soundbites, identical, detection, rollback,
-                       observed, edge)
+        compared, mismatches, crashed = _compare_lanes(stack, ids)
+        final = route53.current()
+    observed.events.sort(key=lambda e: e["at"])
+    summary = _summary(options, plan, supervisor, final, load, soundbites, observed, edge,
+                       ended_at, (compared, mismatches, crashed))
+    summary["control_plane_failures"] = {name: proxy.failed for name, proxy in proxies.items()}
     if options.report_dir:
         paths = write_report(options.report_dir, summary, edge.samples, observed.events)
         summary["report"] = {name: str(path) for name, path in paths.items()}
     return summary
 
 
-def _migrate(executor: Executor, until: str | None) -> StepResult:
-    """The whole plan, or step by step up to and including `until`."""
-    if until is None:
-        return executor.run()
-    while True:
-        result = executor.advance()
-        if result.status is not Status.PROMOTED or result.step == until:
-            return result
+def _lease_ran_out(run: EngineRun, ledger: Ledger) -> None:
+    """A killed engine's lease would run out after its term; the rehearsal does not wait for it."""
+    if run.exit_code == KILLED:
+        ledger.client.update_item(
+            TableName=ledger.table, Key=ledger.lock_key, UpdateExpression="SET expiresAt = :zero",
+            ExpressionAttributeValues={":zero": {"N": "0"}})
 
 
-def write_target_files(directory: Path, stack: LocalStack, zone_id: str, edge_url: str) -> dict:
-    """What a person (or a runbook test) needs to act on the running rehearsal."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = {
-        "stack": ENVIRONMENT, "zone_id": zone_id, "record_name": PUBLIC_NAME,
-        "environment": ENVIRONMENT, "ledger_table": stack.data_plane.ledger_table,
-        "metrics": "edge", "queue_name": stack.data_plane.queue_url.rsplit("/", 1)[1],
-        "dlq_name": stack.data_plane.dlq_url.rsplit("/", 1)[1],
-        "direct_urls": {name: lane.url for name, lane in stack.lanes.items()},
+def _compare_lanes(stack: LocalStack, ids: list[str], sample: int = 5) -> tuple[int, list[str], list[str]]:
+    """The same soundbite read from both lanes (presigned URLs compared without their query)."""
+    import urllib.request
+
+    token = stack.token(LOAD_USER)
+
+    def body(lane: str, soundbite_id: str) -> dict:
+        url = f"{stack.lanes[lane].url}/v1/soundbites/{soundbite_id}"
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            data = json.loads(response.read())
+        if "audio_url" in data:
+            data["audio_url"] = data["audio_url"].split("?")[0]
+        return data
+
+    crashed = [name for name, lane in stack.lanes.items() if lane.api is None or lane.api.poll() is not None]
+    if crashed:
+        return 0, [], crashed
+    mismatches = [i for i in ids[:sample] if body(EC2, i) != body(FARGATE, i)]
+    return len(ids[:sample]), mismatches, []
+
+
+def _timings(observed: Observed, faults: tuple[Fault, ...], supervisor: EngineSupervisor
+             ) -> tuple[float | None, float | None, float | None]:
+    """(effective, detection, rollback): when the fault took effect, how long until the decision,
+    and how long from the decision until Route 53 had Fargate back at 0.
+
+    A fault is effective once it has started and its lane (Fargate, for the control plane)
+    takes public traffic: an error fault injected at weight 0 harms nobody until the first shift.
+    """
+    effective = [t for f in faults if str(f) in observed.fault_started
+                 if (t := _effective(observed.weights, observed.fault_started[str(f)], f.lane)) is not None]
+    if not effective:
+        return None, None, None
+    at = min(effective)
+    restored = next((t for t, percent in observed.weights if t >= at and percent == 0), None)
+    if restored is None:
+        return at, None, None
+    operator = [r.started_at for r in supervisor.runs if r.command == "rollback"]
+    verdicts = [e["at"] for e in observed.events if e["kind"] == "verdict" and at <= e["at"] <= restored]
+    decided = operator[0] if operator else max(verdicts, default=restored)
+    detection = None if operator else decided - at
+    return at, detection, restored - decided
+
+
+def _effective(log: inv.WeightLog, started: float, lane: str) -> float | None:
+    if _weight_at(log, started, lane) > 0:
+        return started
+    return next((t for t, p in log if t > started and (p if lane == FARGATE else 100 - p) > 0), None)
+
+
+def _weight_at(log: inv.WeightLog, at: float, lane: str) -> int:
+    percent = next((p for t, p in reversed(log) if t <= at), 0)
+    return percent if lane == FARGATE else 100 - percent
+
+
+def _outcome(runs: list[EngineRun], events: list[dict], final: dict[str, int]) -> str:
+    """promoted (all on Fargate, plan complete), rolled_back (all on EC2 after a rollback), held."""
+    status = runs[-1].result.get("status") if runs else None
+    if final.get(FARGATE, 0) == 100 and status in ("complete", "promoted"):
+        return "promoted"
+    rolled = any(r.result.get("status") == "rolled-back" for r in runs) or any(
+        e["kind"] == "rollback" for e in events)
+    if final.get(FARGATE, 0) == 0 and rolled:
+        return "rolled_back"
+    return "held" if status in ("held", "awaiting-approval") else (status or "error")
+
+
+def _summary(options, plan, supervisor, final, load, soundbites, observed, edge, ended_at,
+             lanes) -> dict:
+    effective, detection, rollback = _timings(observed, options.faults, supervisor)
+    restored = None if rollback is None else next(
+        (t for t, p in observed.weights if effective is not None and t >= effective and p == 0), None)
+    alive = _alive(supervisor)
+    lost, duplicates = inv.soundbites_kept(soundbites)
+    checks = {
+        "no_soundbite_lost": lost,
+        "no_duplicates": duplicates,
+        "identical_responses_across_lanes": inv.identical_across_lanes(*lanes),
+        "clients_saw_no_errors": inv.no_client_errors(options.faults, load.stats.client_errors,
+                                                      load.stats.requests),
+        "traffic_never_unjudged": inv.traffic_never_unjudged(observed.weights, observed.events, alive,
+                                                             ended_at),
+        "operator_rollback_is_final": inv.operator_rollback_final(
+            options.faults, observed.fault_started, observed.weights, observed.events, ended_at),
+        "rolled_back_within_failure_limit": inv.rolled_back_in_time(
+            options.faults, effective, restored, observed.events, plan.failure_limit,
+            plan.consecutive_error_limit),
     }
-    variables = {**stack.emulator.env, **stack.data_plane.service_env(),
-                 "SOUNDBITE_ZONE_ID": zone_id, "SOUNDBITE_RECORD_NAME": PUBLIC_NAME,
-                 "SOUNDBITE_EDGE_URL": edge_url}
-    files = {"target": directory / "target.json", "env": directory / "rehearsal.env"}
-    files["target"].write_text(json.dumps(target, indent=2) + "\n")
-    files["env"].write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
-    return files
-
-
-def _observer(observed: Observed, say) -> Callable[[dict], None]:
-    def on_event(event: dict) -> None:
-        observed.event(event)
-        say("event", event)
-
-    return on_event
-
-
-def _summary(options, result, final, load, soundbites, identical, detection, rollback,
-             observed, edge) -> dict:
-    outcome = {Status.COMPLETE: "promoted", Status.PROMOTED: "promoted",
-               Status.ROLLED_BACK: "rolled_back"}.get(result.status, "held")
     per_lane = {}
     for sample in edge.samples:
         lane = per_lane.setdefault(sample.lane, {"requests": 0, "errors": 0})
         lane["requests"] += sample.requests
         lane["errors"] += sample.errors
-    decisions = [e for e in observed.events if e["kind"] in ("verdict", "rollback", "held", "shift")]
-    invariants = {
-        "no_soundbite_lost": soundbites.lost == 0,
-        "no_duplicates": soundbites.duplicates == 0,
-        "identical_responses_across_lanes": identical,
-        "healthy_run_has_no_client_errors": bool(options.faults) or load.stats.client_errors == 0,
-    }
+    decisions = [e for e in observed.events if e["kind"] in ("verdict", "rollback", "held", "shift",
+                                                             "validate", "resume", "complete")]
+    decisions += [{"kind": "fault", "at": at, "fault": name} for name, at in observed.fault_started.items()]
+    t0 = observed.started_at
     return {
-        "outcome": outcome,
+        "outcome": _outcome(supervisor.runs, observed.events, final),
         "final_weights": {lane: final.get(lane, 0) for lane in spec.STACKS},
         "plan": options.plan,
         "faults": [str(f) for f in options.faults],
         "requests": {**load.stats.as_dict(), "per_lane": per_lane},
         "soundbites": soundbites.as_dict(),
-        "decisions": decisions,
+        "decisions": sorted(decisions, key=lambda e: e["at"]),
+        "judged": judged_windows(observed.events),
+        "weights": [{"at": t, "fargate": p} for t, p in observed.weights],
+        "engine_runs": [r.as_dict() for r in supervisor.runs],
+        "fault_effective_seconds": None if effective is None else round(effective - t0, 2),
         "detection_seconds": None if detection is None else round(detection, 2),
         "rollback_seconds": None if rollback is None else round(rollback, 2),
-        "duration_seconds": round(time.time() - observed.started_at, 1),
-        "started_at": observed.started_at,
-        "result_reason": result.reason,
-        "invariants": invariants,
-        "ok": all(invariants.values()),
+        "duration_seconds": round(time.time() - t0, 1),
+        "started_at": t0,
+        "result_reason": _reason(supervisor.runs),
+        "invariants": {name: check.as_dict() for name, check in checks.items()},
+        "ok": all(check.status != inv.FAILED for check in checks.values()),
     }
+
+
+def _reason(runs: list[EngineRun]) -> str | None:
+    """The last engine answer that gave a reason (a refused restart prints none on stdout)."""
+    for run in reversed(runs):
+        reason = run.result.get("reason") or run.result.get("message")
+        if reason:
+            return reason
+    return None
+
+
+def _alive(supervisor: EngineSupervisor):
+    def until(start: float, limit: float) -> float:
+        """How long after `start` (up to `limit`) the engine process that was running then kept running."""
+        for run in supervisor.runs:
+            if run.command != "rollback" and run.started_at <= start <= (run.ended_at or float("inf")):
+                return min(limit, run.ended_at or limit)
+        return start
+
+    return until

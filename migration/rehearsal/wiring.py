@@ -1,0 +1,69 @@
+"""The rehearsal's environment described as production describes one: a `Target`.
+
+`rehearsal_target` is the object `target.json` serialises; the engine process reads that file
+with `--config`, exactly as `soundbite migrate` does against AWS. The judge reads the `edge`
+metric profile today; once the edge publishes ALB-shaped metrics it reads `alb` instead
+(one field, `metrics`). What has no AWS counterpart locally (lane process ids) goes to a
+separate lanes file that only the rehearsal's engine entry point reads.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from infra.local.stack import LocalStack
+from migration.schemas import target_fields
+from migration.target import Target
+
+ZONE = "soundbite.test"
+PUBLIC_NAME = f"api.{ZONE}"
+ENVIRONMENT = "rehearsal"
+ENGINE_SERVICES = {"cloudwatch": "CLOUDWATCH", "dynamodb": "DYNAMODB", "route53": "ROUTE_53"}
+"""The AWS services the engine process reaches through a fault proxy, by botocore's env name."""
+
+
+def rehearsal_target(stack: LocalStack, zone_id: str, metrics: str = "edge") -> Target:
+    dp = stack.data_plane
+    return Target(
+        stack=ENVIRONMENT, zone_id=zone_id, record_name=PUBLIC_NAME, environment=ENVIRONMENT,
+        ledger_table=dp.ledger_table, metrics=metrics,
+        queue_name=dp.queue_url.rsplit("/", 1)[1], dlq_name=dp.dlq_url.rsplit("/", 1)[1],
+        direct_urls={name: lane.url for name, lane in stack.lanes.items()},
+    )
+
+
+def target_document(target: Target) -> dict:
+    """The target as its file holds it, checked against the target file's schema."""
+    data = {k: v for k, v in asdict(target).items() if v not in (None, {}, "")}
+    return target_fields(data, "rehearsal target")
+
+
+def lane_pids(stack: LocalStack) -> dict[str, dict[str, int]]:
+    return {name: {role: process.pid for role in ("api", "worker")
+                   if (process := getattr(lane, role)) is not None}
+            for name, lane in stack.lanes.items()}
+
+
+def engine_env(stack: LocalStack, proxies: dict[str, str]) -> dict[str, str]:
+    """The engine's environment: the emulator, with each proxied service's endpoint on top."""
+    import os
+
+    env = {**os.environ, **stack.emulator.env, "PYTHONUNBUFFERED": "1"}
+    env.update({f"AWS_ENDPOINT_URL_{ENGINE_SERVICES[name]}": url for name, url in proxies.items()})
+    return env
+
+
+def write_target_files(directory: Path, stack: LocalStack, target: Target, edge_url: str) -> dict:
+    """What a person, a runbook test and the engine process need to act on the rehearsal."""
+    directory.mkdir(parents=True, exist_ok=True)
+    variables = {**stack.emulator.env, **stack.data_plane.service_env(),
+                 "SOUNDBITE_ZONE_ID": target.zone_id, "SOUNDBITE_RECORD_NAME": target.record_name,
+                 "SOUNDBITE_EDGE_URL": edge_url}
+    files = {"target": directory / "target.json", "env": directory / "rehearsal.env",
+             "lanes": directory / "lanes.json"}
+    files["target"].write_text(json.dumps(target_document(target), indent=2) + "\n")
+    files["env"].write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
+    files["lanes"].write_text(json.dumps(lane_pids(stack), indent=2) + "\n")
+    return files
