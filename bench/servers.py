@@ -3,6 +3,13 @@
 SoundBite runs as the local stack runs it (`infra.local.stack`), with the rate limit raised
 so the limiter keeps counting but never refuses the benchmark. The bare Flask app runs on
 the same gunicorn settings, so the two differ only in application code.
+
+Authentication is off (`SOUNDBITE_AUTH=off`, allowed in the local environment only): the load
+generator (wrk's script and the Python fallback) sends the same request again and again and
+has no per-request headers beyond the idempotency key, and the one part of authentication
+a request pays for once the user pool's keys are cached is one RS256 signature check
+(tens of microseconds against requests of milliseconds). The worker benchmark does not
+touch the API at all.
 """
 
 from __future__ import annotations
@@ -55,8 +62,8 @@ def start_bare_flask(body: str, env: dict[str, str]) -> GunicornApp:
 
 def soundbite_stack() -> stack.LocalStack:
     """Emulator and data plane; add the API lane with `add_lane(..., worker=False)`."""
-    return stack.LocalStack(environment="bench", extra_env={
-        "SOUNDBITE_RATE_LIMIT": BENCH_RATE_LIMIT, "SOUNDBITE_BACKEND": "ec2"})
+    return stack.LocalStack(environment="local", extra_env={
+        "SOUNDBITE_RATE_LIMIT": BENCH_RATE_LIMIT, "SOUNDBITE_BACKEND": "ec2", "SOUNDBITE_AUTH": "off"})
 
 
 def post_json(url: str, body: str, key: str | None = None) -> tuple[int, dict]:

@@ -65,12 +65,7 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
         stack.stop()
 
 
-@dev.command()
-@click.option("--user", "username", required=True, help="The local user (created on first use).")
-@click.option("--access", is_flag=True, help="Print an access token instead of an ID token.")
-@click.pass_context
-def token(ctx: click.Context, username: str, access: bool) -> None:
-    """Print a token of the running dev stack's user pool for USER."""
+def _local_pool(ctx: click.Context):
     from infra.local import cognito
     from infra.local.emulator import LOCAL_CREDENTIALS, LOCAL_REGION
     from infra.local.stack import POOL_FILE
@@ -85,6 +80,34 @@ def token(ctx: click.Context, username: str, access: bool) -> None:
         region_name=LOCAL_REGION, aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     ).client("cognito-idp", endpoint_url=pool.endpoint)
+    return pool, client
+
+
+@dev.command()
+@click.option("--user", "username", required=True, help="The local user (created on first use).")
+@click.option("--password", help="Its password [default: a new random one].")
+@click.pass_context
+def user(ctx: click.Context, username: str, password: str | None) -> None:
+    """Create USER in the running dev stack's user pool (or reset its password) and print the
+    password, to sign in on the page."""
+    from infra.local import cognito
+
+    pool, client = _local_pool(ctx)
+    try:
+        click.echo(cognito.ensure_user(client, pool, username, password))
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback
+        raise click.ClickException(f"could not create {username!r}: {exc}") from exc
+
+
+@dev.command()
+@click.option("--user", "username", required=True, help="The local user (created on first use).")
+@click.option("--access", is_flag=True, help="Print an access token instead of an ID token.")
+@click.pass_context
+def token(ctx: click.Context, username: str, access: bool) -> None:
+    """Print a token of the running dev stack's user pool for USER."""
+    from infra.local import cognito
+
+    pool, client = _local_pool(ctx)
     try:
         click.echo(cognito.token_for(client, pool, username, "AccessToken" if access else "IdToken"))
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback

@@ -29,6 +29,7 @@ from service.config import Settings
 from soundbite import spec
 
 CORRELATION_HEADER = "X-Correlation-Id"
+SERVED_BY_HEADER = "X-Served-By"
 _CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 log = logging.getLogger("soundbite.api")
 
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     context.init_app(app, settings, clients)
     problems.register(app)
     _register_correlation(app, settings)
+    _register_served_by(app, settings)
     telemetry.register(app)
     for blueprint in (soundbites.bp, meta.bp, page.bp, csp_report.bp):
         app.register_blueprint(blueprint)
@@ -87,6 +89,16 @@ def _register_correlation(app: Flask, settings: Settings) -> None:
             "duration_ms": round(elapsed_ms, 2), "correlation_id": g.get("correlation_id"),
             "backend": settings.backend, "environment": settings.environment,
         })
+        return response
+
+
+def _register_served_by(app: Flask, settings: Settings) -> None:
+    """Every response names the stack that answered (`ec2`, `fargate`; `local` in dev), so
+    during a shift a person with curl or the page can tell them apart."""
+
+    @app.after_request
+    def _served_by(response):
+        response.headers[SERVED_BY_HEADER] = settings.backend
         return response
 
 

@@ -47,7 +47,8 @@ def content_security_policy(settings: Settings, media: str) -> dict[str, str]:
         "style-src": "'self'" + inline,
         "img-src": "'self' data:",
         "media-src": f"'self' {media}",
-        "connect-src": "'self'",
+        "connect-src": "'self'" + (f" {origin_of(settings.auth_jwks_url)}"
+                                   if settings.auth_required and settings.auth_jwks_url else ""),
         "font-src": "'self'",
         "object-src": "'none'",
         "base-uri": "'none'",

@@ -21,3 +21,26 @@ def test_every_route_is_documented(app):
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             operation = documented[path][method.lower()]
             assert "500" in operation["responses"], f"{method} {path} lacks its 500 problem"
+
+
+def test_the_schema_text_pattern_accepts_exactly_the_texts_the_api_accepts():
+    """Schemathesis found a whitespace-only text the schema allowed and the API refused."""
+    import re
+
+    from service import domain
+    from service.api.openapi import TEXT_PATTERN
+    from service.exceptions import InvalidRequest
+
+    pattern = re.compile(TEXT_PATTERN)
+
+    def api_accepts(text: str) -> bool:
+        try:
+            domain.parse_create({"text": text, "format": "wav"}, {"en-us"}, {"wav"})
+        except InvalidRequest:
+            return False
+        return True
+
+    characters = [chr(c) for c in range(0x3100) if not 0xD800 <= c <= 0xDFFF] + ["\ufeff", "\uffff"]
+    texts = list(characters) + [f" {c}\t" for c in characters] + ["a" * 3000, " " * 3000]
+    disagree = [t for t in texts if bool(pattern.match(t)) != api_accepts(t)]
+    assert disagree == []

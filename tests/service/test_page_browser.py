@@ -14,6 +14,7 @@ import pytest
 
 from service import domain
 from service.repository import SoundbiteRepository
+from tests.service.conftest import user_pool
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
                              "/usr/bin/chromium") if p and shutil.os.path.exists(p)), None)
@@ -53,17 +54,30 @@ def browser_page():
 
 
 def test_create_watch_and_play_a_soundbite_with_no_csp_violation(
-        api_server, browser_page, fresh_data_plane, boto_session):
+        api_server, browser_page, fresh_data_plane, boto_session, moto_server):
+    import jwt
+
+    from infra.local import cognito
     from worker.synth import build_synthesizer
 
     server = api_server("ec2", SOUNDBITE_CACHE_TTL_SECONDS="1")
+    pool, idp = user_pool(moto_server.endpoint)
+    password = cognito.ensure_user(idp, pool, "page-user")
     page, problems = browser_page
     page.goto(server.url + "/")
     page.wait_for_selector("#voice:not([disabled])", timeout=WAIT_MS)
     assert page.locator("#voice option").count() >= 1
     assert page.locator("#voice").input_value() == "en-us"
-    user = page.locator("#user-id").text_content()
-    assert user.startswith("web-")
+    assert page.locator("#sign-in-form").is_visible(), "signed out: the page asks first"
+
+    # Signed in at the local user pool: every call after this carries the ID token.
+    page.fill("#username", "page-user")
+    page.fill("#password", password)
+    page.click("#sign-in")
+    page.locator("#user-id", has_text="page-user").wait_for(timeout=WAIT_MS)
+    assert page.locator("#sign-in-form").is_hidden()
+    user = jwt.decode(cognito.sign_in(idp, pool, "page-user", password)["IdToken"],
+                      options={"verify_signature": False})["sub"]
 
     page.fill("#text", "Hello from a real browser")
     page.select_option("#format", "wav")
@@ -78,11 +92,12 @@ def test_create_watch_and_play_a_soundbite_with_no_csp_violation(
     stored = repo.get(soundbite_id)
     assert (stored.user_id, stored.format, stored.status.value) == (user, "wav", "pending")
 
-    # Reloading lists it again from the API, for the same user kept in localStorage.
+    # Reloading lists it again from the API, for the same signed-in user (the tab keeps the token).
     page.reload()
     page.locator(f'#recent li[data-id="{soundbite_id}"] .badge', has_text="pending").wait_for(
         timeout=WAIT_MS)
-    assert page.locator("#user-id").text_content() == user
+    assert page.locator("#user-id").text_content() == "page-user"
+    assert page.locator("#served-by").text_content() == "ec2"
 
     # Do what the worker does: real audio into the bucket, then the status change.
     audio = build_synthesizer().synthesize(stored.text, stored.voice, "wav")
@@ -96,7 +111,7 @@ def test_create_watch_and_play_a_soundbite_with_no_csp_violation(
     ready.locator(".badge", has_text="ready").wait_for(timeout=WAIT_MS)
     player = ready.locator("audio")
     player.wait_for(timeout=WAIT_MS)
-    # Metadata loaded: the 302 to the bucket's origin passed media-src and the audio decoded.
+    # Metadata loaded: the presigned link to the bucket's origin passed media-src and decoded.
     page.wait_for_function(
         "(el) => (el.readyState >= 1 && el.duration > 0) || el.error !== null",
         arg=player.element_handle(), timeout=WAIT_MS)
@@ -105,3 +120,13 @@ def test_create_watch_and_play_a_soundbite_with_no_csp_violation(
     assert player.evaluate("(el) => el.error && el.error.message") is None
     duration = player.evaluate("(el) => el.duration")
     assert duration == pytest.approx(audio.duration_seconds, abs=0.1)
+
+    # A soundbite that ended failed shows why.
+    page.fill("#text", "This one will fail")
+    page.click("#create")
+    doomed = page.locator("#recent li").first
+    doomed.locator(".badge", has_text="pending").wait_for(timeout=WAIT_MS)
+    repo.mark_failed(doomed.get_attribute("data-id"), "gave up after 18 attempts; engine_timeout")
+    doomed.locator(".badge", has_text="failed").wait_for(timeout=WAIT_MS)
+    assert "gave up after 18 attempts; engine_timeout" in doomed.locator(".meta").text_content()
+    assert problems == []

@@ -161,3 +161,13 @@ def test_a_bad_trusted_proxies_setting_is_a_configuration_error():
     with pytest.raises(ConfigError, match="SOUNDBITE_TRUSTED_PROXIES"):
         Settings.from_env({"SOUNDBITE_TRUSTED_PROXIES": "-1"})
     assert Settings.from_env({}).trusted_proxies == 0
+
+
+@pytest.mark.parametrize("backend", ["ec2", "fargate"])
+def test_every_answer_names_the_stack_that_served_it(make_app, backend):
+    client = make_app(backend=backend, force_https=True).test_client()
+    answers = [client.get("/healthz"), client.get("/v1/voices", base_url="https://x"),
+               client.get("/v1/soundbites/not-an-id", base_url="https://x"),  # a problem
+               client.get("/v1/voices")]  # the HTTPS redirect
+    assert [a.status_code for a in answers][-1] == 308
+    assert {a.headers["X-Served-By"] for a in answers} == {backend}

@@ -1,7 +1,7 @@
 // The SoundBite page: create soundbites, watch their status, play them. No framework.
 "use strict";
 
-const USER_KEY = "soundbite.userId";
+const TOKEN_KEY = "soundbite.token";
 const TEXTS_KEY = "soundbite.texts";
 const FINAL = new Set(["ready", "failed"]);
 const POLL_FIRST_MS = 1000;
@@ -22,13 +22,76 @@ function uuid4() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-function userId() {
-  let id = localStorage.getItem(USER_KEY);
-  if (!id) {
-    id = `web-${uuid4()}`;
-    localStorage.setItem(USER_KEY, id);
+// Sign-in: the user pool's own endpoint (Cognito in AWS, the emulator's locally) trades a
+// user and password for an ID token; every API call sends it as a bearer token. With an empty
+// data-sign-in the API takes anonymous callers (local development with SOUNDBITE_AUTH=off).
+const signInEndpoint = () => document.body.dataset.signIn;
+const token = () => sessionStorage.getItem(TOKEN_KEY);
+
+function tokenClaims(jwt) {
+  const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(atob(part));
+}
+
+function userName() {
+  if (!signInEndpoint()) return "anonymous (sign-in is off)";
+  const jwt = token();
+  return jwt ? tokenClaims(jwt)["cognito:username"] || tokenClaims(jwt).sub : "signed out";
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  $("sign-in-message").textContent = "Signing in…";
+  try {
+    const response = await fetch(`${signInEndpoint()}/`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+      },
+      body: JSON.stringify({
+        AuthFlow: "USER_PASSWORD_AUTH",
+        ClientId: document.body.dataset.clientId,
+        AuthParameters: { USERNAME: $("username").value, PASSWORD: $("password").value },
+      }),
+    });
+    const body = await response.json();
+    if (!response.ok || !body.AuthenticationResult) throw new Error(body.message || "sign-in failed");
+    sessionStorage.setItem(TOKEN_KEY, body.AuthenticationResult.IdToken);
+    $("password").value = "";
+    $("sign-in-message").textContent = "";
+    signedIn();
+  } catch (error) {
+    $("sign-in-message").textContent = `Could not sign in: ${error.message}`;
   }
-  return id;
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  polling.forEach((timer) => clearTimeout(timer));
+  polling.clear();
+  $("recent").replaceChildren();
+  showSignIn();
+}
+
+function showSignIn() {
+  $("sign-in-form").classList.remove("hidden");
+  $("sign-out").classList.add("hidden");
+  $("user-id").textContent = userName();
+}
+
+// Every API call: the bearer token when signed in; a 401 means it expired, so sign in again.
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const response = await fetch(path, { ...options, headers });
+  const servedBy = response.headers.get("X-Served-By");
+  if (servedBy) $("served-by").textContent = servedBy;
+  if (response.status === 401 && signInEndpoint()) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showSignIn();
+  }
+  return response;
 }
 
 function rememberText(id, text) {
@@ -60,7 +123,7 @@ async function problemText(response) {
 }
 
 async function loadVoices() {
-  const response = await fetch("/v1/voices");
+  const response = await api("/v1/voices");
   if (!response.ok) throw new Error(await problemText(response));
   const catalog = await response.json();
   const voice = $("voice");
@@ -91,11 +154,12 @@ function render(item) {
   const badge = row.querySelector(".badge");
   badge.textContent = item.status;
   badge.className = `badge ${item.status}`;
-  if (item.status === "ready" && !row.querySelector("audio")) {
+  if (item.status === "ready" && item.audio_url && !row.querySelector("audio")) {
+    // The presigned link itself: an <audio> element cannot send the bearer token.
     const audio = document.createElement("audio");
     audio.controls = true;
     audio.preload = "metadata";
-    audio.src = `/v1/soundbites/${item.id}/audio`;
+    audio.src = item.audio_url;
     row.append(audio);
   }
   if (item.status === "failed" && item.failure_reason) {
@@ -111,7 +175,7 @@ function watch(id) {
   let delay = POLL_FIRST_MS;
   const tick = async () => {
     try {
-      const response = await fetch(`/v1/soundbites/${id}`);
+      const response = await api(`/v1/soundbites/${id}`);
       if (response.ok) {
         const item = await response.json();
         polling.delete(id);
@@ -129,7 +193,7 @@ function watch(id) {
 }
 
 async function loadRecent() {
-  const response = await fetch(`/v1/soundbites?user_id=${encodeURIComponent(userId())}&limit=10`);
+  const response = await api("/v1/soundbites?limit=10");
   if (!response.ok) throw new Error(await problemText(response));
   const page = await response.json();
   for (const item of page.items.reverse()) render(item);
@@ -151,9 +215,9 @@ async function create(event) {
     for (let attempt = 1; attempt <= CREATE_ATTEMPTS; attempt++) {
       let response;
       try {
-        response = await fetch("/v1/soundbites", {
+        response = await api("/v1/soundbites", {
           method: "POST",
-          headers: { "Content-Type": "application/json", "Idempotency-Key": key, "X-User-Id": userId() },
+          headers: { "Content-Type": "application/json", "Idempotency-Key": key },
           body,
         });
       } catch {
@@ -183,13 +247,22 @@ async function create(event) {
   }
 }
 
+function signedIn() {
+  $("sign-in-form").classList.add("hidden");
+  $("sign-out").classList.toggle("hidden", !signInEndpoint());
+  $("user-id").textContent = userName();
+  loadRecent().catch((e) => say(`History unavailable: ${e.message}`, true));
+}
+
 function start() {
-  $("user-id").textContent = userId();
   $("text").addEventListener("input", () => { $("count").textContent = $("text").value.length; });
   $("create-form").addEventListener("submit", create);
+  $("sign-in-form").addEventListener("submit", signIn);
+  $("sign-out").addEventListener("click", signOut);
   $("refresh").addEventListener("click", () => loadRecent().catch((e) => say(e.message, true)));
   loadVoices().catch((e) => say(`Voices unavailable: ${e.message}`, true));
-  loadRecent().catch((e) => say(`History unavailable: ${e.message}`, true));
+  if (signInEndpoint() && !token()) showSignIn();
+  else signedIn();
 }
 
 document.addEventListener("DOMContentLoaded", start);
