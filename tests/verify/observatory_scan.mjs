@@ -6,7 +6,7 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [pkg, host, urlPath = ""] = process.argv.slice(2);
+const [pkg, host, urlPath = "", httpPort, httpsPort] = process.argv.slice(2);
 const load = (file) => import(pathToFileURL(path.join(pkg, "src", file)).href);
 
 const { retrieve } = await load("retriever/retriever.js");
@@ -14,7 +14,8 @@ const { ALL_TESTS, NUM_TESTS, ALGORITHM_VERSION } = await load("constants.js");
 const { getGradeForScore, getScoreModifier } = await load("grader/grader.js");
 const { MINIMUM_SCORE_FOR_EXTRA_CREDIT } = await load("grader/charts.js");
 
-const r = await retrieve(host, { path: urlPath });
+const ports = httpPort ? { httpPort, httpsPort } : {};
+const r = await retrieve(host, { path: urlPath, ...ports });
 if (!r.responses.auto) {
   console.log(JSON.stringify({ error: "the site seems to be down" }));
   process.exit(1);
