@@ -78,7 +78,8 @@ def test_no_statement_uses_a_wildcard_action_or_an_unscoped_resource_it_does_not
             assert all("*" not in a for a in _actions(st)), (role, st)
             if st["Resource"] == ["*"]:
                 assert set(_actions(st)) <= UNSCOPED_ACTIONS | {
-                    "cloudwatch:GetMetricStatistics", "autoscaling:DescribeAutoScalingGroups",
+                    "cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics",
+                    "autoscaling:DescribeAutoScalingGroups",
                     "elasticloadbalancing:DescribeTargetHealth"}, (role, st)
 
 
