@@ -174,7 +174,8 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         proxies = {name: FaultProxy(stack.emulator.endpoint, name) for name in ENGINE_SERVICES}
         urls = {name: proxy.start() for name, proxy in proxies.items()}
         target = rehearsal_target(stack, zone_id)
-        files = write_target_files(options.log_dir, stack, target, edge_url)
+        # the engine's copy; the log directory's own appears once a kept-up run is ready
+        files = write_target_files(options.log_dir / "engine", stack, target, edge_url)
         supervisor = EngineSupervisor(files["target"], files["lanes"], options.plan,
                                       engine_env(stack, urls), options.log_dir)
         ledger = Ledger(target.ledger, target.stack, client=stack.emulator.client("dynamodb"))
@@ -195,6 +196,7 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
             say("cooldown", {"seconds": options.cooldown_seconds})
             time.sleep(options.cooldown_seconds)
             if options.keep_up:
+                files = write_target_files(options.log_dir, stack, target, edge_url)
                 say("ready", {k: str(v) for k, v in files.items()})
                 (stop or threading.Event()).wait()
         finally:

@@ -52,6 +52,12 @@ def test_a_hold_needs_a_stated_reason():
     assert inv.traffic_never_unjudged(log, stated, always_alive, T0 + 60).status == inv.HELD
 
 
+def test_a_promoted_step_may_stand_between_advances():
+    log = [(T0, 0), (T0 + 1.2, 25)]
+    events = [*SOAK, event("promoted", 12, step="shift-25")]
+    assert inv.traffic_never_unjudged(log, events, dead_after(T0 + 12.5), T0 + 300).status == inv.HELD
+
+
 def test_no_fargate_traffic_is_not_checked():
     assert inv.traffic_never_unjudged([(T0, 0)], [], always_alive, T0 + 9).status == inv.NOT_CHECKED
 
