@@ -29,21 +29,32 @@ def api() -> None:
 @click.pass_context
 def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
     """Start the emulator, bootstrap it (data plane and a local user pool), serve the API
-    (and worker) until Ctrl-C. `soundbite dev token --user NAME` prints a token for it."""
+    (and worker) until Ctrl-C or SIGTERM. `soundbite dev token --user NAME` prints a token
+    for it, `soundbite dev user --user NAME` a password to sign in on the page.
+
+    Refuses a port something else listens on (exit 5). Stops within a few seconds, and if
+    any of its processes exits, stops the rest and says which. Its processes die with it
+    even when it is killed outright.
+    """
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"log_dir": log_dir}
         return
     from rich.console import Console
 
     from infra.local.stack import LocalStack, LocalStackError
+    from soundbite.exit_codes import ExitCode
 
     console = Console(stderr=True)
+    if not port_is_free(port):
+        click.echo(f"Error: port {port} on 127.0.0.1 is in use; stop what listens there or "
+                   f"pass --port", err=True)
+        sys.exit(ExitCode.REFUSED)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         with console.status("starting the emulator and bootstrapping the data plane"):
-            stack = LocalStack(environment="dev", log_dir=log_dir,
-                               extra_env={"SOUNDBITE_DEVELOPMENT": "true"}).__enter__()
+            stack = LocalStack(environment="dev", log_dir=log_dir, bound=True,
+                               extra_env=DEV_ENV).__enter__()
     except Exception as exc:  # a one-line reason instead of a traceback
         raise click.ClickException(f"could not start the emulator: {exc}") from exc
     try:
@@ -51,11 +62,17 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
             lane = stack.add_lane("local", port, worker=not no_worker)
         console.print(f"[bold green]SoundBite is up[/] at {lane.url}  (emulator {stack.emulator.endpoint})")
         console.print(f"logs in {log_dir}/ ; press Ctrl-C to stop")
-        console.print("sign in: soundbite dev token --user NAME  (then Authorization: Bearer <token>)")
+        console.print("sign in: soundbite dev user --user NAME (the page), "
+                      "soundbite dev token --user NAME (Authorization: Bearer <token>)")
+        watched = {"emulator": stack.emulator.process, "API": lane.api}
+        if lane.worker is not None:
+            watched["worker"] = lane.worker
         try:
             while not stop.wait(0.5):
-                if lane.api.poll() is not None:
-                    raise click.ClickException(f"the API exited (code {lane.api.returncode}); see {log_dir}/")
+                for name, process in watched.items():
+                    if process.poll() is not None:
+                        raise click.ClickException(
+                            f"the {name} exited (code {process.returncode}); see {log_dir}/")
         except KeyboardInterrupt:
             pass
     except LocalStackError as exc:
@@ -63,6 +80,29 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
     finally:
         console.print("stopping")
         stack.stop()
+
+
+DEV_ENV = {
+    "SOUNDBITE_DEVELOPMENT": "true",
+    # Stop within a few seconds: a short long poll and a short grace for in-flight jobs
+    # (the emulator costs nothing per receive, and nothing here outlives the session).
+    "SOUNDBITE_WORKER_POLL_SECONDS": "1",
+    "SOUNDBITE_WORKER_GRACE_SECONDS": "3",
+}
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether nothing listens on `host:port` (a bind would succeed)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As gunicorn binds: a closed connection's TIME_WAIT does not count, a listener does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _local_pool(ctx: click.Context):

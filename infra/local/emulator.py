@@ -156,8 +156,11 @@ def _moto_command(host: str, port: int) -> tuple[list[str], dict[str, str]]:
 
 
 def start(port: int | None = None, host: str = "127.0.0.1", log_path: str | None = None,
-          kind: str | None = None, timeout: float = 60.0) -> Emulator:
-    """Start the selected emulator on `host` (loopback) and wait until it answers."""
+          kind: str | None = None, timeout: float = 60.0, preexec_fn=None) -> Emulator:
+    """Start the selected emulator on `host` (loopback) and wait until it answers.
+
+    `preexec_fn` runs in the child before the emulator starts (e.g.
+    `soundbite.children.die_with_parent`)."""
     kind = selected(kind)
     port = port or free_port(host)
     env = {**os.environ, **LOCAL_CREDENTIALS}
@@ -176,7 +179,7 @@ def start(port: int | None = None, host: str = "127.0.0.1", log_path: str | None
         argv, extra = _moto_command(host, port)
         env.update(extra)
     process = subprocess.Popen(argv, stdout=out, stderr=out, env=env, start_new_session=True,
-                               cwd=state)
+                               cwd=state, preexec_fn=preexec_fn)  # noqa: PLW1509
     emulator = Emulator(process, f"http://{host}:{port}", kind, state, log)
     try:
         emulator.wait_ready(timeout)

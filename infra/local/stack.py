@@ -20,6 +20,7 @@ from pathlib import Path
 
 from infra.local import bootstrap, cognito, emulator
 from soundbite import spec
+from soundbite.children import die_with_parent
 
 POOL_FILE = "user-pool.json"
 """Where `soundbite dev` leaves its user pool (in its log directory) for `soundbite dev token`."""
@@ -39,6 +40,8 @@ class Lane:
     log_dir: Path | None
     api: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
+    bound: bool = False
+    """Children die with this process even when it is killed outright (soundbite.children)."""
 
     @property
     def url(self) -> str:
@@ -46,7 +49,8 @@ class Lane:
 
     def _spawn(self, role: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{self.name}-{role}.log", "ab") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
-        return subprocess.Popen(argv, env=self.env, stdout=log, stderr=log, start_new_session=True)
+        return subprocess.Popen(argv, env=self.env, stdout=log, stderr=log, start_new_session=True,
+                                preexec_fn=die_with_parent if self.bound else None)  # noqa: PLW1509
 
     def start_api(self, wait: float = 30.0) -> None:
         self.api = self._spawn("api", [
@@ -110,12 +114,15 @@ class LocalStack:
     user_pool: cognito.LocalUserPool | None = None
     lanes: dict[str, Lane] = field(default_factory=dict)
     cursor_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    bound: bool = False
+    """Every process it starts dies with the process that started it, even on SIGKILL; start
+    the stack from a thread that lives as long as it (see soundbite.children)."""
 
     def __enter__(self) -> LocalStack:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         log = str(self.log_dir / "emulator.log") if self.log_dir else None
-        self.emulator = emulator.start(log_path=log)
+        self.emulator = emulator.start(log_path=log, preexec_fn=die_with_parent if self.bound else None)
         try:
             self.data_plane = bootstrap.bootstrap(self.emulator.endpoint, self.environment)
             self.user_pool = cognito.create_pool(self.emulator.client("cognito-idp"),
@@ -147,7 +154,7 @@ class LocalStack:
 
     def add_lane(self, backend: str, port: int | None = None, worker: bool = True) -> Lane:
         port = port or emulator.free_port()
-        lane = Lane(backend, port, self.lane_env(backend, port), self.log_dir)
+        lane = Lane(backend, port, self.lane_env(backend, port), self.log_dir, bound=self.bound)
         self.lanes[backend] = lane
         lane.start_api()
         if worker:

@@ -72,3 +72,93 @@ def test_dev_serves_creates_synthesizes_and_stops_cleanly(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def start_dev(tmp_path, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "soundbite.cli", "dev", "--port", str(port),
+         "--log-dir", str(tmp_path / "logs")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in process.stdout:
+        if "SoundBite is up" in line:
+            return process
+    pytest.fail("soundbite dev exited before it was up")
+
+
+def descendants(pid: int) -> list:
+    import psutil
+
+    return psutil.Process(pid).children(recursive=True)
+
+
+def wait_gone(processes: list, timeout: float) -> list:
+    import psutil
+
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return [f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in alive if p.is_running()]
+
+
+def test_dev_on_a_busy_port_says_so_in_one_line_and_exits_5(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "soundbite.cli", "dev", "--port", str(port),
+             "--log-dir", str(tmp_path / "logs")], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 5
+    assert result.stderr.strip().splitlines() == [
+        f"Error: port {port} on 127.0.0.1 is in use; stop what listens there or pass --port"]
+    assert not (tmp_path / "logs" / "emulator.log").exists(), "nothing was started"
+
+
+@pytest.mark.timeout(120)
+def test_dev_stops_with_its_children_within_seconds_of_sigterm(tmp_path):
+    process = start_dev(tmp_path, free_port())
+    try:
+        children = descendants(process.pid)
+        assert len(children) >= 4, children  # emulator, gunicorn and its worker, the worker
+
+        process.send_signal(signal.SIGTERM)
+
+        assert process.wait(15) == 0
+        assert wait_gone(children, 5) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.mark.timeout(120)
+def test_dev_killed_outright_takes_its_children_with_it(tmp_path):
+    process = start_dev(tmp_path, free_port())
+    children = descendants(process.pid)
+    assert len(children) >= 4, children
+
+    process.kill()  # SIGKILL: no handler runs, nothing is stopped by hand
+    process.wait(5)
+
+    try:
+        assert wait_gone(children, 15) == []
+    finally:
+        for child in children:  # a failed run must not leave them behind
+            if child.is_running():
+                child.kill()
+
+
+@pytest.mark.timeout(120)
+def test_dev_stops_everything_when_one_of_its_processes_dies(tmp_path):
+    process = start_dev(tmp_path, free_port())
+    try:
+        children = descendants(process.pid)
+        worker = next(p for p in children if "worker" in p.cmdline())
+        worker.kill()
+
+        assert process.wait(20) == 1
+        assert "the worker exited" in process.stdout.read()
+        assert wait_gone(children, 5) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
