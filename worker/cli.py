@@ -91,8 +91,38 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
 
 
 @click.group()
-def dlq() -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="The target file `soundbite migrate` uses (environment, region, queue names); "
+                   "without it, the SOUNDBITE_* environment variables.")
+@click.pass_context
+def dlq(ctx: click.Context, config_path: str | None) -> None:
     """Inspect and redrive the dead-letter queue."""
+    ctx.obj = {"config": config_path}
+
+
+def _dlq_settings() -> Settings:
+    """Settings from the --config target file when given, else from the environment."""
+    path = (click.get_current_context().find_object(dict) or {}).get("config")
+    if not path:
+        return _settings()
+    from migration.target import load_target  # the toolkit's; only --config needs it
+    from service import aws
+
+    try:
+        target = load_target(path)
+    except Exception as exc:  # noqa: BLE001 - a bad file is one line, exit 2
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+    import boto3
+
+    sqs = boto3.session.Session(region_name=target.region).client("sqs")
+    try:
+        urls = {name: sqs.get_queue_url(QueueName=name)["QueueUrl"] for name in (target.queue, target.dlq)}
+    except aws.AWS_ERRORS as exc:
+        raise click.ClickException(f"could not find the queues named in {path} "
+                                   f"({aws.error_code(exc)})") from exc
+    return _settings().updated({"environment": target.environment, "table": "",
+                                "queue_url": urls[target.queue], "dlq_url": urls[target.dlq]})
 
 
 def _redriver(settings: Settings):
@@ -113,17 +143,17 @@ def _redriver(settings: Settings):
               help="Look at no more than this many messages.")
 @click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
 def inspect(limit: int, as_json: bool) -> None:
-    """Show dead letters without removing them.
+    """Show dead letters without removing them or hiding them.
 
-    SQS has no read-only receive: each look counts as one receive of the message, and the
-    messages are hidden for a few seconds until this command releases them.
+    SQS has no read-only receive: each look counts as a receive of the message. The
+    receives shown are those before this look.
     """
     from rich.console import Console
     from rich.table import Table
 
     from worker.exceptions import WorkerError
 
-    redriver = _redriver(_settings())
+    redriver = _redriver(_dlq_settings())
     try:
         entries = redriver.inspect(limit)
     except WorkerError as exc:
@@ -148,14 +178,15 @@ def inspect(limit: int, as_json: bool) -> None:
 @click.option("--max", "limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True,
               help="Move no more than this many messages.")
 @click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
-@click.option("--yes", is_flag=True, help="Confirm without asking (required in production).")
+@click.option("--yes", is_flag=True, help="Confirm without asking (required in production unattended).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
     """Move dead letters back to the jobs queue, with a delay that doubles per redrive.
 
     Messages keep their attributes and gain redriveCount, originalMessageId and redrivenAt.
-    Messages redriven too often stay in the DLQ. In production this never runs unattended:
-    it asks on a terminal, and refuses without --yes otherwise.
+    Messages redriven too often stay in the DLQ, and their soundbites are marked failed. On a
+    terminal it asks first unless --yes; "no" exits 5. Unattended (the dev and staging
+    schedule) it runs, except in production, which refuses without --yes (exit 5).
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -163,13 +194,17 @@ def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
     from worker.exceptions import RedriveRefused, WorkerError
     from worker.redrive import check_allowed
 
-    settings = _settings()
-    if not dry_run:
-        try:
-            check_allowed(settings.environment, confirmed=yes)
-        except RedriveRefused as exc:
-            if as_json or not sys.stdin.isatty() or not click.confirm(
-                    f"Redrive up to {limit} dead letters in {settings.environment}?", err=True):
+    settings = _dlq_settings()
+    if not dry_run and not yes:
+        if sys.stdin.isatty() and not as_json:
+            if not click.confirm(f"Redrive up to {limit} dead letters in {settings.environment}?",
+                                 err=True):
+                click.echo("Error: not confirmed; nothing moved", err=True)
+                sys.exit(ExitCode.REFUSED)
+        else:
+            try:
+                check_allowed(settings.environment, confirmed=False)
+            except RedriveRefused as exc:
                 click.echo(f"Error: {exc}", err=True)
                 sys.exit(ExitCode.REFUSED)
     redriver = _redriver(settings)

@@ -6,8 +6,9 @@ keeps failing comes back less and less often; past the spec's maximum it is refu
 in the DLQ for a person, and its soundbite is marked failed with the reason, so no soundbite
 stays `processing` for good. A message leaves the DLQ only after its copy was sent.
 
-Peeking takes messages out of sight for a short while (SQS has no read-only receive); every
-message this module does not move is released again before it returns.
+SQS has no read-only receive. `inspect` peeks with a visibility timeout of 0 (nothing is
+hidden, and it shows the receive counts read before its own look); `redrive` hides what it
+works on for a short while and releases every message it does not move before it returns.
 """
 
 from __future__ import annotations
@@ -134,17 +135,23 @@ class DlqRedriver:
     # --- inspect -----------------------------------------------------------------------------
 
     def inspect(self, limit: int) -> list[DlqEntry]:
-        """Up to `limit` dead letters, left in the DLQ."""
+        """Up to `limit` dead letters, left in the DLQ and never hidden.
+
+        SQS has no read-only receive (GetQueueAttributes counts messages but shows none), and
+        every receive adds one to a message's ApproximateReceiveCount. So the peek asks for a
+        visibility timeout of 0, which leaves each message visible to the redrive and the
+        alarms while it is looked at and needs no release, and each entry shows the count
+        read before this peek. The count still rises by one per look; nothing decides on it
+        (the redrive counts redrives in its own attribute).
+        """
         messages: list[QueueMessage] = []
-        try:
-            while len(messages) < limit:
-                batch = self._receive(limit - len(messages), {m.message_id for m in messages})
-                if not batch:
-                    break
-                messages.extend(batch)
-            return [self._entry(m) for m in messages]
-        finally:
-            self._release(messages)
+        while len(messages) < limit:
+            batch = self._receive(limit - len(messages), {m.message_id for m in messages},
+                                  visibility=0)
+            if not batch:
+                break  # visible messages come back at once: nothing new means seen them all
+            messages.extend(batch)
+        return [self._entry(m) for m in messages[:limit]]
 
     def _entry(self, message: QueueMessage) -> DlqEntry:
         try:
@@ -189,7 +196,7 @@ class DlqRedriver:
                         progress(decision)
         finally:
             self._release(held)
-        if self.metrics is not None:
+        if self.metrics is not None and not dry_run:  # a dry run moved nothing to count
             self.metrics.redrive(report.count(REDRIVE), report.count(REFUSE), report.count(ERROR), dry_run)
         log.info("redrive finished", extra=report.to_dict() | {"messages": len(report.decisions)})
         return report
@@ -259,14 +266,15 @@ class DlqRedriver:
 
     # --- receiving ---------------------------------------------------------------------------
 
-    def _receive(self, count: int, seen: set[str]) -> list[QueueMessage]:
-        """Up to `count` messages not in `seen`, hidden for PEEK_VISIBILITY_SECONDS."""
+    def _receive(self, count: int, seen: set[str],
+                 visibility: int = PEEK_VISIBILITY_SECONDS) -> list[QueueMessage]:
+        """Up to `count` messages not in `seen`, hidden for `visibility` seconds."""
         try:
             response = self.client.receive_message(
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=min(spec.RECEIVE_BATCH_SIZE, count),
                 WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
-                VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
+                VisibilityTimeout=visibility,
                 AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                 MessageAttributeNames=["All"],
             )

@@ -129,3 +129,73 @@ def test_worker_bad_option_is_a_usage_error(cli):
     result = cli("worker", "--concurrency", "0")
 
     assert result.exit_code == 2
+
+
+def test_a_dry_run_emits_no_metrics_and_a_real_redrive_does(cli, dead_letters):
+    dry = cli("dlq", "redrive", "--dry-run", "--json")
+    assert dry.exit_code == 0
+    assert "_aws" not in dry.stderr, "a dry run counted as redrives"
+
+    real = cli("dlq", "redrive", "--json", "--yes")
+    assert real.exit_code == 0
+    [emf] = [json.loads(line) for line in real.stderr.splitlines() if '"_aws"' in line]
+    assert emf["Redriven"] == 2
+
+
+def test_inspect_hides_nothing_and_shows_the_count_before_its_own_look(cli, dead_letters, settings, sqs):
+    first = json.loads(cli("dlq", "inspect", "--json").stdout)
+    assert queue_counts(sqs, settings.dlq_url) == (2, 0, 0), "visible to the redrive throughout"
+    second = json.loads(cli("dlq", "inspect", "--json").stdout)
+
+    assert [m["receives"] for m in first["messages"]] == [0, 0]
+    assert all(m["receives"] >= 1 for m in second["messages"]), "SQS counts every look"
+
+
+def run_cli(args: list[str], env: dict[str, str], answer: str | None = None):
+    """The real `soundbite` process; with `answer`, its stdin is a terminal that types it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    if answer is None:
+        return subprocess.run([sys.executable, "-m", "soundbite.cli", *args], env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "soundbite.cli", *args], env={**os.environ, **env},
+                                   stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(controller, answer.encode())
+        out, err = process.communicate(timeout=60)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def test_dlq_reads_the_migrate_target_file_with_config(dead_letters, fresh_data_plane, moto_server, tmp_path):
+    from infra.local.emulator import LOCAL_REGION
+
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps({"environment": fresh_data_plane.environment, "region": LOCAL_REGION}))
+
+    result = run_cli(["dlq", "--config", str(target), "inspect", "--json"], moto_server.env)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["count"] == 2
+    missing = run_cli(["dlq", "--config", str(tmp_path / "nope.json"), "inspect"], moto_server.env)
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("Error: config file")
+
+
+def test_redrive_on_a_terminal_asks_and_no_moves_nothing(dead_letters, fresh_data_plane, moto_server,
+                                                         settings, sqs):
+    env = {**moto_server.env, **fresh_data_plane.service_env()}
+
+    refused = run_cli(["dlq", "redrive"], env, answer="n\n")
+    assert refused.returncode == 5, refused.stderr
+    assert "Redrive up to 100 dead letters" in refused.stderr
+    assert queue_counts(sqs, settings.dlq_url) == (2, 0, 0)
+
+    confirmed = run_cli(["dlq", "redrive", "--yes"], env, answer="")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "redriven: 2" in confirmed.stdout
