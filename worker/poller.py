@@ -25,6 +25,10 @@ log = logging.getLogger("soundbite.worker")
 SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 RECEIVE_BACKOFF_SECONDS = (1, 2, 5, 10)  # after consecutive failed receives
 HEARTBEATS_PER_TIMEOUT = 10  # how often the heartbeat looks, per visibility timeout
+RECEIVER_STOP_SECONDS = 1.0
+"""After the jobs are done, how long the stop waits for a long poll still open. Not its whole
+wait (up to 20 s): SQS answers a long poll as soon as a message is there, so a poll cut short
+almost never holds one, and one it did hold returns after its visibility timeout."""
 
 
 @dataclass
@@ -123,8 +127,9 @@ class Poller:
             for job in unfinished:
                 job.released = True
         self._release([job.message for job in unfinished])
-        # The receiver's last long poll ends within its wait; what it brings back is released.
-        receiver.join(max(0.0, deadline - self._now()))
+        # A long poll still open must not hold the stop for its whole wait; what it brings
+        # back while this process lives is released (`_start`).
+        receiver.join(max(0.0, min(deadline - self._now(), RECEIVER_STOP_SECONDS)))
         with self._changed:
             self.stats.unfinished_at_exit = len(self._in_flight)
 

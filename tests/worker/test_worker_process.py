@@ -112,3 +112,14 @@ def test_a_synthesis_past_its_time_limit_is_killed_and_the_last_attempt_fails_th
     outcomes = wait_for(lambda: len(records := job_records(worker)) == 3 and records, what="3 records")
     assert [(r["Outcome"], r["receiveCount"]) for r in outcomes] == [("retry", 1), ("retry", 2), ("failed", 3)]
     wait_for(lambda: queue_counts(sqs, settings.queue_url) == (0, 0, 0), what="the message deleted")
+
+
+def test_an_idle_worker_does_not_wait_out_a_full_long_poll_to_stop(start_worker):
+    worker = start_worker("long-poll", SOUNDBITE_WORKER_POLL_SECONDS=str(spec.LONG_POLL_SECONDS))
+    wait_for(lambda: "worker started" in worker.log_path.read_text(), what="the worker to start")
+    time.sleep(0.5)  # its first long poll is open
+
+    os.killpg(worker.pid, signal.SIGTERM)
+
+    assert worker.wait(spec.LONG_POLL_SECONDS / 2) == 0, "it waited for the long poll"
+    assert '"worker stopped"' in worker.log_path.read_text()
