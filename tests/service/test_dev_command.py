@@ -116,13 +116,14 @@ def test_dev_on_a_busy_port_says_so_in_one_line_and_exits_5(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_dev_stops_with_its_children_within_seconds_of_sigterm(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_dev_stops_with_its_children_within_seconds(tmp_path, sig):
     process = start_dev(tmp_path, free_port())
     try:
         children = descendants(process.pid)
         assert len(children) >= 4, children  # emulator, gunicorn and its worker, the worker
 
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
 
         assert process.wait(15) == 0
         assert wait_gone(children, 5) == []
