@@ -4,8 +4,8 @@ One application-wide limit per client address (`SOUNDBITE_RATE_LIMIT`, flask-lim
 100 per 15 minutes by default). It is one limit whenever more than one process serves:
 
 - With `SOUNDBITE_REDIS_URL` the counters live in Redis, shared by every process and instance.
-  If Redis goes away the limiter counts in memory and goes back to Redis when it answers
-  again (flask-limiter probes it with exponential backoff).
+  If Redis goes away the limiter counts in memory, each process its share as below, and goes
+  back to Redis when it answers again (flask-limiter probes it with exponential backoff).
 - Without Redis each process counts in its own memory, so the limit is divided between the
   gunicorn workers (`SOUNDBITE_SERVING_PROCESSES`, set by the gunicorn config): 100 across
   two processes is 50 in each. A client never gets more than the limit, and the headers give
@@ -64,37 +64,52 @@ def _storage(settings: Settings) -> tuple[str, dict]:
 
 def process_limit(settings: Settings) -> str:
     """The limit this process enforces: the whole limit with Redis, else its share of it."""
-    try:
-        limits = parse_many(settings.rate_limit)
-    except ValueError as exc:
-        raise ConfigError(
-            f"SOUNDBITE_RATE_LIMIT is not a rate limit such as '100 per 15 minutes': "
-            f"{settings.rate_limit!r}") from exc
+    if settings.redis_url:
+        _parse(settings)
+        return settings.rate_limit
+    return process_share(settings)
+
+
+def process_share(settings: Settings) -> str:
+    """This process's share of the limit when it counts in its own memory: the limit divided
+    between the serving processes (without Redis, or while Redis is down)."""
+    limits = _parse(settings)
     processes = max(1, settings.serving_processes)
-    if settings.redis_url or processes == 1:
+    if processes == 1:
         return settings.rate_limit
     shares = []
     for item in limits:
         if item.amount < processes:
             raise ConfigError(
                 f"SOUNDBITE_RATE_LIMIT {settings.rate_limit!r} cannot be divided between "
-                f"{processes} processes without Redis; set SOUNDBITE_REDIS_URL or raise it")
+                f"{processes} processes; raise it")
         shares.append(f"{item.amount // processes} per {item.multiples} {item.GRANULARITY.name}")
-    log.warning("no SOUNDBITE_REDIS_URL: the rate limit is divided between the serving processes",
-                extra={"rateLimit": settings.rate_limit, "processes": processes,
-                       "perProcess": "; ".join(shares)})
     return "; ".join(shares)
+
+
+def _parse(settings: Settings):
+    try:
+        return parse_many(settings.rate_limit)
+    except ValueError as exc:
+        raise ConfigError(
+            f"SOUNDBITE_RATE_LIMIT is not a rate limit such as '100 per 15 minutes': "
+            f"{settings.rate_limit!r}") from exc
 
 
 def init_app(app: Flask, settings: Settings) -> Limiter:
     limit = process_limit(settings)
+    if not settings.redis_url and limit != settings.rate_limit:
+        log.warning("no SOUNDBITE_REDIS_URL: the rate limit is divided between the serving processes",
+                    extra={"rateLimit": settings.rate_limit, "perProcess": limit,
+                           "processes": settings.serving_processes})
     uri, options = _storage(settings)
     limiter = Limiter(
         key_func=client_address,
         application_limits=[limit],
         storage_uri=uri,
         storage_options=options,
-        in_memory_fallback_enabled=bool(settings.redis_url),
+        # While Redis is down each process counts alone: its share, so still one limit.
+        in_memory_fallback=[process_share(settings)] if settings.redis_url else [],
         key_prefix=context.key_prefix(settings) + "ratelimit",
         strategy="fixed-window",
         headers_enabled=False,  # its X-RateLimit-Reset is an epoch; ours below are not

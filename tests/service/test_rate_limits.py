@@ -132,3 +132,15 @@ def test_limits_survive_redis_going_away_and_return_to_it(make_app, throwaway_re
         assert time.monotonic() < deadline, "the limiter never went back to Redis"
         hit(client, ip=f"198.51.100.{uuid.uuid4().int % 200}")
         time.sleep(0.2)
+
+
+def test_while_redis_is_down_each_of_two_workers_enforces_its_share(make_app, throwaway_redis):
+    client = limited_app(make_app, "10 per 15 minutes", redis_url=throwaway_redis.url,
+                         serving_processes=2).test_client()
+    assert hit(client).headers["RateLimit-Limit"] == "10", "Redis counts for every worker"
+
+    throwaway_redis.stop()
+    served = [hit(client) for _ in range(6)]
+
+    assert [r.status_code for r in served] == [200] * 5 + [429]
+    assert served[0].headers["RateLimit-Limit"] == "5"
