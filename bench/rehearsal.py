@@ -1,8 +1,8 @@
 """Rehearsal benchmark: how long a whole local migration takes, and how fast a fault is caught.
 
-Runs `soundbite rehearse --json` as a subprocess per scenario: the default run (no fault),
-an error-rate fault on the Fargate lane, and a crash of the Fargate lane at 25 %. Reports
-the median of each summary's duration, detection and rollback times, and the outcomes.
+Runs `soundbite rehearse --json` as a subprocess per scenario: the healthy run and every
+fault kind, in the lanes and in the control plane. Reports the median of each summary's
+duration, detection and rollback times, lost and duplicate soundbites, and the outcomes.
 
     python -m bench.rehearsal [--json] [--short] [--runs N]
 """
@@ -17,15 +17,23 @@ import time
 
 from bench import cli, machine, stats
 
-SCENARIOS = {
-    "default": (),
-    "errors": ("--fault", "fargate:errors=0.3"),
-    "crash": ("--fault", "fargate:crash@25"),
+FAULTS = {
+    "errors": "fargate:errors=0.3",
+    "crash": "fargate:crash@25",
+    "worker-crash": "fargate:worker-crash@25",
+    "baseline-alarm": "ec2:alarm@25",
+    "metrics-throttled": "control:metrics=throttle@25",
+    "metrics-down": "control:metrics=down@25",
+    "ledger-down": "control:ledger=down@25",
+    "route53-slow": "control:route53=slow@25",
+    "operator-rollback": "operator:rollback@25",
+    "engine-crash": "engine:crash@50",
 }
-SHORT_SCENARIOS = ("errors",)
+SCENARIOS = {"default": (), **{name: ("--fault", fault) for name, fault in FAULTS.items()}}
+SHORT_SCENARIOS = ("errors", "operator-rollback")
 FULL_RUNS = 3
 RUN_TIMEOUT_SECONDS = 600
-FIELDS = ("duration_seconds", "detection_seconds", "rollback_seconds")
+FIELDS = ("duration_seconds", "detection_seconds", "rollback_seconds", "lost", "duplicates")
 
 
 def rehearse(extra: tuple[str, ...]) -> dict:
@@ -42,8 +50,11 @@ def rehearse(extra: tuple[str, ...]) -> dict:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"ok": False, "outcome": "error", "error": last[:300], "wall_seconds": wall,
                 **{f: None for f in FIELDS}}
+    soundbites = summary.get("soundbites") or {}
+    broken = [n for n, c in (summary.get("invariants") or {}).items() if c.get("status") == "failed"]
     return {"ok": bool(summary.get("ok")), "outcome": summary.get("outcome"), "wall_seconds": wall,
-            **{f: summary.get(f) for f in FIELDS}}
+            "broken": broken, "lost": soundbites.get("lost"), "duplicates": soundbites.get("duplicates"),
+            **{f: summary.get(f) for f in FIELDS if f not in ("lost", "duplicates")}}
 
 
 def measure(names: tuple[str, ...], runs: int) -> dict:
@@ -62,6 +73,7 @@ def measure(names: tuple[str, ...], runs: int) -> dict:
         name: {**stats.median_of_runs(rows, FIELDS),
                "outcomes": sorted({str(r["outcome"]) for r in rows}),
                "ok_runs": sum(r["ok"] for r in rows), "runs": len(rows),
+               "broken": sorted({b for r in rows for b in r.get("broken", [])}),
                "errors": [r["error"] for r in rows if r.get("error")]}
         for name, rows in found.items()}
     return result
@@ -71,16 +83,24 @@ def _s(value) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _n(value) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def markdown(result: dict) -> str:
     s = result["settings"]
     lines = [f"Rehearsal (`soundbite rehearse`, quick plan), median of {s['runs']} runs.", "",
-             "| scenario | fault | outcome | invariants held | duration s | detection s | rollback s |",
-             "|---|---|---|---:|---:|---:|---:|"]
+             "| scenario | fault | outcome | invariants held | duration s | detection s | rollback s "
+             "| lost / duplicates |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
     for name, row in result["scenarios"].items():
         lines.append(f"| {name} | {s['scenarios'][name]} | {', '.join(row['outcomes'])} | "
                      f"{row['ok_runs']}/{row['runs']} | {_s(row['duration_seconds'])} | "
-                     f"{_s(row['detection_seconds'])} | {_s(row['rollback_seconds'])} |")
+                     f"{_s(row['detection_seconds'])} | {_s(row['rollback_seconds'])} | "
+                     f"{_n(row['lost'])} / {_n(row['duplicates'])} |")
     for name, row in result["scenarios"].items():
+        if row["broken"]:
+            lines.append(f"\n{name}: invariants broken in some run: {', '.join(row['broken'])}")
         for error in row["errors"]:
             lines.append(f"\n{name}: the rehearsal could not run: {error}")
     return "\n".join(lines)
