@@ -56,6 +56,9 @@ def test_the_eleventh_waits_until_one_of_ten_is_given_back(cap):
     thread.join(10)
 
     assert got and eleventh.in_use() == CAP
+    eleventh.release(got[0])
+    for holder, token in zip(holders, tokens, strict=True):
+        holder.release(token)
 
 
 def test_a_dead_workers_slots_lapse_with_their_leases(cap, redis_server, settings):
@@ -80,6 +83,7 @@ def test_a_dead_workers_slots_lapse_with_their_leases(cap, redis_server, setting
 
         assert waiting.is_set(), "its slots were all taken at first"
         assert token and survivor.in_use() == 1
+        survivor.release(token)
     finally:
         holder.kill()
         holder.wait(5)
@@ -126,5 +130,7 @@ def test_real_workers_hold_the_eleventh_job_until_a_slot_frees(
     sampler.join(5)
 
     assert most[0] == CAP, "the workers filled the free slots and never went past the cap"
+    for token in tokens[2:]:
+        held.release(token)
     for worker in workers:
         os.killpg(worker.pid, signal.SIGTERM)
