@@ -311,10 +311,13 @@ def _latency_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
         p95 = w.canary.p95_ms
         if p95 is None or w.canary.requests < cfg.min_requests:
             continue
-        if p95 > cfg.p95_limit_ms:
+        base = w.baseline.p95_ms
+        # Over the objective on its own: the canary's fault. Both lanes over it in the same
+        # window: the platform's (a busy host, a slow dependency), which moving traffic back
+        # would not cure; the ratio rule below still judges the canary against the baseline.
+        if p95 > cfg.p95_limit_ms and not (base is not None and base > cfg.p95_limit_ms):
             found.append(Finding("p95-latency", Severity.SOFT,
                                  f"p95 {p95:.0f} ms > {cfg.p95_limit_ms:.0f} ms (canary, {w.label})"))
-        base = w.baseline.p95_ms
         if not (base and p95 > cfg.p95_ratio_limit * base and p95 - base >= cfg.p95_min_regression_ms):
             continue
         evidence = ""

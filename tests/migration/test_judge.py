@@ -97,3 +97,14 @@ def test_a_small_latency_ratio_under_the_objective_is_not_a_regression():
     assert judge(m(LaneWindow(1500, 0, 190.0), LaneWindow(28500, 0, 124.0))).outcome is Outcome.PASS
     v = judge(m(LaneWindow(1500, 0, 260.0), LaneWindow(28500, 0, 124.0)))
     assert v.outcome is Outcome.FAIL and "p95 260 ms > 1.5 x baseline 124 ms" in v.reason
+
+
+def test_a_slow_platform_is_not_blamed_on_the_canary():
+    """Both lanes over the 300 ms objective (a busy host): no step back for the canary; a canary
+    over it alone, or far slower than a slow baseline, still fails."""
+    both_slow = judge(m(LaneWindow(2000, 0, 700.0), LaneWindow(38000, 0, 680.0)))
+    assert both_slow.outcome is Outcome.PASS, both_slow.reason
+    alone = judge(m(LaneWindow(2000, 0, 700.0), LaneWindow(38000, 0, 120.0)))
+    assert alone.outcome is Outcome.FAIL and "p95 700 ms > 300 ms (canary" in alone.reason
+    much_slower = judge(m(LaneWindow(2000, 0, 1400.0), LaneWindow(38000, 0, 500.0)))
+    assert much_slower.outcome is Outcome.FAIL and "x baseline 500 ms" in much_slower.reason
