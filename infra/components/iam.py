@@ -90,11 +90,13 @@ def secret_statements(a: DataPlaneArns) -> list[dict]:
 
 def redrive_statements(a: DataPlaneArns) -> list[dict]:
     """`soundbite dlq redrive`: move DLQ messages back to the jobs queue (the worker may run it
-    too). A message it cannot move yet is made visible again (ChangeMessageVisibility)."""
+    too). A message it cannot move yet is made visible again (ChangeMessageVisibility); one it
+    refuses marks its soundbite failed (UpdateItem on the soundbites table)."""
     return [
         _allow(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                 "sqs:GetQueueAttributes"], [a.dlq]),
         _allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], [a.queue]),
+        _allow(["dynamodb:UpdateItem"], [a.table]),
     ]
 
 

@@ -32,6 +32,14 @@ NOT_REACHED = {
     ("api", "worker.synth.polly", "polly:SynthesizeSpeech"): "the API lists voices; synthesis is the worker's",
     ("worker", "service.repository", "dynamodb:PutItem"): "records are created by the API",
     ("worker", "service.repository", "dynamodb:Query"): "listing is the API's",
+    ("worker", "worker.cli", "sqs:GetQueueUrl"):
+        "only `soundbite dlq --config` (an operator's command) looks queues up by name",
+    ("worker", "migration.metrics", "cloudwatch:GetMetricData"):
+        "the worker never judges; `dlq --config` reads the target file only",
+    ("worker", "migration.metrics", "cloudwatch:GetMetricStatistics"):
+        "the worker never judges; `dlq --config` reads the target file only",
+    ("worker", "migration.edge_metrics", "cloudwatch:PutMetricData"):
+        "only the local rehearsal edge publishes; `dlq --config` reads the target file only",
     ("migration", "migration.edge_metrics", "cloudwatch:PutMetricData"):
         "only the local rehearsal edge publishes; the tool reads the ALB's metrics",
 }
@@ -86,6 +94,14 @@ def test_no_statement_uses_a_wildcard_action_or_an_unscoped_resource_it_does_not
 def test_the_not_reached_list_names_calls_that_exist():
     for (process, module, action), reason in NOT_REACHED.items():
         assert reason and any(c.action == action for c in calls_in(module)), (process, module, action)
+
+
+def test_a_refused_redrive_may_mark_its_soundbite_failed(grants):
+    """The redrive's repository is injected by the worker's factory, so the call reader cannot
+    follow it: the grant is asserted here instead."""
+    assert any("dynamodb:UpdateItem" in _actions(st) and any(r.endswith("-soundbites") or "soundbites" in r
+                                                            for r in st["Resource"])
+               for st in grants["redrive-task"]), grants["redrive-task"]
 
 
 def test_the_redrive_and_the_worker_may_return_dlq_messages(grants):
