@@ -11,12 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from infra import phases
+from migration.capacity import StackCapacity, plan_disagreement
 from migration.health import AlarmStates, AsgHealth, HealthProvider, HttpProbe
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.phase_source import PhaseSource
 from migration.plan import Plan
 from migration.router import Route53WeightedRouter, Router
+from migration.synthetic import SoundbiteClient
 from soundbite import spec
 
 EC2, FARGATE = spec.STACKS
@@ -44,6 +46,12 @@ class Engine:
     fargate_capacity: phases.Capacity = field(default_factory=phases.Capacity)
     fargate_capacity_rps: float | None = None
     """Requests per second one Fargate task serves; enables the rate-based capacity check."""
+    stack_capacity: StackCapacity | None = None
+    """The stack's config the capacities above were read from (None: given, not read)."""
+    direct_clients: Mapping[str, SoundbiteClient] = field(default_factory=dict)
+    """Per lane, synthetic transactions on its direct name (validate; the canary's top-up)."""
+    capacity_problem: str | None = None
+    """Why a named stack config could not be read: preflight fails on it."""
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.time
     on_event: Callable[[dict], None] = _ignore
@@ -56,6 +64,11 @@ class Engine:
     def phase_table(self) -> tuple[phases.Phase, ...]:
         steps = tuple(s.percent for s in self.plan.shift_steps)
         return phases.build_phases(steps, self.ec2_capacity, self.fargate_capacity)
+
+    @property
+    def plan_disagreement(self) -> str | None:
+        """Why the plan's shift steps cannot run on this stack's phase table, if they cannot."""
+        return plan_disagreement(tuple(s.percent for s in self.plan.shift_steps), self.stack_capacity)
 
     def problems(self, lane: str) -> list[str]:
         found = []

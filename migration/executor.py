@@ -45,6 +45,7 @@ from migration.judge import (
     classify_alarm,
     judge,
     judge_probe,
+    judge_validation,
     unmeasured,
 )
 from migration.plan import Step, weights_for
@@ -224,6 +225,8 @@ class Executor:
         missing = [s for s in (EC2, FARGATE) if s not in live]
         if missing:
             raise PlanError(f"no weighted record for {', '.join(missing)}: refusing to move traffic")
+        if self.e.plan_disagreement:
+            raise PlanError(f"refusing to move traffic: {self.e.plan_disagreement}")
         state = self.ledger.read_state()
         if state.get("pending"):
             raise DriftError(f"a previous run was interrupted while shifting {state['pending'].get('step')}: "
@@ -389,29 +392,17 @@ class Executor:
             return self._with(self._hold(step, step.weights, decision.reason), verdicts)
 
     def _validate(self, step: Step, live: dict[str, int]) -> StepResult:
-        """The validate step: probes of the direct names, no public traffic on Fargate."""
+        """The validate step: transactions on both direct names (or, without clients, probes of
+        their health path); no public traffic on Fargate."""
         analysis = Analysis.for_step(step, self.e.plan, started_at=self.e.now())
-        canary, baseline, verdicts = LaneWindow(), LaneWindow(), []
         self.ledger.commit("validate", state={"status": "validating", "step": step.name},
                            step=step.name, weights=live)
         self._emit("validate", step=step.name, weights=live)
-
-        def probe() -> tuple[dict[str, LaneWindow], list[str]]:
-            windows = self.e.probe.measure() if self.e.probe is not None else {}
-            return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
-
+        look = self._transaction_look(analysis) if self.e.direct_clients else self._probe_look()
+        verdicts = []
         while True:
             self._wait(self.e.plan.analysis_interval_seconds)
-            read, error = self._read(probe)
-            if error is not None:
-                verdict = unmeasured(error)
-            else:
-                windows, problems = read
-                canary = merge_windows(canary, windows.get(FARGATE, LaneWindow()))
-                baseline = merge_windows(baseline, windows.get(EC2, LaneWindow()))
-                # a stack that lost processes is not valid, whatever its probes say
-                verdict = (Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL) if problems
-                           else judge_probe(canary, baseline, self.e.judge_config))
+            verdict = look()
             verdicts.append(self._record(step, verdict))
             decision = analysis.observe(verdict, self.e.now())
             if decision.action is Action.CONTINUE:
@@ -419,6 +410,52 @@ class Executor:
             if decision.action is Action.PROMOTE:
                 return self._promote(step, live, decision.reason, verdicts)
             return self._with(self._hold(step, live, decision.reason), verdicts)
+
+    def _probe_look(self):
+        canary, baseline = LaneWindow(), LaneWindow()
+
+        def probe() -> tuple[dict[str, LaneWindow], list[str]]:
+            windows = self.e.probe.measure() if self.e.probe is not None else {}
+            return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
+
+        def look() -> Verdict:
+            nonlocal canary, baseline
+            read, error = self._read(probe)
+            if error is not None:
+                return unmeasured(error)
+            windows, problems = read
+            canary = merge_windows(canary, windows.get(FARGATE, LaneWindow()))
+            baseline = merge_windows(baseline, windows.get(EC2, LaneWindow()))
+            # a stack that lost processes is not valid, whatever its probes say
+            return (Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL) if problems
+                    else judge_probe(canary, baseline, self.e.judge_config))
+
+        return look
+
+    def _transaction_look(self, analysis: Analysis):
+        """Each look: one transaction per lane, then both lanes' server-side p95 since the step
+        began, read from the metrics (the load balancer's, not the operator's round trip)."""
+        runs: dict[str, list] = {EC2: [], FARGATE: []}
+
+        def latency_and_problems() -> tuple[dict[str, LaneWindow], list[str]]:
+            now, metrics = self.e.now(), self.e.metrics
+            windows = ({lane: metrics.lane(lane, analysis.started_at, now) for lane in runs}
+                       if metrics else {})
+            return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
+
+        def look() -> Verdict:
+            for lane, client in self.e.direct_clients.items():
+                runs.setdefault(lane, []).append(client.transaction())
+            read, error = self._read(latency_and_problems)
+            if error is not None:
+                return unmeasured(error)
+            latency, problems = read
+            if problems:
+                return Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL)
+            return judge_validation(runs[FARGATE], runs[EC2], latency.get(FARGATE),
+                                    latency.get(EC2), self.e.judge_config)
+
+        return look
 
     # --- actions --------------------------------------------------------------------------
 

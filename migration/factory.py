@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import boto3
 
 from infra import automation, phases
+from migration.capacity import StackCapacity, read_stack_file
 from migration.edge_metrics import edge_profile
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import ConfigError
@@ -22,6 +23,7 @@ from migration.metrics import CloudWatchMetrics, alb_profile
 from migration.phase_source import PulumiConfigPhase, StackFilePhase
 from migration.plan import Plan
 from migration.router import PulumiRouter, Route53WeightedRouter
+from migration.synthetic import SoundbiteClient, token_source
 from migration.target import Target
 from soundbite import spec
 
@@ -67,6 +69,37 @@ def _health(target: Target, session) -> dict[str, list]:
     return health
 
 
+def stack_file_of(target: Target) -> str | None:
+    """The stack's `Pulumi.<stack>.yaml`: named in the target, or beside `Pulumi.yaml`."""
+    if target.stack_file:
+        return target.stack_file
+    if target.pulumi_dir:
+        return f"{target.pulumi_dir}/Pulumi.{target.stack}.yaml"
+    return None
+
+
+def _capacity(target: Target) -> tuple[StackCapacity | None, str | None]:
+    """The stack's configured capacities, or why they could not be read. Never raises: a
+    rollback must be built even when the config is broken (preflight fails on the reason)."""
+    path = stack_file_of(target)
+    if path is None:
+        return None, None
+    try:
+        return read_stack_file(path), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
+def _direct_clients(target: Target, session, sleep) -> dict[str, SoundbiteClient]:
+    """A synthetic client per direct name, once the target says how they sign in
+    (`synthetic_auth`, `{anonymous: true}` where the API runs with authentication off)."""
+    if not target.direct_urls or not target.synthetic_auth:
+        return {}
+    tokens = token_source(target.synthetic_auth, session)
+    return {lane: SoundbiteClient(lane, url, tokens, sleep=sleep)
+            for lane, url in target.direct_urls.items()}
+
+
 def build_engine(target: Target, plan: Plan, via: str = "route53",
                  on_event: Callable[[dict], None] | None = None, session=None,
                  sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.time,
@@ -85,10 +118,12 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
     if target.pulumi_dir and via == "pulumi":
         pulumi_stack = automation.select_stack(target.stack, target.pulumi_dir, select=select_stack)
         phase_source = PulumiConfigPhase(pulumi_stack)
-    elif target.stack_file:
-        phase_source = StackFilePhase(target.stack_file, target.stack)
-    elif target.pulumi_dir:
-        phase_source = StackFilePhase(f"{target.pulumi_dir}/Pulumi.{target.stack}.yaml", target.stack)
+    elif stack_file_of(target):
+        phase_source = StackFilePhase(stack_file_of(target), target.stack)
+    configured, capacity_problem = _capacity(target)
+    sizes = {"ec2_capacity": configured.ec2, "fargate_capacity": configured.fargate} if configured else {}
+    sizes.update({name: value for name in ("ec2_capacity", "fargate_capacity")
+                  if (value := getattr(overrides, name)) is not None})
     engine = Engine(
         stack=target.stack, plan=plan, router=direct, direct_router=direct,
         ledger=Ledger(target.ledger, target.stack, client=session.client("dynamodb"), now=now,
@@ -100,8 +135,9 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
         phase_source=phase_source,
         ec2_scaler=AsgHealth(target.asg_name, session.client("autoscaling")) if target.asg_name else None,
         fargate_capacity_rps=target.fargate_capacity_rps,
-        **{name: value for name in ("ec2_capacity", "fargate_capacity")
-           if (value := getattr(overrides, name)) is not None},
+        direct_clients=_direct_clients(target, session, sleep),
+        synthetic_in_metrics=target.metrics == "alb",
+        stack_capacity=configured, capacity_problem=capacity_problem, **sizes,
         sleep=sleep, now=now, on_event=on_event or (lambda _e: None),
     )
     if via == "pulumi":

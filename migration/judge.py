@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Protocol
 
 from migration import stats
 from soundbite import spec
@@ -63,6 +65,10 @@ class JudgeConfig:
     share_dispersion: float = 10.0
     """...with the binomial variance inflated this many times: DNS resolvers send all their
     clients to one answer for a TTL, so requests arrive on a lane in clumps."""
+    validation_transactions: int = 3
+    """Synthetic transactions (create, ready, audio) each lane completes before validate passes."""
+    audio_duration_tolerance: float = 0.1
+    """The same text's audio may differ in length between the lanes by this fraction."""
 
 
 class Outcome(StrEnum):
@@ -408,6 +414,86 @@ def judge(m: Measurements, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
     return Verdict(Outcome.PASS,
                    f"error rate {_pct(m.canary.error_rate)} over {have} canary requests, no "
                    f"regression against the {_pct(cfg.error_rate_limit)} limit or the {base}{p95}",
+                   evidence=evidence)
+
+
+class TransactionResult(Protocol):
+    """What the validate judge reads of one synthetic transaction (see `migration.synthetic`)."""
+
+    ok: bool
+    stage: str
+    detail: str
+    audio_seconds: float | None
+
+
+def _as_dict(run: TransactionResult) -> dict:
+    return run.to_dict() if hasattr(run, "to_dict") else {
+        k: getattr(run, k) for k in ("ok", "stage", "detail", "audio_seconds")}
+
+
+def _failures(label: str, runs: Sequence[TransactionResult]) -> str | None:
+    failed = [t for t in runs if not t.ok]
+    if not failed:
+        return None
+    return (f"{len(failed)} of {len(runs)} transactions on the {label} failed "
+            f"(last at {failed[-1].stage}: {failed[-1].detail})")
+
+
+def _mean_audio(runs: Sequence[TransactionResult]) -> float | None:
+    seconds = [t.audio_seconds for t in runs if t.ok and t.audio_seconds is not None]
+    return sum(seconds) / len(seconds) if seconds else None
+
+
+def judge_validation(canary: Sequence[TransactionResult], baseline: Sequence[TransactionResult],
+                     canary_latency: LaneWindow | None, baseline_latency: LaneWindow | None,
+                     cfg: JudgeConfig = JudgeConfig()) -> Verdict:
+    """Judge the validate step: the same transaction on both lanes' direct names, compared.
+
+    Status (every transaction reaches ready and its audio), audio that decodes to the same
+    length on both lanes, and the canary's server-side p95 from the lane's metrics (the
+    operator's round trip includes DNS, TLS and polling, so it is reported, never judged)."""
+    evidence = {"canary_transactions": [_as_dict(t) for t in canary],
+                "baseline_transactions": [_as_dict(t) for t in baseline],
+                "canary": canary_latency.summary() if canary_latency else None,
+                "baseline": baseline_latency.summary() if baseline_latency else None}
+    findings = []
+    sick_canary = _failures("canary (fargate)", canary)
+    if sick_canary:
+        findings.append(Finding("transactions", Severity.CRITICAL, sick_canary))
+    sick_baseline = _failures("baseline (ec2)", baseline)
+    if sick_baseline:
+        findings.append(Finding("baseline-transactions", Severity.HOLD,
+                                sick_baseline + ": nothing to compare the canary with"))
+    ours, theirs = _mean_audio(canary), _mean_audio(baseline)
+    if ours is not None and theirs is not None and abs(ours - theirs) > (
+            cfg.audio_duration_tolerance * max(ours, theirs)):
+        findings.append(Finding("audio-duration", Severity.CRITICAL,
+                                f"the same text gave {ours:.2f} s of audio on the canary and "
+                                f"{theirs:.2f} s on the baseline (more than "
+                                f"{100 * cfg.audio_duration_tolerance:.0f}% apart)"))
+    p95 = canary_latency.p95_ms if canary_latency else None
+    base = baseline_latency.p95_ms if baseline_latency else None
+    if p95 is not None and p95 > cfg.p95_limit_ms:
+        findings.append(Finding("p95-latency", Severity.SOFT,
+                                f"server-side p95 {p95:.0f} ms > {cfg.p95_limit_ms:.0f} ms (canary)"))
+    elif p95 is not None and base and p95 > cfg.p95_ratio_limit * base and (
+            p95 - base >= cfg.p95_min_regression_ms):
+        findings.append(Finding("p95-ratio", Severity.SOFT,
+                                f"server-side p95 {p95:.0f} ms > {cfg.p95_ratio_limit:g} x "
+                                f"baseline {base:.0f} ms"))
+    if findings:
+        return Verdict(Outcome.FAIL, "; ".join(f.message for f in findings),
+                       overall_severity(findings), tuple(findings), evidence=evidence)
+    done = min(len(canary), len(baseline))
+    if done < cfg.validation_transactions:
+        return Verdict(Outcome.INCONCLUSIVE, f"{done} of {cfg.validation_transactions} transactions "
+                       "on each lane so far", evidence=evidence)
+    if p95 is None:
+        return Verdict(Outcome.INCONCLUSIVE, "no server-side latency for the canary in the metrics "
+                       "yet (its load balancer's p95)", evidence=evidence)
+    return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
+                   f"audio of {ours:.2f} s (canary) and {theirs:.2f} s (baseline); server-side p95 "
+                   f"{p95:.0f} ms" + (f" (baseline {base:.0f} ms)" if base is not None else ""),
                    evidence=evidence)
 
 

@@ -72,8 +72,22 @@ def _next_weights(engine: Engine, live: dict[str, int]) -> tuple[Check, int | No
     return Check("next-step", True, f"next: {step.name} -> {weights_for(step.percent)}"), step.percent
 
 
+def _config(engine: Engine) -> list[Check]:
+    """Where the capacities come from, and whether the plan fits the stack's phase table."""
+    if engine.capacity_problem:
+        return [Check("capacity-config", False, engine.capacity_problem)]
+    if engine.stack_capacity is None:
+        return [Check("capacity-config", True, "no stack config named (stack_file or pulumi_dir): "
+                      f"capacities are the engine's own, EC2 {engine.ec2_capacity.api} and Fargate "
+                      f"{engine.fargate_capacity.api} API units")]
+    disagreement = engine.plan_disagreement
+    return [Check("capacity-config", True, engine.stack_capacity.describe()),
+            Check("plan-steps", disagreement is None,
+                  disagreement or "the plan's shift steps are the stack's phase table")]
+
+
 def _capacity(engine: Engine, percent: int) -> Check:
-    """The receiving side must already run what the next phase (and current traffic) needs."""
+    """Forward: Fargate must already run what the next phase (and current traffic) needs."""
     running = engine.running(FARGATE)
     if running is None:
         return Check("capacity", True, "skipped: no ECS service configured to count Fargate tasks")
@@ -88,6 +102,19 @@ def _capacity(engine: Engine, percent: int) -> Check:
         needed = max(needed, by_rate)
         detail += f", {by_rate} by the current {rate:.1f} req/s"
     return Check("capacity", running >= needed, detail)
+
+
+def _capacity_back(engine: Engine) -> Check:
+    """Back: EC2 must run its full configured count, so a rollback lands on a stack that can
+    take all the traffic (the phase table keeps EC2 full through every shift)."""
+    running = engine.running(EC2)
+    wanted = engine.ec2_capacity.api
+    if running is None:
+        return Check("ec2-capacity", True, "skipped: no Auto Scaling group configured to count "
+                     "EC2 instances")
+    return Check("ec2-capacity", running >= wanted,
+                 f"EC2 runs {running} instance(s) in service, a rollback needs {wanted} "
+                 "(all traffic)")
 
 
 def preflight(engine: Engine) -> list[Check]:
@@ -105,10 +132,11 @@ def preflight(engine: Engine) -> list[Check]:
             continue
         problems = engine.problems(lane)
         checks.append(Check(f"{lane}-health", not problems, "; ".join(problems) or "healthy"))
+    checks += _config(engine)
     step_check, percent = _next_weights(engine, live)
     checks.append(step_check)
     if percent:
-        checks.append(_capacity(engine, percent))
+        checks += [_capacity(engine, percent), _capacity_back(engine)]
     return checks
 
 

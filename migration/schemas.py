@@ -77,6 +77,8 @@ class JudgeFile(_Schema):
     share_dispersion: Annotated[float, Field(ge=1)] | None = None
     baseline_confidence: Probability | None = None
     latency_significance: Probability | None = None
+    validation_transactions: PositiveCount | None = None
+    audio_duration_tolerance: Probability | None = None
 
     def config(self) -> JudgeConfig:
         return JudgeConfig(**self.model_dump(exclude_none=True))
@@ -177,6 +179,27 @@ def plan_from_file(data: object, source: str = "plan") -> object:
 # --- targets -------------------------------------------------------------------------------
 
 
+class SyntheticAuthFile(_Schema):
+    """How synthetic transactions get a bearer token: a command that prints one, or a user-pool
+    app client and user whose password is read from an environment variable (never the file)."""
+
+    anonymous: bool | None = None
+    """True where the API runs with authentication off (local environments)."""
+    token_command: Annotated[str, Field(min_length=1)] | None = None
+    client_id: Annotated[str, Field(min_length=1)] | None = None
+    username: Annotated[str, Field(min_length=1)] | None = None
+    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SyntheticAuthFile:
+        cognito = (self.client_id, self.username, self.password_env)
+        ways = [bool(self.anonymous), self.token_command is not None, any(cognito)]
+        if sum(ways) != 1 or (any(cognito) and not all(cognito)):
+            raise ValueError("synthetic_auth is one of {anonymous: true}, {token_command: ...}, "
+                             "or {client_id, username, password_env}")
+        return self
+
+
 class TargetFile(_Schema):
     stack: str | None = None
     region: str | None = None
@@ -198,6 +221,7 @@ class TargetFile(_Schema):
     pulumi_dir: str | None = None
     stack_file: str | None = None
     fargate_capacity_rps: PositiveSeconds | None = None
+    synthetic_auth: SyntheticAuthFile | None = None
 
     @model_validator(mode="after")
     def _pairs(self) -> TargetFile:

@@ -36,6 +36,9 @@ class Target:
     pulumi_dir: str | None = None
     stack_file: str | None = None
     fargate_capacity_rps: float | None = None
+    synthetic_auth: dict | None = None
+    """How synthetic transactions sign in: `{token_command: "..."}`, or a user-pool
+    `{client_id, username, password_env}`; absent where the API runs with authentication off."""
 
     @property
     def names(self) -> spec.ResourceNames:

@@ -1,0 +1,117 @@
+"""Capacity from the stack's config: the phase table, preflight in both directions, rollback.
+
+Engines are built by the CLI's factory from a target that names a stack file, on the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import phases
+from migration.capacity import plan_disagreement, read_stack_file
+from migration.exceptions import PlanError
+from migration.executor import Executor, Status
+from migration.factory import build_engine
+from migration.plan import quick_plan
+from migration.preflight import preflight
+from migration.target import Target
+
+from .conftest import EC2, FARGATE
+from .fixtures_capacity import ROOT, stack_file_fixture  # noqa: F401 - the stack_file fixture
+from .test_preflight import RunningTasks, by_name
+
+
+def test_the_prod_stack_file_says_four_and_four():
+    config = read_stack_file(ROOT / "Pulumi.prod.yaml")
+    assert config.ec2 == phases.Capacity(4, 4) and config.fargate == phases.Capacity(4, 4)
+    assert config.shift_steps == (5, 25, 50, 100)
+    assert phases.phase_named("shift-100", config.phase_table).fargate.api_count == 4
+
+
+def test_a_plan_with_other_steps_than_the_config_is_named_wrong():
+    config = read_stack_file(ROOT / "Pulumi.prod.yaml")
+    assert plan_disagreement((5, 25, 50, 100), config) is None
+    why = plan_disagreement((10, 50, 100), config)
+    assert "[10, 50, 100]" in why and "[5, 25, 50, 100]" in why and "shiftSteps" in why
+
+
+def test_an_invalid_stack_file_is_refused_with_its_key(stack_file):
+    from migration.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="ec2ApiCount"):
+        read_stack_file(stack_file(ec2ApiCount=0))
+
+
+@pytest.fixture
+def factory_engine(fresh_data_plane, boto_session, clock, zone, stacks):
+    """An engine built by the factory (as every command builds it) from a target file's fields."""
+
+    def build(path, plan=None, **fields):
+        zone_id, record = zone
+        target = Target(stack="dev", zone_id=zone_id, record_name=record,
+                        environment=fresh_data_plane.environment,
+                        ledger_table=fresh_data_plane.ledger_table, asg_name=stacks["asg"].name,
+                        stack_file=str(path) if path else None, **fields)
+        return build_engine(target, plan or quick_plan(), session=boto_session,
+                            sleep=clock.sleep, now=clock.now)
+
+    return build
+
+
+def test_the_factory_reads_capacities_from_the_stack_file(factory_engine, stack_file):
+    engine = factory_engine(stack_file(ec2ApiCount=3, fargateApiCount=6))
+    assert engine.ec2_capacity.api == 3 and engine.fargate_capacity.api == 6
+    assert phases.phase_named("shift-50", engine.phase_table).fargate.api_count == 3
+
+
+def test_preflight_refuses_shift_100_on_two_tasks_when_the_config_says_four(
+        factory_engine, stack_file, stacks):
+    engine = factory_engine(stack_file())  # prod: 4 and 4
+    engine.health = {EC2: stacks[EC2], FARGATE: [RunningTasks(2)]}
+    engine.router.set_weights({EC2: 50, FARGATE: 50})
+    checks = by_name(preflight(engine))
+    assert not checks["capacity"].ok
+    assert "Fargate runs 2 task(s), 100% needs 4" in checks["capacity"].detail
+    assert "Pulumi.dev.yaml" in checks["capacity-config"].detail
+
+
+def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,
+                                                                     stacks):
+    engine = factory_engine(stack_file())  # EC2 should run 4; the group runs 2
+    engine.health = {EC2: stacks[EC2], FARGATE: [RunningTasks(4)]}
+    checks = by_name(preflight(engine))
+    assert checks["capacity"].ok, checks["capacity"].detail
+    assert not checks["ec2-capacity"].ok
+    assert "EC2 runs 2 instance(s) in service, a rollback needs 4" in checks["ec2-capacity"].detail
+    stacks["asg"].ensure_at_least(4)
+    assert by_name(preflight(engine))["ec2-capacity"].ok
+
+
+def test_a_plan_that_disagrees_with_the_phase_table_moves_nothing_but_rollback_works(
+        factory_engine, stack_file, stacks):
+    engine = factory_engine(stack_file(shiftSteps=[10, 50, 100]))
+    engine.health = {EC2: stacks[EC2], FARGATE: [RunningTasks(4)]}
+    assert not by_name(preflight(engine))["plan-steps"].ok
+    before = engine.router.current()
+    engine.ledger.commit("validated", state={"validated": True})
+    with pytest.raises(PlanError, match="disagree with the stack's phase table"):
+        Executor(engine).advance()
+    assert engine.router.current() == before
+    assert Executor(engine).rollback("test").status is Status.ROLLED_BACK
+
+
+def test_a_broken_stack_file_fails_preflight_but_not_rollback(factory_engine, tmp_path):
+    broken = tmp_path / "Pulumi.dev.yaml"
+    broken.write_text("config: [")
+    engine = factory_engine(broken)
+    assert not by_name(preflight(engine))["capacity-config"].ok
+    assert Executor(engine).rollback("test").status is Status.ROLLED_BACK
+
+
+def test_rollback_raises_ec2_to_the_configured_count_and_waits_for_it(factory_engine, stack_file,
+                                                                       stacks):
+    engine = factory_engine(stack_file())
+    engine.router.set_weights({EC2: 75, FARGATE: 25})
+    result = Executor(engine).rollback("test", wait_capacity=True)
+    assert "raised EC2 desired capacity to 4" in result.actions
+    assert result.actions[-1] == "EC2 has 4 of 4 instances in service"
+    assert stacks["asg"].running() == 4
