@@ -141,3 +141,21 @@ class Analysis:
                 label = "validate" if self.validation else self.step_name
                 return Decision(Action.HOLD, f"{label}: {verdict.reason}; soak extension used up")
         return Decision(Action.CONTINUE, verdict.reason)
+
+
+REQUESTS_PER_TRANSACTION = 3
+"""API calls one synthetic transaction makes at least (create, one status poll, the audio)."""
+
+
+def synthetic_top_up(needed: int, real_rate: float, seconds_left: float, rate: float,
+                     interval: float, used: int, most: int,
+                     requests_per_transaction: float = REQUESTS_PER_TRANSACTION) -> int:
+    """Synthetic transactions to run before the next look: the judge's shortfall that real
+    traffic will not fill in the soak's time left, at most `rate` a second over one interval
+    and `most` per step in all. Zero when real traffic will fill it."""
+    shortfall = needed - real_rate * max(seconds_left, 0.0)
+    if needed <= 0 or shortfall <= 0:
+        return 0
+    wanted = math.ceil(shortfall / max(requests_per_transaction, 1.0))
+    return max(0, min(wanted, math.ceil(rate * interval), most - used))
+

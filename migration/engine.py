@@ -50,6 +50,9 @@ class Engine:
     """The stack's config the capacities above were read from (None: given, not read)."""
     direct_clients: Mapping[str, SoundbiteClient] = field(default_factory=dict)
     """Per lane, synthetic transactions on its direct name (validate; the canary's top-up)."""
+    synthetic_in_metrics: bool = False
+    """Whether the lane's metrics count requests to its direct name (an ALB does; the local
+    edge does not): if not, the engine adds the synthetic requests to the canary's sample."""
     capacity_problem: str | None = None
     """Why a named stack config could not be read: preflight fails on it."""
     sleep: Callable[[float], None] = time.sleep

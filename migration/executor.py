@@ -19,12 +19,12 @@ Fail-safe rules, in order of precedence:
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migration.analysis import Action, Analysis, Windows
+from migration.analysis import REQUESTS_PER_TRANSACTION, Action, Analysis, Windows, synthetic_top_up
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import (
     AbortedError,
@@ -46,10 +46,12 @@ from migration.judge import (
     judge,
     judge_probe,
     judge_validation,
+    real_requests,
     unmeasured,
 )
 from migration.plan import Step, weights_for
 from migration.router import check_weights, fargate_percent, same_weights
+from migration.synthetic import Transaction
 
 DLQ_LOOKBACK_SECONDS = 300
 READ_ATTEMPTS = 3
@@ -371,17 +373,21 @@ class Executor:
                    deadline=analysis.started_at + analysis.deadline_seconds)
         dlq_at_start = self._try(lambda: self._dlq(analysis.started_at - lag - DLQ_LOOKBACK_SECONDS,
                                                    analysis.started_at - lag))
-        verdicts = []
+        verdicts, synthetic = [], []
         while True:
             self._wait(plan.analysis_interval_seconds)
             now = self.e.now()
             windows = analysis.windows(settled_at, now)
             measured, error = self._read(
                 lambda w=windows: self._measure(step, w, dlq_at_start, analysis.looks_planned))
+            if measured is not None:
+                measured = self._with_synthetic(measured, windows, synthetic)
             verdict = unmeasured(error) if error is not None else judge(measured, self.e.judge_config)
             verdicts.append(self._record(step, verdict))
             decision = analysis.observe(verdict, now)
             if decision.action is Action.CONTINUE:
+                if verdict.outcome is Outcome.INCONCLUSIVE and measured is not None:
+                    self._top_up(step, analysis, verdict, measured, synthetic)
                 continue
             if decision.action is Action.PROMOTE:
                 return self._promote(step, step.weights, decision.reason, verdicts)
@@ -390,6 +396,51 @@ class Executor:
             if decision.action is Action.STEP_BACK:
                 return self._with(self._step_back(step, decision.reason), verdicts)
             return self._with(self._hold(step, step.weights, decision.reason), verdicts)
+
+    def _top_up(self, step: Step, analysis: Analysis, verdict: Verdict, measured: Measurements,
+                done: list[tuple[float, Transaction]]) -> None:
+        """Thin traffic: synthetic transactions on the canary's direct name when the real
+        requests will not give the judge its sample before the soak ends (plan: synthetic)."""
+        top_up, client = self.e.plan.synthetic, self.e.direct_clients.get(FARGATE)
+        if top_up is None or client is None or not verdict.needed_requests:
+            return
+        now, span = self.e.now(), max(measured.window_end - measured.window_start, 1e-9)
+        real_rate = real_requests(measured) / span
+        per = (sum(t.requests for _, t in done) / len(done)) if done else REQUESTS_PER_TRANSACTION
+        count = synthetic_top_up(verdict.needed_requests, real_rate,
+                                 analysis.started_at + analysis.soak_seconds - now, top_up.rate,
+                                 self.e.plan.analysis_interval_seconds, len(done), top_up.max, per)
+        batch = []
+        for _ in range(count):
+            batch.append((self.e.now(), client.transaction()))
+            self.ledger.hold()
+        done += batch
+        if batch:
+            runs = [t for _, t in batch]
+            summary = {"transactions": len(runs), "ok": sum(t.ok for t in runs),
+                       "requests": sum(t.requests for t in runs),
+                       "errors": sum(t.server_errors for t in runs), "total": len(done)}
+            self.ledger.commit("synthetic", step=step.name, **summary)
+            self._emit("synthetic", step=step.name, **summary)
+
+    def _with_synthetic(self, measured: Measurements, windows: Windows,
+                        done: list[tuple[float, Transaction]]) -> Measurements:
+        """The synthetic requests in the look's windows, counted apart; added to the canary's
+        sample only where its metrics do not already count them."""
+        def within(start: float) -> LaneWindow:
+            runs = [t for at, t in done if start <= at <= windows.end]
+            return LaneWindow(sum(t.requests for t in runs), sum(t.server_errors for t in runs))
+
+        total = within(windows.start)
+        if not total.requests:
+            return measured
+        if self.e.synthetic_in_metrics:
+            return replace(measured, synthetic_canary=total)
+        recent = measured.recent_canary
+        if recent is not None:
+            recent = _plus(recent, within(windows.recent_start))
+        return replace(measured, canary=_plus(measured.canary, total), recent_canary=recent,
+                       synthetic_canary=total)
 
     def _validate(self, step: Step, live: dict[str, int]) -> StepResult:
         """The validate step: transactions on both direct names (or, without clients, probes of
@@ -665,6 +716,12 @@ class Executor:
             self.ledger.release()
             raise
         self.ledger.release()
+
+
+def _plus(window: LaneWindow, extra: LaneWindow) -> LaneWindow:
+    """A lane's window with more requests and errors; its latency stays the metrics' own."""
+    return replace(window, requests=window.requests + extra.requests,
+                   errors=window.errors + extra.errors, latency_samples=None)
 
 
 def _lanes(evidence: dict) -> dict:

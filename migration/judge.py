@@ -155,6 +155,9 @@ class Measurements:
     looks_planned: int = 1
     """How many looks the step may take (soak and extension): the recent windows' alpha is
     spent over them."""
+    synthetic_canary: LaneWindow | None = None
+    """The synthetic transactions' requests on the canary in the window, already part of
+    `canary` (they fill its error sample) but never of its traffic share."""
 
     def summary(self) -> dict:
         data = {}
@@ -340,16 +343,23 @@ def _latency_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     return found
 
 
+def real_requests(m: Measurements) -> float:
+    """The canary's requests that real clients sent (its window less the synthetic ones)."""
+    synthetic = m.synthetic_canary.requests if m.synthetic_canary else 0.0
+    return max(m.canary.requests - synthetic, 0.0)
+
+
 def _share_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     """The canary's share is off only when it is far from the weight AND chance cannot explain
     it, allowing for requests that arrive in clumps (`share_dispersion`)."""
-    total = m.canary.requests + m.baseline.requests
+    real = real_requests(m)
+    total = real + m.baseline.requests
     if m.intended_share <= 0 or m.intended_share >= 1 or total < cfg.min_requests:
         return []
-    observed = m.canary.requests / total
+    observed = real / total
     if abs(observed - m.intended_share) <= cfg.share_tolerance * m.intended_share:
         return []
-    p_value = stats.share_p_value(m.canary.requests, total, m.intended_share, cfg.share_dispersion)
+    p_value = stats.share_p_value(real, total, m.intended_share, cfg.share_dispersion)
     if p_value >= cfg.share_significance:
         return []
     return [Finding("traffic-share", Severity.SOFT,
@@ -403,16 +413,19 @@ def judge(m: Measurements, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
                        overall_severity(findings), tuple(findings), evidence=evidence)
     needed = requests_needed(m.baseline if m.baseline.requests else LaneWindow(), cfg)
     have = int(m.canary.requests)
+    synthetic = int(m.canary.requests - real_requests(m))
+    have_label = f"have {have}, {synthetic} synthetic" if synthetic else f"have {have}"
     base = (f"baseline error rate {_pct(m.baseline.error_rate)}" if m.baseline.requests
             else f"no baseline traffic: held to the {_pct(cfg.error_rate_limit)} limit")
     if have < needed:
         return Verdict(Outcome.INCONCLUSIVE,
                        f"need {needed - have} more canary requests "
-                       f"(have {have}, need {needed} at {base})",
+                       f"({have_label}, need {needed} at {base})",
                        needed_requests=needed - have, evidence=evidence)
     p95 = f", p95 {m.canary.p95_ms:.0f} ms" if m.canary.p95_ms is not None else ""
     return Verdict(Outcome.PASS,
-                   f"error rate {_pct(m.canary.error_rate)} over {have} canary requests, no "
+                   f"error rate {_pct(m.canary.error_rate)} over {have} canary requests"
+                   f"{f' ({synthetic} synthetic)' if synthetic else ''}, no "
                    f"regression against the {_pct(cfg.error_rate_limit)} limit or the {base}{p95}",
                    evidence=evidence)
 

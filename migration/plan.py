@@ -41,6 +41,23 @@ the power the judge claims: the rehearsal looks for ten points (its faults are l
 
 
 @dataclass(frozen=True)
+class SyntheticTopUp:
+    """Synthetic transactions on the canary's direct name when real traffic will not fill the
+    judge's sample within the soak: at most `rate` a second and `max` per step."""
+
+    rate: float
+    max: int
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.max < 1:
+            raise PlanError(f"synthetic top-up needs a positive rate and max, got {self.rate}/{self.max}")
+
+
+QUICK_SYNTHETIC = SyntheticTopUp(rate=5.0, max=60)
+"""The rehearsal tops up its 5 % step on a busy machine rather than wait out its soak."""
+
+
+@dataclass(frozen=True)
 class Step:
     """One step: `percent` of public traffic to Fargate (0 for the validate step)."""
 
@@ -73,6 +90,7 @@ class Plan:
     recent_intervals: int = DEFAULT_RECENT_INTERVALS
     judge: JudgeConfig = field(default_factory=JudgeConfig)
     notify: tuple[Hook, ...] = ()
+    synthetic: SyntheticTopUp | None = None
 
     def __post_init__(self) -> None:
         validate_plan(self)
@@ -181,7 +199,8 @@ def quick_plan() -> Plan:
                 metric_lag_seconds=QUICK_METRIC_LAG_SECONDS,
                 analysis_interval_seconds=QUICK_ANALYSIS_INTERVAL_SECONDS,
                 max_soak_extension_seconds=QUICK_MAX_SOAK_EXTENSION_SECONDS,
-                insync_poll_seconds=QUICK_INSYNC_POLL_SECONDS, judge=QUICK_JUDGE)
+                insync_poll_seconds=QUICK_INSYNC_POLL_SECONDS, judge=QUICK_JUDGE,
+                synthetic=QUICK_SYNTHETIC)
 
 
 BUILT_IN = {"default": default_plan, "quick": quick_plan}

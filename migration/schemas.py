@@ -124,6 +124,11 @@ class HookFile(_Schema):
         return Hook(tuple(self.events), self.webhook, self.sns_topic, self.command)
 
 
+class SyntheticFile(_Schema):
+    rate: PositiveSeconds
+    max: PositiveCount
+
+
 class PlanFile(_Schema):
     name: str = "custom"
     steps: list[Annotated[StepFile, BeforeValidator(_bare_percent)]] = Field(
@@ -141,6 +146,7 @@ class PlanFile(_Schema):
     recent_intervals: Annotated[int, Field(ge=1, le=20)] | None = None
     judge: JudgeFile = Field(default_factory=JudgeFile)
     notify: list[HookFile] = Field(default_factory=list)
+    synthetic: SyntheticFile | None = None
 
 
 def _step(item: StepFile, soak: float):
@@ -172,7 +178,11 @@ def plan_from_file(data: object, source: str = "plan") -> object:
         "ttl_wait_seconds", "metric_lag_seconds", "analysis_interval_seconds", "failure_limit",
         "inconclusive_limit", "consecutive_error_limit", "max_soak_extension_seconds",
         "insync_poll_seconds", "recent_intervals"}, exclude_none=True)
-    return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(),
+    from migration.plan import SyntheticTopUp
+
+    synthetic = (SyntheticTopUp(parsed.synthetic.rate, parsed.synthetic.max)
+                 if parsed.synthetic else None)
+    return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(), synthetic=synthetic,
                 notify=tuple(h.hook() for h in parsed.notify), **knobs)
 
 

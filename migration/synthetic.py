@@ -117,11 +117,17 @@ class Transaction:
     audio_seconds: float | None = None
     round_trip_seconds: float = 0.0
     """The operator's whole round trip (DNS, TLS, polling): reported, never judged."""
+    requests: int = 0
+    """API calls the transaction made on the lane (create, polls, audio): what its load
+    balancer counts."""
+    server_errors: int = 0
+    """Of those, answered 5xx or not at all: the lane's errors."""
 
     def to_dict(self) -> dict:
         return {"lane": self.lane, "ok": self.ok, "stage": self.stage, "detail": self.detail,
                 "soundbite_id": self.soundbite_id, "audio_seconds": self.audio_seconds,
-                "round_trip_seconds": round(self.round_trip_seconds, 3)}
+                "round_trip_seconds": round(self.round_trip_seconds, 3),
+                "requests": self.requests, "server_errors": self.server_errors}
 
 
 class _Failed(Exception):
@@ -155,22 +161,27 @@ class SoundbiteClient:
         self.timeout, self.ready_timeout, self.poll_seconds = timeout, ready_timeout, poll_seconds
         self.sleep, self.clock = sleep, clock
         self._opener = urllib.request.build_opener(_NoRedirect)
+        self._statuses: list[int | None] = []
 
     def transaction(self) -> Transaction:
         """Create, wait for ready, fetch and decode; a failure says at which stage and why."""
-        started = self.clock()
+        started, self._statuses = self.clock(), []
         try:
             soundbite_id = self._create()
             self._wait_ready(soundbite_id)
             seconds = self._audio(soundbite_id)
         except _Failed as failed:
             return Transaction(self.lane, False, failed.stage, failed.detail, failed.soundbite_id,
-                               round_trip_seconds=self.clock() - started)
+                               round_trip_seconds=self.clock() - started, **self._counts())
         except Exception as exc:  # noqa: BLE001 - a token source or socket failing is a result too
             return Transaction(self.lane, False, "client", " ".join(str(exc).split())[:300],
-                               round_trip_seconds=self.clock() - started)
+                               round_trip_seconds=self.clock() - started, **self._counts())
         return Transaction(self.lane, True, "done", f"{seconds:.2f} s of audio", soundbite_id,
-                           seconds, self.clock() - started)
+                           seconds, self.clock() - started, **self._counts())
+
+    def _counts(self) -> dict:
+        return {"requests": len(self._statuses),
+                "server_errors": sum(1 for s in self._statuses if s is None or s >= 500)}
 
     # --- the three calls ------------------------------------------------------------------
 
@@ -235,7 +246,12 @@ class SoundbiteClient:
                 request.add_header("Authorization", f"Bearer {token}")
             else:
                 request.add_header("X-User-Id", self.user)
-            status, got, data = self._fetch(request)
+            try:
+                status, got, data = self._fetch(request)
+            except _Failed:
+                self._statuses.append(None)
+                raise
+            self._statuses.append(status)
             if status != 401 or not token:
                 return status, got, data
         return status, got, data
