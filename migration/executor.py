@@ -504,7 +504,8 @@ class Executor:
             if problems:
                 return Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL)
             return judge_validation(runs[FARGATE], runs[EC2], latency.get(FARGATE),
-                                    latency.get(EC2), self.e.judge_config)
+                                    latency.get(EC2), self.e.judge_config,
+                                    latency_measured=self.e.synthetic_in_metrics)
 
         return look
 

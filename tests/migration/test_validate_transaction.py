@@ -8,7 +8,7 @@ emulated CloudWatch)."""
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -60,6 +60,8 @@ def test_too_few_transactions_or_no_server_latency_is_inconclusive():
     assert verdict.outcome is Outcome.INCONCLUSIVE and "server-side latency" in verdict.reason
     assert judge_validation([Run()], [Run()], FAST, FAST,
                             JudgeConfig(validation_transactions=1)).outcome is Outcome.PASS
+    unseen = judge_validation([Run()] * 3, [Run()] * 3, None, None, latency_measured=False)
+    assert unseen.outcome is Outcome.PASS and "latency not judged" in unseen.reason
 
 
 # --- the client against the service's contract -----------------------------------------------
@@ -122,7 +124,8 @@ def lane_latency(clock, cloudwatch, fresh_data_plane):
 def _validate_engine(make_engine, soundbite_lanes, clock):
     clients = {lane: SoundbiteClient(lane, api.url, sleep=clock.sleep)
                for lane, api in soundbite_lanes.items()}
-    return make_engine(direct_clients=clients)
+    # the lane's metrics count its direct-name requests, as an ALB's do
+    return make_engine(direct_clients=clients, synthetic_in_metrics=True)
 
 
 def test_validate_promotes_when_both_lanes_complete_the_same_transaction(
@@ -167,3 +170,16 @@ def test_the_factory_gives_each_direct_name_a_signed_in_client(fresh_data_plane,
     engine = build_engine(target, quick_plan(), session=boto_session)
     assert set(engine.direct_clients) == {EC2, FARGATE}
     assert all(c.transaction().ok for c in engine.direct_clients.values())
+    without = build_engine(replace(target, synthetic_auth=None), quick_plan(), session=boto_session)
+    assert without.direct_clients == {}  # validate probes the health path, as before
+
+
+def test_synthetic_auth_is_one_way_of_signing_in():
+    from migration.exceptions import ConfigError
+    from migration.schemas import target_fields
+
+    assert target_fields({"synthetic_auth": {"anonymous": True}}, "t")["synthetic_auth"]
+    with pytest.raises(ConfigError, match="synthetic_auth"):
+        target_fields({"synthetic_auth": {"token_command": "x", "client_id": "c"}}, "t")
+    with pytest.raises(ConfigError, match="synthetic_auth"):
+        target_fields({"synthetic_auth": {"client_id": "c", "username": "u"}}, "t")
