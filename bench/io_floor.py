@@ -1,7 +1,7 @@
 """The I/O floor of a create: the data-plane calls `POST /v1/soundbites` makes, and nothing else.
 
 A create with a new Idempotency-Key makes four calls (service.api.idempotency ->
-service.idempotency.persistence.dynamodb, service.repository, service.publisher):
+soundbite.core.idempotency.persistence.dynamodb, soundbite.core.repository, soundbite.core.publisher):
 
 1. DynamoDB PutItem on the idempotency table, conditional on no live record (take the key);
 2. DynamoDB PutItem of the soundbite, conditional on `attribute_not_exists(pk)`;
@@ -40,7 +40,7 @@ class Floor:
 def _clients(endpoint: str):
     import boto3
 
-    from service import aws
+    from soundbite.core import aws
 
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                     region_name="us-east-1")

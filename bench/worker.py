@@ -20,10 +20,10 @@ import threading
 import time
 
 from bench import cli, machine, servers, stats
-from service import domain
-from service.publisher import JobPublisher
-from service.repository import SoundbiteRepository
 from soundbite import spec
+from soundbite.core import domain
+from soundbite.core.publisher import JobPublisher
+from soundbite.core.repository import SoundbiteRepository
 
 TEXT_CHARS = 200
 CONCURRENCY = (1, 2, 4)

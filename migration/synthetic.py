@@ -143,7 +143,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def audio_duration(data: bytes) -> float | None:
     """Seconds of audio in an encoded file (WAV, MP3, Ogg), None when it does not decode."""
-    from worker.synth.formats import decoded_duration
+    from soundbite.core.synth.formats import decoded_duration
 
     return decoded_duration(data)
 

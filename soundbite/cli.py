@@ -20,10 +20,10 @@ from soundbite.exit_codes import ExitCode
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("service.cli:api", "Serve the API with gunicorn (what the image runs)."),
-    "dev": ("service.cli:dev", "Run the whole local stack on the embedded emulator."),
+    "dev": ("infra.local.dev:dev", "Run the whole local stack on the embedded emulator."),
     "emulator": ("infra.local.cli:emulator", "Start and bootstrap the local AWS emulator."),
     "worker": ("worker.cli:worker", "Consume the jobs queue and synthesize speech."),
-    "dlq": ("worker.cli:dlq", "Inspect and redrive the dead-letter queue."),
+    "dlq": ("soundbite.dlq:dlq", "Inspect and redrive the dead-letter queue."),
     "migrate": ("migration.cli:migrate", "Move traffic between the EC2 and Fargate stacks."),
     "rehearse": ("migration.rehearsal.cli:rehearse", "Rehearse a whole migration locally."),
     "image": ("infra.image:image", "Build the runtime image and push it to the stack's ECR repository."),

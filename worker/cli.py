@@ -1,14 +1,12 @@
-"""`soundbite worker` (the consumer loop) and `soundbite dlq inspect|redrive`.
+"""`soundbite worker`: the consumer loop (`soundbite dlq` is in soundbite/dlq.py).
 
 Thin faces: settings in, parts from `worker.factory`, one-line errors out.
 
-Exit codes: 0 success; 1 error (bad settings, AWS failure, a message that could not be
-moved); 2 usage (click's own); 5 refused (production redrive without `--yes`).
+Exit codes: 0 success; 1 error (bad settings, AWS failure); 2 usage (click's own).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -16,11 +14,9 @@ import threading
 
 import click
 
-from service.config import ConfigError, Settings
 from soundbite import spec
-from soundbite.exit_codes import ExitCode
+from soundbite.core.config import ConfigError, Settings
 from worker.config import MAX_CONCURRENCY
-from worker.redrive import DEFAULT_LIMIT
 
 
 def _settings() -> Settings:
@@ -50,7 +46,7 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
     cap of concurrent syntheses. On a signal it stops receiving, lets in-flight jobs finish
     within the grace period, makes the rest visible again for another worker, and exits 0.
     """
-    from service import logs
+    from soundbite.core import logs
     from worker import factory
     from worker.config import WorkerSettings
     from worker.exceptions import WorkerError
@@ -88,153 +84,3 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-
-
-@click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="The target file `soundbite migrate` uses (environment, region, queue names); "
-                   "without it, the SOUNDBITE_* environment variables.")
-@click.pass_context
-def dlq(ctx: click.Context, config_path: str | None) -> None:
-    """Inspect and redrive the dead-letter queue."""
-    ctx.obj = {"config": config_path}
-
-
-def _dlq_settings() -> Settings:
-    """Settings from the --config target file when given, else from the environment."""
-    path = (click.get_current_context().find_object(dict) or {}).get("config")
-    if not path:
-        return _settings()
-    from migration.target import load_target  # the toolkit's; only --config needs it
-    from service import aws
-
-    try:
-        target = load_target(path)
-    except Exception as exc:  # noqa: BLE001 - a bad file is one line, exit 2
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(ExitCode.USAGE)
-    import boto3
-
-    sqs = boto3.session.Session(region_name=target.region).client("sqs")
-    try:
-        urls = {name: sqs.get_queue_url(QueueName=name)["QueueUrl"] for name in (target.queue, target.dlq)}
-    except aws.AWS_ERRORS as exc:
-        raise click.ClickException(f"could not find the queues named in {path} "
-                                   f"({aws.error_code(exc)})") from exc
-    return _settings().updated({"environment": target.environment, "table": "",
-                                "queue_url": urls[target.queue], "dlq_url": urls[target.dlq]})
-
-
-def _redriver(settings: Settings):
-    from worker import factory
-    from worker.exceptions import WorkerError
-
-    # EMF lines are for CloudWatch (the scheduled task's log stream), not for a person at a
-    # terminal; stdout stays clean for --json either way.
-    metrics = None if sys.stderr.isatty() else factory.worker_metrics(settings, stream=sys.stderr)
-    try:
-        return factory.build_redriver(settings, metrics)
-    except WorkerError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@dlq.command()
-@click.option("--max", "limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True,
-              help="Look at no more than this many messages.")
-@click.option("--json", "as_json", is_flag=True, help="Print the messages as JSON.")
-def inspect(limit: int, as_json: bool) -> None:
-    """Show dead letters without removing them or hiding them.
-
-    SQS has no read-only receive: each look counts as a receive of the message. The
-    receives shown are those before this look.
-    """
-    from rich.console import Console
-    from rich.table import Table
-
-    from worker.exceptions import WorkerError
-
-    redriver = _redriver(_dlq_settings())
-    try:
-        entries = redriver.inspect(limit)
-    except WorkerError as exc:
-        raise click.ClickException(str(exc)) from exc
-    if as_json:
-        click.echo(json.dumps({"count": len(entries), "messages": [e.to_dict() for e in entries]}, indent=2))
-        return
-    console = Console()
-    if not entries:
-        console.print("the DLQ is empty")
-        return
-    table = Table(title=f"{len(entries)} dead letter(s)")
-    for column in ("message id", "soundbite", "receives", "redrives", "age", "body"):
-        table.add_column(column)
-    for e in entries:
-        table.add_row(e.message_id, e.soundbite_id or "-", str(e.receives), str(e.redrive_count),
-                      _age(e.age_seconds), e.summary)
-    console.print(table)
-
-
-@dlq.command()
-@click.option("--max", "limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True,
-              help="Move no more than this many messages.")
-@click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
-@click.option("--yes", is_flag=True, help="Confirm without asking (required in production unattended).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
-    """Move dead letters back to the jobs queue, with a delay that doubles per redrive.
-
-    Messages keep their attributes and gain redriveCount, originalMessageId and redrivenAt.
-    Messages redriven too often stay in the DLQ, and their soundbites are marked failed. On a
-    terminal it asks first unless --yes; "no" exits 5. Unattended (the dev and staging
-    schedule) it runs, except in production, which refuses without --yes (exit 5).
-    """
-    from rich.console import Console
-    from rich.progress import Progress
-
-    from worker.exceptions import RedriveRefused, WorkerError
-    from worker.redrive import check_allowed
-
-    settings = _dlq_settings()
-    if not dry_run and not yes:
-        if sys.stdin.isatty() and not as_json:
-            if not click.confirm(f"Redrive up to {limit} dead letters in {settings.environment}?",
-                                 err=True):
-                click.echo("Error: not confirmed; nothing moved", err=True)
-                sys.exit(ExitCode.REFUSED)
-        else:
-            try:
-                check_allowed(settings.environment, confirmed=False)
-            except RedriveRefused as exc:
-                click.echo(f"Error: {exc}", err=True)
-                sys.exit(ExitCode.REFUSED)
-    redriver = _redriver(settings)
-    console = Console(stderr=True)
-    try:
-        total = min(limit, redriver.depth())
-        with Progress(console=console, transient=True, disable=as_json) as progress:
-            task = progress.add_task("dry run" if dry_run else "redriving", total=total)
-            report = redriver.redrive(limit, dry_run=dry_run, progress=lambda _: progress.advance(task))
-    except WorkerError as exc:
-        raise click.ClickException(str(exc)) from exc
-    summary = report.to_dict()
-    if as_json:
-        click.echo(json.dumps(summary, indent=2))
-    else:
-        verb = "would redrive" if dry_run else "redriven"
-        out = Console()
-        out.print(f"{verb}: {summary['redriven']}  refused: {summary['refused']}  errors: {summary['errors']}")
-        for d in report.decisions:
-            if d.action != "redrive" or dry_run:
-                detail = d.reason or f"delay {d.delay_seconds} s, redrive #{d.redrive_count}"
-                out.print(f"  {d.message_id}: {d.action} ({detail})")
-    if summary["errors"]:
-        sys.exit(ExitCode.ERROR)
-
-
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"

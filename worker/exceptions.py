@@ -8,11 +8,39 @@ maximum receive count. Backend exceptions are wrapped with ``raise XError(...) f
 
 from __future__ import annotations
 
+from soundbite.core.synth.exceptions import (
+    EngineThrottled,
+    EngineTimeout,
+    EngineUnavailable,
+    PermanentError,
+    SynthesisError,
+    TextRejected,
+    TransientError,
+    UnsupportedFormat,
+    UnsupportedVoice,
+    WorkerError,
+)
 
-class WorkerError(Exception):
-    """Base class of every error the worker package raises on purpose."""
-
-    code = "worker_error"
+__all__ = [
+    "AlreadyInProgress",
+    "ConfigurationError",
+    "EngineThrottled",
+    "EngineTimeout",
+    "EngineUnavailable",
+    "MalformedMessage",
+    "PermanentError",
+    "RedriveError",
+    "RedriveRefused",
+    "SoundbiteNotFound",
+    "StorageError",
+    "SynthesisCapUnavailable",
+    "SynthesisError",
+    "TextRejected",
+    "TransientError",
+    "UnsupportedFormat",
+    "UnsupportedVoice",
+    "WorkerError",
+]
 
 
 class ConfigurationError(WorkerError):
@@ -22,12 +50,6 @@ class ConfigurationError(WorkerError):
 
 
 # --- Permanent: mark the soundbite failed, do not retry ---------------------------------------
-
-
-class PermanentError(WorkerError):
-    """Retrying cannot help: the input itself is at fault."""
-
-    code = "permanent_error"
 
 
 class SoundbiteNotFound(PermanentError):
@@ -42,59 +64,7 @@ class MalformedMessage(PermanentError):
     code = "malformed_message"
 
 
-class TextRejected(PermanentError):
-    """The synthesizer refuses this text (empty, too long for the engine, invalid markup)."""
-
-    code = "text_rejected"
-
-
-class UnsupportedVoice(PermanentError):
-    """The voice is not one the configured synthesizer offers."""
-
-    code = "unsupported_voice"
-
-
-class UnsupportedFormat(PermanentError):
-    """The audio format is not one the configured synthesizer can produce."""
-
-    code = "unsupported_format"
-
-
 # --- Transient: leave the message for redelivery ----------------------------------------------
-
-
-class TransientError(WorkerError):
-    """The input may be fine; the failure is in the environment and may clear up."""
-
-    code = "transient_error"
-
-
-class SynthesisError(TransientError):
-    """The speech engine failed in a way that says nothing about the input."""
-
-    code = "synthesis_error"
-
-
-class EngineUnavailable(SynthesisError):
-    """The engine cannot be reached or loaded (library missing, service failure, no network).
-
-    Transient on purpose: the soundbite is not at fault, so it should reach the DLQ and be
-    redriven once the engine is back, rather than be marked failed.
-    """
-
-    code = "engine_unavailable"
-
-
-class EngineThrottled(SynthesisError):
-    """The engine asked us to slow down."""
-
-    code = "engine_throttled"
-
-
-class EngineTimeout(SynthesisError):
-    """The engine did not answer in time."""
-
-    code = "engine_timeout"
 
 
 class SynthesisCapUnavailable(TransientError):

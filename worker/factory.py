@@ -12,11 +12,11 @@ from typing import TextIO
 import boto3
 from botocore.config import Config
 
-from service import aws
-from service.audio_store import AudioStore
-from service.config import Settings
-from service.metrics import MetricsEmitter
-from service.repository import SoundbiteRepository
+from soundbite.core import aws
+from soundbite.core.audio_store import AudioStore
+from soundbite.core.config import Settings
+from soundbite.core.metrics import MetricsEmitter
+from soundbite.core.repository import SoundbiteRepository
 from worker.batch import BatchProcessor
 from worker.exceptions import ConfigurationError
 from worker.handler import JobHandler

@@ -14,11 +14,12 @@ import threading
 import time
 from enum import StrEnum
 
-from service.audio_store import AudioStore
-from service.domain import Soundbite, Status, audio_key
-from service.exceptions import DependencyUnavailable, StateConflict
-from service.repository import SoundbiteRepository
 from soundbite import spec
+from soundbite.core.audio_store import AudioStore
+from soundbite.core.domain import Soundbite, Status, audio_key
+from soundbite.core.exceptions import DependencyUnavailable, StateConflict
+from soundbite.core.repository import SoundbiteRepository
+from soundbite.core.synth.formats import format_named
 from worker.exceptions import (
     AlreadyInProgress,
     MalformedMessage,
@@ -30,7 +31,6 @@ from worker.exceptions import (
 from worker.messages import Job
 from worker.metrics import JobMeasurements, WorkerMetrics
 from worker.synth import Synthesizer
-from worker.synth.formats import format_named
 
 log = logging.getLogger("soundbite.worker")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from functools import cache
 
-from service import logs
-from service.config import Settings
+from soundbite.core import logs
+from soundbite.core.config import Settings
 from worker import factory
 from worker.batch import BatchProcessor, batch_item_failures
 from worker.messages import from_lambda_record

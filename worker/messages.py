@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from service.domain import ID_PATTERN
+from soundbite.core.domain import ID_PATTERN
 from worker.exceptions import MalformedMessage
 
 # Attributes the DLQ redrive adds to a message it sends back to the jobs queue.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.metrics import MetricsEmitter
+from soundbite.core.metrics import MetricsEmitter
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from service import aws
 from soundbite import spec
+from soundbite.core import aws
 from worker.batch import BatchProcessor, MessageResult
 from worker.messages import QueueMessage, from_sqs
 

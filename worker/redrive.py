@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
-from service import aws
 from soundbite import spec
+from soundbite.core import aws
 from worker.exceptions import MalformedMessage, RedriveError, RedriveRefused
 from worker.messages import (
     ORIGINAL_MESSAGE_ID,
@@ -211,7 +211,7 @@ class DlqRedriver:
 
     def _end(self, message: QueueMessage, decision: Decision) -> None:
         """Mark the refused message's soundbite failed: no attempt will come after this."""
-        from service.exceptions import DependencyUnavailable, StateConflict
+        from soundbite.core.exceptions import DependencyUnavailable, StateConflict
 
         if self.repository is None:
             return

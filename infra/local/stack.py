@@ -54,7 +54,7 @@ class Lane:
 
     def start_api(self, wait: float = 30.0) -> None:
         self.api = self._spawn("api", [
-            sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "service.wsgi:app",
+            sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf", "soundbite.wsgi:app",
         ])
         wait_for_http(f"{self.url}/healthz", wait, self.api)
 

@@ -36,8 +36,8 @@ from migration.rehearsal.wiring import (
     write_target_files,
 )
 from migration.router import Route53WeightedRouter
-from service.repository import SoundbiteRepository
 from soundbite import spec
+from soundbite.core.repository import SoundbiteRepository
 
 EC2, FARGATE = spec.STACKS
 # Every rehearsal client reaches the lanes from one loopback address, so the per-client

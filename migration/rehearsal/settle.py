@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 
-from service.domain import Status
-from service.repository import SoundbiteRepository
+from soundbite.core.domain import Status
+from soundbite.core.repository import SoundbiteRepository
 
 SETTLED = (Status.READY, Status.FAILED)
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from service import logs
 from service.api import (
     auth,
     context,
@@ -25,8 +24,9 @@ from service.api import (
     soundbites,
     telemetry,
 )
-from service.config import Settings
 from soundbite import spec
+from soundbite.core import logs
+from soundbite.core.config import Settings
 
 CORRELATION_HEADER = "X-Correlation-Id"
 SERVED_BY_HEADER = "X-Served-By"
@@ -38,8 +38,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     """Defaults, then `SOUNDBITE_*` environment, then the caller's mapping.
 
     The mapping may hold settings fields (`environment`, `queue_url`, ...) and ready-made
-    clients (`repository`, `audio_store`, `publisher`, `catalog`, `metrics`,
-    `idempotency_store`, `soundbite_reader`) that tests pass in.
+    clients (`repository`, `audio_store`, `publisher`, `metrics`, `idempotency_store`,
+    `soundbite_reader`) that tests pass in. `catalog`, the synthesizer whose voices and formats
+    the API offers, is always passed in by whoever assembles the app (soundbite/wsgi.py).
     """
     config = dict(config or {})
     settings = config.pop("settings", None) or Settings.from_env()

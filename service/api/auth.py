@@ -21,8 +21,8 @@ import jwt
 from flask import Flask, g, request
 
 from service.api.problems import problem
-from service.config import ConfigError, Settings
 from soundbite import spec
+from soundbite.core.config import ConfigError, Settings
 
 ALGORITHMS = ["RS256"]
 PROTECTED_BLUEPRINTS = frozenset({"soundbites"})

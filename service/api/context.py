@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from flask import Flask, current_app
 
-from service.audio_store import AudioStore
-from service.cache import CachedSoundbiteReader, LRUCache, RedisLayer
-from service.config import Settings
-from service.domain import CursorCodec
-from service.idempotency import IdempotencyConfig
-from service.idempotency.persistence import DynamoDBIdempotencyStore, IdempotencyStore
-from service.metrics import MetricsEmitter
-from service.publisher import JobPublisher
-from service.repository import SoundbiteRepository
 from soundbite import spec
+from soundbite.core.audio_store import AudioStore
+from soundbite.core.cache import CachedSoundbiteReader, LRUCache, RedisLayer
+from soundbite.core.config import Settings
+from soundbite.core.domain import CursorCodec
+from soundbite.core.idempotency import IdempotencyConfig
+from soundbite.core.idempotency.persistence import DynamoDBIdempotencyStore, IdempotencyStore
+from soundbite.core.metrics import MetricsEmitter
+from soundbite.core.publisher import JobPublisher
+from soundbite.core.repository import SoundbiteRepository
+from soundbite.core.synth.base import Synthesizer
 
 KEY = "soundbite"
 
@@ -48,15 +49,13 @@ def publisher() -> JobPublisher:
     return _get("publisher", lambda s: JobPublisher(s.queue_url))
 
 
-def catalog():
-    """The synthesizer whose voices and formats the API offers (`voices()`, `formats()`)."""
-
-    def build(s: Settings):
-        from worker.synth import build_synthesizer
-
-        return build_synthesizer(s.synthesizer)
-
-    return _get("catalog", build)
+def catalog() -> Synthesizer:
+    """The synthesizer whose voices and formats the API offers (`voices()`, `formats()`),
+    passed to `create_app` as `catalog` by whoever assembles the app."""
+    ext = current_app.extensions[KEY]
+    if "catalog" not in ext:
+        raise RuntimeError("create_app was given no catalog (the synthesizer whose voices it offers)")
+    return ext["catalog"]
 
 
 def cursors() -> CursorCodec:

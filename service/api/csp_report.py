@@ -19,8 +19,8 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from service.api import telemetry
-from service.exceptions import InvalidRequest
 from soundbite import spec
+from soundbite.core.exceptions import InvalidRequest
 
 REPORT_TYPES = ("application/csp-report", "application/reports+json", "application/json")
 LOG_LINES_PER_MINUTE = 10

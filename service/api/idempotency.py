@@ -18,16 +18,16 @@ from flask import Flask, Response, current_app, request
 
 from service.api import context, telemetry
 from service.api.problems import problem
-from service.exceptions import InvalidRequest
-from service.idempotency import (
+from soundbite.core.exceptions import InvalidRequest
+from soundbite.core.idempotency import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     IdempotencyStoreUnavailable,
     IdempotentRequest,
     StoredResponse,
 )
-from service.idempotency.config import REPLAYED_HEADER
-from service.idempotency.handler import payload_hash, record_key
+from soundbite.core.idempotency.config import REPLAYED_HEADER
+from soundbite.core.idempotency.handler import payload_hash, record_key
 
 KEPT_HEADERS = ("Content-Type", "Location")
 log = logging.getLogger("soundbite.api")

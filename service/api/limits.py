@@ -27,8 +27,8 @@ from limits import parse_many
 
 from service.api import context, telemetry
 from service.api.problems import problem
-from service.cache.redis_layer import SOCKET_TIMEOUT_SECONDS
-from service.config import ConfigError, Settings
+from soundbite.core.cache.redis_layer import SOCKET_TIMEOUT_SECONDS
+from soundbite.core.config import ConfigError, Settings
 
 INTERNAL_TOKEN_HEADER = "X-Internal-Token"
 EXEMPT_ENDPOINTS = frozenset({"meta.healthz", "meta.readyz"})

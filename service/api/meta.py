@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from flask import Blueprint, current_app
 
-from service import aws
 from service.api import context, openapi
 from service.api.problems import problem
 from service.api.soundbites import json_response
 from soundbite import spec
+from soundbite.core import aws
 
 bp = Blueprint("meta", __name__)
 READINESS_DEADLINE_SECONDS = spec.HEALTH_CHECK_TIMEOUT_SECONDS - 1

@@ -12,7 +12,7 @@ _UNSAFE = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F"
 _SPACE = "\\t\\n\\r \\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000"
 TEXT_PATTERN = f"^[^{_UNSAFE}]*[^{_UNSAFE}{_SPACE}][^{_UNSAFE}]*$"
 """The API's text rule as a schema pattern, lone surrogates aside: no unsafe character
-(service.domain.UNSAFE_TEXT) and at least one that is not whitespace (what `str.strip`
+(soundbite.core.domain.UNSAFE_TEXT) and at least one that is not whitespace (what `str.strip`
 removes, spelled out, since JSON Schema's regex dialect and Python's disagree on `\\s`)."""
 ID_PARAM = {
     "name": "soundbite_id", "in": "path", "required": True,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from service.exceptions import (
+from soundbite.core.exceptions import (
     DependencyUnavailable,
     InvalidRequest,
     NotFound,

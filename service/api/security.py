@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, redirect, request
 from flask_talisman import Talisman
 
-from service.config import Settings
+from soundbite.core.config import Settings
 
 CSP_REPORT_PATH = "/api/csp-report"
 HSTS_MAX_AGE_SECONDS = 365 * 24 * 3600

@@ -7,12 +7,12 @@ import json
 from flask import Blueprint, Response, g, redirect, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
-from service import domain
 from service.api import context, telemetry
 from service.api.auth import current_user
-from service.domain import Soundbite, Status
-from service.exceptions import InvalidRequest, NotFound, NotReady
 from soundbite import spec
+from soundbite.core import domain
+from soundbite.core.domain import Soundbite, Status
+from soundbite.core.exceptions import InvalidRequest, NotFound, NotReady
 
 bp = Blueprint("soundbites", __name__, url_prefix="/v1/soundbites")
 

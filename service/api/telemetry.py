@@ -11,7 +11,7 @@ import time
 from flask import Flask, g, has_request_context, request
 
 from service.api import context
-from service.domain import Soundbite
+from soundbite.core.domain import Soundbite
 
 
 def count(name: str, value: float = 1, unit: str = "Count") -> None:

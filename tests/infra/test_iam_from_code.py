@@ -22,24 +22,16 @@ OPERATOR_POLICY = ROOT / "runbooks" / "migration-operator-policy.json"
 
 PROCESSES = {
     # process: (entry module, roles that run it)
-    "api": ("service.wsgi", ("ec2-roles-api", "fargate-roles-api")),
+    "api": ("soundbite.wsgi", ("ec2-roles-api", "fargate-roles-api")),
     "worker": ("worker.cli", ("ec2-roles-worker", "fargate-roles-worker")),
     "redrive": ("worker.redrive", ("redrive-task",)),
     "migration": ("migration.cli", ("operator",)),
 }
 NOT_REACHED = {
-    ("api", "service.audio_store", "s3:PutObject"): "the API only presigns reads; the worker writes audio",
+    ("api", "soundbite.core.audio_store", "s3:PutObject"): "the API only presigns reads; the worker writes audio",
     ("api", "worker.synth.polly", "polly:SynthesizeSpeech"): "the API lists voices; synthesis is the worker's",
-    ("worker", "service.repository", "dynamodb:PutItem"): "records are created by the API",
-    ("worker", "service.repository", "dynamodb:Query"): "listing is the API's",
-    ("worker", "worker.cli", "sqs:GetQueueUrl"):
-        "only `soundbite dlq --config` (an operator's command) looks queues up by name",
-    ("worker", "migration.metrics", "cloudwatch:GetMetricData"):
-        "the worker never judges; `dlq --config` reads the target file only",
-    ("worker", "migration.metrics", "cloudwatch:GetMetricStatistics"):
-        "the worker never judges; `dlq --config` reads the target file only",
-    ("worker", "migration.edge_metrics", "cloudwatch:PutMetricData"):
-        "only the local rehearsal edge publishes; `dlq --config` reads the target file only",
+    ("worker", "soundbite.core.repository", "dynamodb:PutItem"): "records are created by the API",
+    ("worker", "soundbite.core.repository", "dynamodb:Query"): "listing is the API's",
     ("migration", "migration.edge_metrics", "cloudwatch:PutMetricData"):
         "only the local rehearsal edge publishes; the tool reads the ALB's metrics",
 }

@@ -11,7 +11,7 @@ import pytest
 
 from infra import config
 from service.api import auth
-from service.config import Settings
+from soundbite.core.config import Settings
 from tests.infra.pulumi_mocks import BASE_CONFIG, REGION, program_for
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/auth-pool-id"  # mocks: id = "<name>-id"
@@ -65,7 +65,7 @@ def test_both_stacks_apis_verify_tokens_from_the_programs_user_pool(run, stack):
 
 @pytest.mark.parametrize("stack", ["ec2", "fargate"])
 def test_the_api_starts_with_what_each_stack_gives_it(run, stack):
-    """The runtime's own checks (service/config.py, service/api/auth.py) accept the variables."""
+    """The runtime's own checks (soundbite/core/config.py, service/api/auth.py) accept the variables."""
     env = _ec2_env(run, "api") if stack == "ec2" else _fargate_env(run, "api")
     secret_names = ({"SOUNDBITE_CURSOR_SECRET"} if stack == "ec2" else
                     {s["name"] for s in _task(run, "api")["secrets"]})

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from service.domain import CreateRequest, new_soundbite
-from service.publisher import job_body
 from soundbite import spec
+from soundbite.core.domain import CreateRequest, new_soundbite
+from soundbite.core.publisher import job_body
 from soundbite.spec import PRODUCTION
 from tests.runbooks import runbook_text as rb
 from tests.runbooks.command_checks import ROOT

@@ -10,8 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from service.api import create_app
-from service.config import Settings
-from service.repository import SoundbiteRepository
+from soundbite.core.config import Settings
+from soundbite.core.repository import SoundbiteRepository
+from worker.synth import build_synthesizer
 
 CURSOR_SECRET = "test-cursor-secret-0123456789abcdef0123456789"
 DEFAULT_USER = "alice"
@@ -96,6 +97,7 @@ class SignedInClient(FlaskClient):
 def make_app(fresh_data_plane):
     def build(**config):
         settings = config.pop("settings", None) or settings_for(fresh_data_plane)
+        config.setdefault("catalog", build_synthesizer(settings.updated(config).synthesizer))
         app = create_app({"settings": settings, **config})
         app.test_client_class = SignedInClient
         return app
@@ -216,7 +218,7 @@ def metrics_lines(make_app):
     import io
     import json
 
-    from service.metrics import MetricsEmitter
+    from soundbite.core.metrics import MetricsEmitter
 
     stream = io.StringIO()
 

@@ -182,7 +182,7 @@ def test_a_signed_cursor_with_a_malformed_position_is_a_400(client, app, positio
 
 def test_storage_validation_errors_are_client_errors(repo):
     """DynamoDB's ValidationException is the values' fault: a 400, not a 503 to retry."""
-    from service.exceptions import DependencyUnavailable, InvalidRequest, StorageRejected
+    from soundbite.core.exceptions import DependencyUnavailable, InvalidRequest, StorageRejected
 
     with pytest.raises(StorageRejected) as refused:
         repo._call("get_item", Key={"pk": {"S": "only-half-a-key"}})
@@ -191,8 +191,8 @@ def test_storage_validation_errors_are_client_errors(repo):
 
 
 def test_a_record_the_store_would_refuse_is_refused_before_the_job_is_queued(repo):
-    from service.domain import CreateRequest, new_soundbite
-    from service.exceptions import StorageRejected
+    from soundbite.core.domain import CreateRequest, new_soundbite
+    from soundbite.core.exceptions import StorageRejected
 
     unencodable = new_soundbite(CreateRequest("a \ud800 b", "en-us", "wav"), "t", "alice")
     with pytest.raises(StorageRejected):

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from infra.local import cognito
 from service.api.auth import TokenVerifier, Unauthenticated
-from service.config import ConfigError
+from soundbite.core.config import ConfigError
 from tests.service.conftest import bearer, settings_for, sub, token, user_pool
 from tests.service.test_api_core import assert_problem, create
 
@@ -136,7 +136,7 @@ def test_the_cursor_secret_is_required_outside_the_local_environments(make_app, 
 
 
 def test_a_cursor_forged_with_the_old_built_in_secret_is_refused(client):
-    from service.domain import CursorCodec
+    from soundbite.core.domain import CursorCodec
 
     for i in range(2):
         create(client, {"text": f"n{i}"})

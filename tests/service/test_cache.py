@@ -8,12 +8,12 @@ import zlib
 
 import pytest
 
-from service import domain
-from service.audio_store import AudioStore
-from service.cache import CachedSoundbiteReader, LRUCache, RedisLayer
-from service.cache import redis_layer as rl
-from service.domain import CreateRequest, Status
 from soundbite import spec
+from soundbite.core import domain
+from soundbite.core.audio_store import AudioStore
+from soundbite.core.cache import CachedSoundbiteReader, LRUCache, RedisLayer
+from soundbite.core.cache import redis_layer as rl
+from soundbite.core.domain import CreateRequest, Status
 
 
 class Clock:

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service import domain
-from service.exceptions import InvalidRequest
 from soundbite import spec
+from soundbite.core import domain
+from soundbite.core.exceptions import InvalidRequest
 
 VOICES, FORMATS = {"en-us", "de"}, {"wav", "mp3"}
 

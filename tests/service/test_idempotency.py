@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from service.idempotency.config import REPLAYED_HEADER
+from soundbite.core.idempotency.config import REPLAYED_HEADER
 from tests.service.conftest import settings_for
 from tests.service.test_api_core import assert_problem
 
@@ -63,7 +63,7 @@ def test_same_key_different_body_is_a_409_carrying_the_original(client, written)
 
 def test_a_request_in_flight_gets_409_with_retry_after(app, client, written):
     from service.api import context
-    from service.idempotency.handler import payload_hash, record_key
+    from soundbite.core.idempotency.handler import payload_hash, record_key
     from tests.service.conftest import sub
 
     key = str(uuid.uuid4())

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from service.cache.lru import LRUCache
-from service.idempotency import IdempotencyConfig, IdempotentRequest, StoredResponse
-from service.idempotency.exceptions import IdempotencyInProgress, IdempotencyKeyReused, RecordExists
-from service.idempotency.persistence import DynamoDBIdempotencyStore, InMemoryIdempotencyStore
-from service.idempotency.record import RecordStatus
+from soundbite.core.cache.lru import LRUCache
+from soundbite.core.idempotency import IdempotencyConfig, IdempotentRequest, StoredResponse
+from soundbite.core.idempotency.exceptions import (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    RecordExists,
+)
+from soundbite.core.idempotency.persistence import (
+    DynamoDBIdempotencyStore,
+    InMemoryIdempotencyStore,
+)
+from soundbite.core.idempotency.record import RecordStatus
 
 ACCEPTED = StoredResponse(202, '{"id":"abc"}', {"Location": "/v1/soundbites/abc"})
 

@@ -3,7 +3,7 @@
 import io
 import json
 
-from service.metrics import MetricsEmitter
+from soundbite.core.metrics import MetricsEmitter
 
 
 def test_emf_record_declares_each_metric_with_environment_and_backend():

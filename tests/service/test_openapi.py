@@ -27,9 +27,9 @@ def test_the_schema_text_pattern_accepts_exactly_the_texts_the_api_accepts():
     """Schemathesis found a whitespace-only text the schema allowed and the API refused."""
     import re
 
-    from service import domain
     from service.api.openapi import TEXT_PATTERN
-    from service.exceptions import InvalidRequest
+    from soundbite.core import domain
+    from soundbite.core.exceptions import InvalidRequest
 
     pattern = re.compile(TEXT_PATTERN)
 

@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from service import domain
-from service.repository import SoundbiteRepository
+from soundbite.core import domain
+from soundbite.core.repository import SoundbiteRepository
 from tests.service.conftest import user_pool
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),

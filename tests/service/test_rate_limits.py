@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from service.config import ConfigError, Settings
+from soundbite.core.config import ConfigError, Settings
 from tests.service.test_api_core import assert_problem
 
 LIMITED = "/openapi.json"  # rate limited, and needs no AWS call: the counts are all we test

@@ -2,9 +2,9 @@
 
 import pytest
 
-from service import domain
-from service.exceptions import DependencyUnavailable, StateConflict
-from service.repository import SoundbiteRepository
+from soundbite.core import domain
+from soundbite.core.exceptions import DependencyUnavailable, StateConflict
+from soundbite.core.repository import SoundbiteRepository
 
 
 def make(repo, user=None):

@@ -156,7 +156,7 @@ def test_forwarded_headers_count_only_with_trusted_proxies(make_app):
 
 
 def test_a_bad_trusted_proxies_setting_is_a_configuration_error():
-    from service.config import ConfigError, Settings
+    from soundbite.core.config import ConfigError, Settings
 
     with pytest.raises(ConfigError, match="SOUNDBITE_TRUSTED_PROXIES"):
         Settings.from_env({"SOUNDBITE_TRUSTED_PROXIES": "-1"})

@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from migration.rehearsal.load import LoadGenerator
-from service import aws
 from service.api.meta import READINESS_DEADLINE_SECONDS
+from soundbite.core import aws
 from tests.verify.conftest import DelayProxy, Recorder, freeze, thaw, wait_until
 
 FREEZE_SECONDS = 8

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from service.config import Settings
-from service.domain import CreateRequest, new_soundbite
-from service.metrics import MetricsEmitter
-from service.publisher import JobPublisher
-from service.repository import SoundbiteRepository
+from soundbite.core.config import Settings
+from soundbite.core.domain import CreateRequest, new_soundbite
+from soundbite.core.metrics import MetricsEmitter
+from soundbite.core.publisher import JobPublisher
+from soundbite.core.repository import SoundbiteRepository
 from worker.batch import BatchProcessor
 from worker.factory import build_handler
 from worker.metrics import WorkerMetrics

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.domain import Status
 from soundbite import spec
+from soundbite.core.domain import Status
 from tests.worker.conftest import emf_records, queue_counts, wait_for
 from worker.redrive import REDRIVE, REFUSE, DlqRedriver, backoff_delay
 

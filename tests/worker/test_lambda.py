@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.domain import Status
+from soundbite.core.domain import Status
 from tests.worker.conftest import queue_counts
 from worker import lambda_handler
 from worker.exceptions import RedriveRefused

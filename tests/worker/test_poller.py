@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from service.domain import Status
+from soundbite.core.domain import Status
 from tests.worker.conftest import LONG_TEXT, emf_records, queue_counts, wait_for
 
 

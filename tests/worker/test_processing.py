@@ -8,7 +8,7 @@ import wave
 
 import soundfile
 
-from service.domain import Status
+from soundbite.core.domain import Status
 from tests.worker.conftest import TEXT_200, emf_records, queue_counts, wait_for
 from worker.handler import Outcome
 from worker.messages import QueueMessage
@@ -127,7 +127,7 @@ def test_unknown_soundbite_and_malformed_messages_are_dropped(processor, setting
 def test_a_job_queued_before_its_record_is_retried_then_processed(processor, repo, settings):
     import time
 
-    from service.domain import CreateRequest, new_soundbite
+    from soundbite.core.domain import CreateRequest, new_soundbite
 
     soundbite = new_soundbite(CreateRequest("Queued first, written second", "en-us", "wav"),
                               settings.environment, None)

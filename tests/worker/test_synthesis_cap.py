@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from service.domain import Status
 from soundbite import spec
+from soundbite.core.domain import Status
 from tests.service.conftest import ThrowawayRedis
 from tests.worker.conftest import LONG_TEXT, wait_for
 from worker.exceptions import SynthesisCapUnavailable

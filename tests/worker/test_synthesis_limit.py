@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from service.domain import Status
+from soundbite.core.domain import Status
 from tests.worker import hung_engine
 from tests.worker.conftest import TEXT_200, queue_counts, wait_for
 from worker.batch import BatchProcessor

@@ -10,8 +10,8 @@ import time
 import pytest
 import soundfile
 
-from service.domain import Status
 from soundbite import spec
+from soundbite.core.domain import Status
 from tests.worker.conftest import LONG_TEXT, job_records, queue_counts, wait_for
 from worker.messages import REDRIVE_COUNT
 

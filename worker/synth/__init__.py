@@ -1,13 +1,14 @@
 """Speech synthesizers behind one interface, and the factory that picks one by name.
 
-The service (for the voices and formats it offers) and the worker (to synthesize) both build
-their synthesizer here from the `SOUNDBITE_SYNTHESIZER` setting: "espeak" or "polly".
+The API's assembly (soundbite/wsgi.py, for the voices and formats it offers) and the worker (to
+synthesize) both build their synthesizer here from the `SOUNDBITE_SYNTHESIZER` setting:
+"espeak" or "polly". The interface itself is in soundbite/core/synth/.
 """
 
 from __future__ import annotations
 
+from soundbite.core.synth.base import Audio, Synthesizer, Voice
 from worker.exceptions import ConfigurationError
-from worker.synth.base import Audio, Synthesizer, Voice
 
 ESPEAK = "espeak"
 POLLY = "polly"

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from soundbite import spec
+from soundbite.core.synth import formats
+from soundbite.core.synth.base import Audio, Synthesizer, Voice
 from worker.exceptions import EngineUnavailable
-from worker.synth import formats, libespeak
-from worker.synth.base import Audio, Synthesizer, Voice
+from worker.synth import libespeak
 
 
 @dataclass(frozen=True)

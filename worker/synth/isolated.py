@@ -22,8 +22,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 
+from soundbite.core.synth.base import Audio, Synthesizer, Voice
 from worker.exceptions import EngineTimeout, SynthesisError, WorkerError
-from worker.synth.base import Audio, Synthesizer, Voice
 
 log = logging.getLogger("soundbite.worker")
 

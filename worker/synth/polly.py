@@ -22,6 +22,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from soundbite.core.synth import formats
+from soundbite.core.synth.base import Audio, Synthesizer, Voice
 from worker.exceptions import (
     EngineThrottled,
     EngineTimeout,
@@ -32,8 +34,6 @@ from worker.exceptions import (
     UnsupportedVoice,
     WorkerError,
 )
-from worker.synth import formats
-from worker.synth.base import Audio, Synthesizer, Voice
 
 DEFAULT_VOICE = "Joanna"
 ENGINE_PREFERENCE = ("neural", "standard")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.exceptions import ServiceError
+from soundbite.core.exceptions import ServiceError
 
 
 class IdempotencyError(ServiceError):

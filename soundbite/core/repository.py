@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from service import aws
-from service.domain import Soundbite, Status, position_shape_ok, utcnow_iso
-from service.exceptions import DependencyUnavailable, StateConflict, StorageRejected
 from soundbite import spec
+from soundbite.core import aws
+from soundbite.core.domain import Soundbite, Status, position_shape_ok, utcnow_iso
+from soundbite.core.exceptions import DependencyUnavailable, StateConflict, StorageRejected
 
 ITEM_MAX_BYTES = 400 * 1024  # DynamoDB's item size limit
 CLIENT_FAULTS = frozenset({"ValidationException"})

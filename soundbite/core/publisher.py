@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from service import aws
-from service.domain import Soundbite
-from service.exceptions import DependencyUnavailable
 from soundbite import spec
+from soundbite.core import aws
+from soundbite.core.domain import Soundbite
+from soundbite.core.exceptions import DependencyUnavailable
 
 
 def job_body(soundbite: Soundbite, enqueued_at: float) -> str:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from service.cache.lru import LRUCache
-from service.cache.redis_layer import RedisLayer
-from service.domain import Soundbite, Status
 from soundbite import spec
+from soundbite.core.cache.lru import LRUCache
+from soundbite.core.cache.redis_layer import RedisLayer
+from soundbite.core.domain import Soundbite, Status
 
 FINAL = (Status.READY, Status.FAILED)
 

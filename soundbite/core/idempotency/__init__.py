@@ -5,15 +5,15 @@ Modelled on aws-powertools' idempotency utility: a record store behind a small i
 a handler that runs one request under a record, and a Flask integration that wraps views.
 """
 
-from service.idempotency.config import IdempotencyConfig
-from service.idempotency.exceptions import (
+from soundbite.core.idempotency.config import IdempotencyConfig
+from soundbite.core.idempotency.exceptions import (
     IdempotencyError,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     IdempotencyStoreUnavailable,
 )
-from service.idempotency.handler import IdempotentRequest
-from service.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
+from soundbite.core.idempotency.handler import IdempotentRequest
+from soundbite.core.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
 
 __all__ = [
     "IdempotencyConfig", "IdempotencyError", "IdempotencyInProgress", "IdempotencyKeyReused",

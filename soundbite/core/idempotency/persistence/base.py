@@ -13,9 +13,9 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from service.cache.lru import LRUCache
-from service.idempotency.exceptions import RecordExists
-from service.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
+from soundbite.core.cache.lru import LRUCache
+from soundbite.core.idempotency.exceptions import RecordExists
+from soundbite.core.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
 
 
 class IdempotencyStore(ABC):

@@ -6,9 +6,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from service.cache.lru import LRUCache
-from service.idempotency.persistence.base import IdempotencyStore
-from service.idempotency.record import IdempotencyRecord
+from soundbite.core.cache.lru import LRUCache
+from soundbite.core.idempotency.persistence.base import IdempotencyStore
+from soundbite.core.idempotency.record import IdempotencyRecord
 
 
 class InMemoryIdempotencyStore(IdempotencyStore):

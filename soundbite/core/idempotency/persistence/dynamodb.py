@@ -14,12 +14,12 @@ import math
 import time
 from collections.abc import Callable
 
-from service import aws
-from service.cache.lru import LRUCache
-from service.idempotency.exceptions import IdempotencyStoreUnavailable
-from service.idempotency.persistence.base import IdempotencyStore
-from service.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
 from soundbite import spec
+from soundbite.core import aws
+from soundbite.core.cache.lru import LRUCache
+from soundbite.core.idempotency.exceptions import IdempotencyStoreUnavailable
+from soundbite.core.idempotency.persistence.base import IdempotencyStore
+from soundbite.core.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
 
 KEY = spec.IDEMPOTENCY_TABLE.hash_key
 EXPIRATION = spec.IDEMPOTENCY_TABLE.ttl_attribute

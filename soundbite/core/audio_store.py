@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from service import aws
-from service.exceptions import DependencyUnavailable
 from soundbite import spec
+from soundbite.core import aws
+from soundbite.core.exceptions import DependencyUnavailable
 
 
 class AudioStore:

@@ -1,7 +1,12 @@
-"""The WSGI entry point gunicorn serves: the only module-level app."""
+"""The WSGI entry point gunicorn serves: the only module-level app.
+
+Where the API is assembled: the synthesizer whose voices and formats it offers (its catalog)
+is built here and passed in, so the API never imports the worker.
+"""
 
 from service.api import configure_logging, context, create_app
-from service.config import Settings
+from soundbite.core.config import Settings
+from worker.synth import build_synthesizer
 
 
 def warm_up(app) -> None:
@@ -21,5 +26,5 @@ def warm_up(app) -> None:
 
 settings = Settings.from_env()
 configure_logging(settings)
-app = create_app({"settings": settings})
+app = create_app({"settings": settings, "catalog": build_synthesizer(settings.synthesizer)})
 warm_up(app)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from service.domain import neutralise
-from worker.exceptions import TextRejected, UnsupportedFormat, UnsupportedVoice
+from soundbite.core.domain import neutralise
+from soundbite.core.synth.exceptions import TextRejected, UnsupportedFormat, UnsupportedVoice
 
 
 @dataclass(frozen=True)

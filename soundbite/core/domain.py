@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from service.exceptions import InvalidRequest
 from soundbite import spec
+from soundbite.core.exceptions import InvalidRequest
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")

@@ -13,14 +13,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.idempotency.config import IdempotencyConfig
-from service.idempotency.exceptions import (
+from soundbite.core.idempotency.config import IdempotencyConfig
+from soundbite.core.idempotency.exceptions import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     RecordExists,
 )
-from service.idempotency.persistence.base import IdempotencyStore
-from service.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
+from soundbite.core.idempotency.persistence.base import IdempotencyStore
+from soundbite.core.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
 
 log = logging.getLogger("soundbite.idempotency")
 
