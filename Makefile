@@ -25,6 +25,7 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 verify: setup
