@@ -25,8 +25,8 @@ from migration.exceptions import (
     StoodDownError,
 )
 from migration.executor import Executor, Status, StepResult
-from migration.plan import load_plan
 from migration.preflight import as_dicts, preflight
+from migration.schemas import load_plan
 from migration.status import reconcile as reconcile_phase
 from migration.status import status as read_status
 from migration.target import load_target

@@ -8,7 +8,6 @@ timeline without touching anything. Built-in plans: `default` (production soaks)
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from infra import phases
 from migration.exceptions import PlanError
@@ -204,23 +203,3 @@ def quick_plan() -> Plan:
 
 
 BUILT_IN = {"default": default_plan, "quick": quick_plan}
-
-
-def plan_from_mapping(data: object, source: str = "plan") -> Plan:
-    """Build a plan from parsed JSON/YAML, checked against the plan schema first."""
-    from migration.schemas import plan_from_file
-
-    return plan_from_file(data, source)
-
-
-def load_plan(name_or_path: str) -> Plan:
-    """A built-in plan by name, or a plan file (.json, .yaml, .yml)."""
-    if name_or_path in BUILT_IN:
-        return BUILT_IN[name_or_path]()
-    path = Path(name_or_path)
-    if not path.is_file():
-        raise PlanError(f"no built-in plan and no file named {name_or_path!r} "
-                        f"(built-in: {', '.join(BUILT_IN)})")
-    from migration.schemas import read_document
-
-    return plan_from_mapping(read_document(path, PlanError), path.name)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from migration.exceptions import ConfigError, MigrationError, PlanError
 from migration.judge import JudgeConfig
 from migration.notify import EVENTS, Hook
+from migration.plan import BUILT_IN, VALIDATE, Plan, Step, SyntheticTopUp
 from soundbite import spec
 
 Lane = Literal["ec2", "fargate"]
@@ -93,8 +94,6 @@ class StepFile(_Schema):
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepFile:
-        from migration.plan import VALIDATE
-
         kinds = [self.name == VALIDATE, self.percent is not None, self.weights is not None]
         if sum(kinds) != 1:
             raise ValueError("a step is {name: validate}, {percent: N} or {weights: {...}}")
@@ -150,8 +149,6 @@ class PlanFile(_Schema):
 
 
 def _step(item: StepFile, soak: float):
-    from migration.plan import VALIDATE, Step
-
     step_soak = soak if item.soak_seconds is None else item.soak_seconds
     if item.name == VALIDATE:
         return Step(VALIDATE, 0, step_soak)
@@ -163,10 +160,8 @@ def _step(item: StepFile, soak: float):
     return Step(f"shift-{percent}", percent, step_soak, item.approval)
 
 
-def plan_from_file(data: object, source: str = "plan") -> object:
+def plan_from_mapping(data: object, source: str = "plan") -> object:
     """A `Plan` from a parsed plan file, or PlanError naming the field."""
-    from migration.plan import VALIDATE, Plan, Step
-
     try:
         parsed = PlanFile.model_validate(data)
     except ValidationError as exc:
@@ -178,8 +173,6 @@ def plan_from_file(data: object, source: str = "plan") -> object:
         "ttl_wait_seconds", "metric_lag_seconds", "analysis_interval_seconds", "failure_limit",
         "inconclusive_limit", "consecutive_error_limit", "max_soak_extension_seconds",
         "insync_poll_seconds", "recent_intervals"}, exclude_none=True)
-    from migration.plan import SyntheticTopUp
-
     synthetic = (SyntheticTopUp(parsed.synthetic.rate, parsed.synthetic.max)
                  if parsed.synthetic else None)
     return Plan(parsed.name, tuple(steps), judge=parsed.judge.config(), synthetic=synthetic,
@@ -247,3 +240,14 @@ def target_fields(data: object, source: str) -> dict:
     except ValidationError as exc:
         raise ConfigError(describe(exc, source)) from exc
     return parsed.model_dump(exclude_none=True)
+
+
+def load_plan(name_or_path: str):
+    """A built-in plan by name, or a plan file (.json, .yaml, .yml) checked against its schema."""
+    if name_or_path in BUILT_IN:
+        return BUILT_IN[name_or_path]()
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise PlanError(f"no built-in plan and no file named {name_or_path!r} "
+                        f"(built-in: {', '.join(BUILT_IN)})")
+    return plan_from_mapping(read_document(path, PlanError), path.name)

@@ -15,7 +15,6 @@ from infra.local.stack import LocalStack
 from migration import dns_setup
 from migration.exceptions import PlanError
 from migration.ledger import Ledger
-from migration.plan import load_plan
 from migration.rehearsal import invariants as inv
 from migration.rehearsal.edge import Edge
 from migration.rehearsal.fault_proxy import FaultProxy
@@ -36,6 +35,7 @@ from migration.rehearsal.wiring import (
     write_target_files,
 )
 from migration.router import Route53WeightedRouter
+from migration.schemas import load_plan
 from soundbite import spec
 from soundbite.core.repository import SoundbiteRepository
 

@@ -8,7 +8,7 @@ import pytest
 
 from migration.exceptions import DriftError, LockHeldError
 from migration.executor import Executor, Status
-from migration.plan import plan_from_mapping
+from migration.schemas import plan_from_mapping
 
 from .conftest import EC2, FARGATE, Crash
 

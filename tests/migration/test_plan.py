@@ -5,7 +5,8 @@ import json
 import pytest
 
 from migration.exceptions import PlanError
-from migration.plan import default_plan, load_plan, plan_from_mapping, quick_plan
+from migration.plan import default_plan, quick_plan
+from migration.schemas import load_plan, plan_from_mapping
 
 
 def test_default_plan_timeline_counts_every_wait():

@@ -11,8 +11,8 @@ from infra.automation import PHASE_KEY, PulumiStack, PulumiUnavailableError, sel
 from migration.dns_setup import upsert_weighted_records
 from migration.executor import Executor, Status
 from migration.phase_source import PulumiConfigPhase
-from migration.plan import plan_from_mapping
 from migration.router import PulumiRouter
+from migration.schemas import plan_from_mapping
 from migration.status import config_drift, reconcile
 
 from .conftest import EC2, FARGATE

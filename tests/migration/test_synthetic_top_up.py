@@ -11,7 +11,8 @@ import pytest
 from migration.analysis import synthetic_top_up
 from migration.executor import Executor, Status
 from migration.judge import LaneWindow, Measurements, Outcome, judge
-from migration.plan import SyntheticTopUp, plan_from_mapping, quick_plan
+from migration.plan import SyntheticTopUp, quick_plan
+from migration.schemas import plan_from_mapping
 from migration.synthetic import SoundbiteClient
 
 from .conftest import EC2, FARGATE
