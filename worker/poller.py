@@ -25,10 +25,6 @@ log = logging.getLogger("soundbite.worker")
 SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "SentTimestamp"]
 RECEIVE_BACKOFF_SECONDS = (1, 2, 5, 10)  # after consecutive failed receives
 HEARTBEATS_PER_TIMEOUT = 10  # how often the heartbeat looks, per visibility timeout
-RECEIVER_STOP_SECONDS = 1.0
-"""After the jobs are done, how long the stop waits for a long poll still open. Not its whole
-wait (up to 20 s): SQS answers a long poll as soon as a message is there, so a poll cut short
-almost never holds one, and one it did hold returns after its visibility timeout."""
 
 
 @dataclass
@@ -127,9 +123,11 @@ class Poller:
             for job in unfinished:
                 job.released = True
         self._release([job.message for job in unfinished])
-        # A long poll still open must not hold the stop for its whole wait; what it brings
-        # back while this process lives is released (`_start`).
-        receiver.join(max(0.0, min(deadline - self._now(), RECEIVER_STOP_SECONDS)))
+        # A long poll still open is waited out (within the grace period) and what it brings back
+        # is released at once (`_start`). Abandoning it would not cancel it: SQS would still
+        # hand a message published meanwhile to the dead request, hidden for the whole
+        # visibility timeout (130 s). Local stacks poll for 1-2 s, so they still stop quickly.
+        receiver.join(max(0.0, deadline - self._now()))
         with self._changed:
             self.stats.unfinished_at_exit = len(self._in_flight)
 

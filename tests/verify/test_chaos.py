@@ -247,7 +247,8 @@ def test_redis_going_away_falls_back_and_comes_back(deployment, throwaway_redis)
 def test_a_worker_killed_under_load_loses_no_accepted_soundbite(deployment):
     shorten_visibility(deployment)
     lane = deployment.lane(worker=True)
-    load = LoadGenerator(lane.url, rate=6, create_share=0.6, audio_share=0.0, seed=11)
+    load = LoadGenerator(lane.url, rate=6, create_share=0.6, audio_share=0.0, seed=11,
+                         token=deployment.token())
     load.start()
     try:
         time.sleep(4)
