@@ -2,8 +2,8 @@
 
 A parent that gets SIGTERM or Ctrl-C can stop its children itself; one that gets SIGKILL
 cannot. On Linux the kernel can do it: `PR_SET_PDEATHSIG` asks for a signal when the parent
-dies. Call `die_with_parent()` in the child (as `preexec_fn=die_with_parent` for
-`subprocess.Popen`, or first thing in a `multiprocessing` target). Elsewhere it does
+dies. Call `die_with_parent(parent=<the parent's pid>)` in the child (`bound_to_this_process()`
+makes a `preexec_fn` for `subprocess.Popen`; a `multiprocessing` target calls it first thing). Elsewhere it does
 nothing, and `Children.stop` remains the only way children end.
 
 The kernel's "parent" is the thread that started the child: start children from a thread
@@ -29,23 +29,35 @@ from collections.abc import Callable, Sequence
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig: int = signal.SIGKILL) -> None:
-    """Ask the kernel to send `sig` to this process when its parent dies (Linux only)."""
+def die_with_parent(sig: int = signal.SIGKILL, parent: int | None = None) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (Linux only).
+
+    `parent` is the pid of the process that started this one: if this process already has
+    another parent, that one died before the request took effect and nobody would send the
+    signal, so it is sent now. (Not "is my parent pid 1": in a container the worker itself
+    is pid 1.)"""
     if not sys.platform.startswith("linux"):
         return
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if os.getppid() == 1:
-        # The parent died before the request took effect: nobody would send the signal.
+    if parent is not None and os.getppid() != parent:
         os.kill(os.getpid(), sig)
 
 
+def bound_to_this_process() -> Callable[[], None]:
+    """A `preexec_fn` that binds the child to the process calling this (the parent)."""
+    parent = os.getpid()
+    return lambda: die_with_parent(parent=parent)
+
+
 def _preexec(new_session: bool) -> Callable[[], None]:
+    parent = os.getpid()
+
     def preexec() -> None:
         if new_session:
             os.setsid()
-        die_with_parent()
+        die_with_parent(parent=parent)
 
     return preexec
 

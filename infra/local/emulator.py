@@ -160,7 +160,7 @@ def start(port: int | None = None, host: str = "127.0.0.1", log_path: str | None
     """Start the selected emulator on `host` (loopback) and wait until it answers.
 
     `preexec_fn` runs in the child before the emulator starts (e.g.
-    `soundbite.children.die_with_parent`)."""
+    `soundbite.children.bound_to_this_process()`)."""
     kind = selected(kind)
     port = port or free_port(host)
     env = {**os.environ, **LOCAL_CREDENTIALS}

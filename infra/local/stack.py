@@ -20,7 +20,7 @@ from pathlib import Path
 
 from infra.local import bootstrap, cognito, emulator
 from soundbite import spec
-from soundbite.children import die_with_parent
+from soundbite.children import bound_to_this_process
 
 POOL_FILE = "user-pool.json"
 """Where `soundbite dev` leaves its user pool (in its log directory) for `soundbite dev token`."""
@@ -50,7 +50,7 @@ class Lane:
     def _spawn(self, role: str, argv: list[str]) -> subprocess.Popen:
         log = open(self.log_dir / f"{self.name}-{role}.log", "ab") if self.log_dir else subprocess.DEVNULL  # noqa: SIM115
         return subprocess.Popen(argv, env=self.env, stdout=log, stderr=log, start_new_session=True,
-                                preexec_fn=die_with_parent if self.bound else None)  # noqa: PLW1509
+                                preexec_fn=bound_to_this_process() if self.bound else None)  # noqa: PLW1509
 
     def start_api(self, wait: float = 30.0) -> None:
         self.api = self._spawn("api", [
@@ -122,7 +122,7 @@ class LocalStack:
         if self.log_dir:
             self.log_dir.mkdir(parents=True, exist_ok=True)
         log = str(self.log_dir / "emulator.log") if self.log_dir else None
-        self.emulator = emulator.start(log_path=log, preexec_fn=die_with_parent if self.bound else None)
+        self.emulator = emulator.start(log_path=log, preexec_fn=bound_to_this_process() if self.bound else None)
         try:
             self.data_plane = bootstrap.bootstrap(self.emulator.endpoint, self.environment)
             self.user_pool = cognito.create_pool(self.emulator.client("cognito-idp"),

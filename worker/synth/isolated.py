@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -32,13 +33,13 @@ START_TIMEOUT_SECONDS = 60
 _WARM = "warm"
 
 
-def _serve(build: Callable[[], Synthesizer], conn: Connection) -> None:
+def _serve(build: Callable[[], Synthesizer], conn: Connection, parent: int) -> None:
     """The child: one engine, one request at a time, until the pipe closes."""
     import signal
 
     from soundbite import children
 
-    children.die_with_parent()  # even a parent killed outright takes its engines with it
+    children.die_with_parent(parent=parent)  # a parent killed outright takes its engines along
     # Ctrl-C and a SIGTERM to the whole group are the parent's to handle: it lets this
     # synthesis finish within its grace period, and its own death ends this process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -65,7 +66,7 @@ def _serve(build: Callable[[], Synthesizer], conn: Connection) -> None:
 class _Child:
     def __init__(self, context, build: Callable[[], Synthesizer]) -> None:
         self.conn, child_end = context.Pipe()
-        self.process = context.Process(target=_serve, args=(build, child_end),
+        self.process = context.Process(target=_serve, args=(build, child_end, os.getpid()),
                                        name="soundbite-synthesis", daemon=True)
         self.process.start()
         child_end.close()
