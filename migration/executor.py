@@ -150,10 +150,9 @@ class Executor:
             live = self.e.router.current()
             adopted = self._settle_pending(state, live)
             firing, problems, unreadable = self._health_now()
-            self.ledger.commit("resume", state={"weights": live, "pending": None}, live=live,
-                               previous=state.get("status"), adopted=adopted, alarms=list(firing),
-                               problems=problems, unreadable=unreadable)
-            self._emit("resume", weights=live)
+            self._log("resume", state={"weights": live, "pending": None}, shown={"weights": live},
+                      live=live, previous=state.get("status"), adopted=adopted, alarms=list(firing),
+                      problems=problems, unreadable=unreadable)
             sick_baseline = [a.name for a in map(classify_alarm, firing) if a.severity is Severity.HOLD]
             if sick_baseline:  # never roll back onto a sick EC2 stack: a person decides
                 return self._hold(None, live, "resume found the baseline unhealthy: " + "; ".join(
@@ -283,16 +282,15 @@ class Executor:
         while True:
             live, step = self._next(None)
             if step is None:
-                self.ledger.commit("complete", state={"status": Status.COMPLETE.value, "mode": "done"},
-                                   weights=live)
-                self._emit("complete", weights=live)
+                self._log("complete", state={"status": Status.COMPLETE.value, "mode": "done"},
+                          weights=live)
                 return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
             try:
                 self._require_approval(step)
             except ApprovalRequiredError as exc:
-                self.ledger.commit("awaiting-approval", state={
-                    "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name)
-                self._emit("awaiting-approval", step=step.name, reason=str(exc))
+                self._log("awaiting-approval", state={
+                    "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name,
+                    reason=str(exc))
                 return StepResult(Status.AWAITING_APPROVAL, step.name, live, str(exc))
             result = self._guarded(step, live)
             if result.status is not Status.PROMOTED:
@@ -324,9 +322,8 @@ class Executor:
         if step.is_validation:
             return self._validate(step, live)
         if same_weights(live, step.weights):
-            self.ledger.commit("resoak", state={"status": "soaking", "step": step.name}, step=step.name,
-                               weights=live)
-            self._emit("resoak", step=step.name, weights=live)
+            self._log("resoak", state={"status": "soaking", "step": step.name}, step=step.name,
+                      weights=live)
         else:
             self._move(step.name, live, step.weights)
         self._waiting(step, "dns-ttl", self.e.plan.ttl_wait_seconds)
@@ -341,9 +338,8 @@ class Executor:
 
     def _move(self, name: str, before: dict[str, int], after: dict[str, int]) -> None:
         """A fenced traffic move: written ahead, Route 53 re-read, lease checked after."""
-        self.ledger.commit("shift", state={"pending": {"step": name, "before": before, "after": after}},
-                           step=name, before=before, after=after)
-        self._emit("shift", step=name, weights=after)
+        self._log("shift", state={"pending": {"step": name, "before": before, "after": after}},
+                  shown={"step": name, "weights": after}, step=name, before=before, after=after)
         self._emit("wait", step=name, what="route53-insync", seconds=None, until=None)
         with self.ledger.heartbeat():
             self.e.router.set_weights(after, expect=before)
@@ -420,8 +416,7 @@ class Executor:
             summary = {"transactions": len(runs), "ok": sum(t.ok for t in runs),
                        "requests": sum(t.requests for t in runs),
                        "errors": sum(t.server_errors for t in runs), "total": len(done)}
-            self.ledger.commit("synthetic", step=step.name, **summary)
-            self._emit("synthetic", step=step.name, **summary)
+            self._log("synthetic", step=step.name, **summary)
 
     def _with_synthetic(self, measured: Measurements, windows: Windows,
                         done: list[tuple[float, Transaction]]) -> Measurements:
@@ -446,9 +441,8 @@ class Executor:
         """The validate step: transactions on both direct names (or, without clients, probes of
         their health path); no public traffic on Fargate."""
         analysis = Analysis.for_step(step, self.e.plan, started_at=self.e.now())
-        self.ledger.commit("validate", state={"status": "validating", "step": step.name},
-                           step=step.name, weights=live)
-        self._emit("validate", step=step.name, weights=live)
+        self._log("validate", state={"status": "validating", "step": step.name},
+                  step=step.name, weights=live)
         look = self._transaction_look(analysis) if self.e.direct_clients else self._probe_look()
         verdicts = []
         while True:
@@ -513,11 +507,11 @@ class Executor:
 
     def _promote(self, step: Step, weights: dict[str, int], reason: str, verdicts: list[dict]) -> StepResult:
         promoted = sorted(set(self._promoted()) | {step.name}, key=self._order)
-        self.ledger.commit("promoted", state={
+        self._log("promoted", state={
             "status": Status.PROMOTED.value, "step": step.name, "weights": weights,
             "promoted": promoted, "steps": self._outcome(step.name, "promoted", reason)},
+            shown={"step": step.name, "reason": reason, "weights": weights, "evidence": self._last},
             step=step.name, reason=reason)
-        self._emit("promoted", step=step.name, reason=reason, weights=weights, evidence=self._last)
         return StepResult(Status.PROMOTED, step.name, weights, reason, verdicts)
 
     def _rollback_now(self, reason: str, by_operator: bool = False,
@@ -591,8 +585,8 @@ class Executor:
         state = {"status": Status.HELD.value, "weights": weights, "reason": reason, "mode": "stopped"}
         if name:
             state["steps"] = self._outcome(name, "held", reason)
-        self.ledger.commit("held", state=state, step=name, reason=reason)
-        self._emit("held", step=name, reason=reason, weights=weights, evidence=self._last)
+        self._log("held", state=state, shown={"step": name, "reason": reason, "weights": weights,
+                                              "evidence": self._last}, step=name, reason=reason)
         return StepResult(Status.HELD, name, weights, reason)
 
     # --- measurements ---------------------------------------------------------------------
@@ -654,11 +648,11 @@ class Executor:
     def _record(self, step: Step, verdict: Verdict) -> dict:
         data = verdict.to_dict()
         self._last = data
-        self.ledger.commit("verdict", step=step.name, verdict=data)
-        self._emit("verdict", step=step.name, outcome=verdict.outcome.value, reason=verdict.reason,
-                   lanes=_lanes(data.get("evidence") or {}),
-                   thresholds={"error_rate": self.e.judge_config.error_rate_limit,
-                               "p95_ms": self.e.judge_config.p95_limit_ms})
+        self._log("verdict", shown={
+            "step": step.name, "outcome": verdict.outcome.value, "reason": verdict.reason,
+            "lanes": _lanes(data.get("evidence") or {}),
+            "thresholds": {"error_rate": self.e.judge_config.error_rate_limit,
+                           "p95_ms": self.e.judge_config.p95_limit_ms}}, step=step.name, verdict=data)
         return data
 
     def _outcome(self, name: str, outcome: str, reason: str) -> dict:
@@ -697,6 +691,13 @@ class Executor:
         if step.approval:
             actions.insert(0, "needs approval first")
         return StepResult(Status.DRY_RUN, step.name, live, "nothing changed", actions=actions)
+
+    def _log(self, kind: str, state: dict | None = None, shown: dict | None = None, **data) -> dict:
+        """One call per decision: the ledger's event and state change (one fenced transaction),
+        then the same event shown to people and hooks (`shown` when they see other fields)."""
+        event = self.ledger.commit(kind, state=state, **data)
+        self._emit(kind, **(data if shown is None else shown))
+        return event
 
     def _emit(self, kind: str, **data) -> None:
         with contextlib.suppress(Exception):  # a listener never stops the engine
