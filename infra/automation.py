@@ -75,14 +75,17 @@ class PulumiStack:
                 raise PulumiUnavailableError(MISSING_CLI) from exc
             raise AutomationError(f"cannot set {PHASE_KEY}={phase} on {self.name}: {exc}") from exc
 
-    def outputs(self) -> dict:
-        """The stack's outputs (`pulumi stack output`), name -> object with `.value`."""
+    def _run(self, what: str, call: Callable, moving_traffic: bool = False):
+        """One Automation API call: a missing CLI and any failure become one-line errors."""
         try:
-            return dict(self._stack.outputs())
+            if not moving_traffic:
+                return call()
+            with self._moving_traffic():
+                return call()
         except Exception as exc:
             if _is_missing_cli(exc):
                 raise PulumiUnavailableError(MISSING_CLI) from exc
-            raise AutomationError(f"cannot read the outputs of stack {self.name}: {exc}") from exc
+            raise AutomationError(f"{what} failed on stack {self.name}: {exc}") from exc
 
     @contextlib.contextmanager
     def _moving_traffic(self) -> Iterator[None]:
@@ -97,25 +100,18 @@ class PulumiStack:
         finally:
             env.pop(OVERRIDE_VARIABLE, None)
 
+    def outputs(self) -> dict:
+        """The stack's outputs (`pulumi stack output`), name -> object with `.value`."""
+        return dict(self._run("reading the outputs", self._stack.outputs))
+
     def preview(self, on_output: Callable[[str], None] | None = None) -> dict[str, int]:
         """`pulumi preview`: the planned changes by kind (create, update, delete, same)."""
-        try:
-            with self._moving_traffic():
-                result = self._stack.preview(on_output=on_output)
-        except Exception as exc:
-            if _is_missing_cli(exc):
-                raise PulumiUnavailableError(MISSING_CLI) from exc
-            raise AutomationError(f"pulumi preview failed on stack {self.name}: {exc}") from exc
+        result = self._run("pulumi preview", lambda: self._stack.preview(on_output=on_output),
+                           moving_traffic=True)
         return dict(getattr(result, "change_summary", None) or {})
 
     def up(self, on_output: Callable[[str], None] | None = None) -> UpSummary:
-        try:
-            with self._moving_traffic():
-                result = self._stack.up(on_output=on_output)
-        except Exception as exc:
-            if _is_missing_cli(exc):
-                raise PulumiUnavailableError(MISSING_CLI) from exc
-            raise AutomationError(f"pulumi up failed on stack {self.name}: {exc}") from exc
+        result = self._run("pulumi up", lambda: self._stack.up(on_output=on_output), moving_traffic=True)
         summary = result.summary
         return UpSummary(summary.result, dict(summary.resource_changes or {}))
 
