@@ -7,10 +7,11 @@ import json
 import sys
 from collections.abc import Callable
 
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-stderr = Console(stderr=True)
+from soundbite.console import console
+
+stderr = console(stderr=True)
 
 
 def parser(description: str) -> argparse.ArgumentParser:

@@ -10,7 +10,8 @@ consecutive errors, late inconclusive checks, the deadlines). Nothing here sleep
   `consecutive_error_limit` in a row abort the step and roll back, as Argo Rollouts does.
 - `fail` of severity `hold` (a sick baseline) holds at once: moving traffic would not help.
 - `pass` after the soak time promotes; `inconclusive` past the soak keeps judging until
-  the extension or the inconclusive budget is used up, then holds with the reason.
+  the extension or the inconclusive budget is used up, then holds with the reason. A `fail`
+  at the deadline rolls back (critical) or steps back (soft): a failing canary is never held.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ class Analysis:
         if (decision.action is Action.CONTINUE and verdict.outcome is not Outcome.ERROR
                 and self.elapsed(now) >= self.deadline_seconds):
             label = "validate" if self.validation else self.step_name
+            if verdict.outcome is Outcome.FAIL and not self.validation:
+                # time ran out on a failing canary: never hold traffic on it
+                why = f"{label}: {verdict.reason} (the soak's time ran out while it failed)"
+                return Decision(Action.ROLLBACK if verdict.severity is Severity.CRITICAL
+                                else Action.STEP_BACK, why)
             return Decision(Action.HOLD, f"{label}: {verdict.reason}; soak extension used up")
         return decision
 

@@ -11,7 +11,6 @@ import json
 import sys
 
 import click
-from rich.console import Console
 
 from infra.automation import AutomationError, PulumiUnavailableError
 from migration.exceptions import (
@@ -31,9 +30,10 @@ from migration.status import reconcile as reconcile_phase
 from migration.status import status as read_status
 from migration.target import load_target
 from soundbite import exit_codes
+from soundbite.console import console
 
 Exit = exit_codes.ExitCode
-err = Console(stderr=True, highlight=False)
+err = console(stderr=True)
 STATUS_EXIT = {
     Status.PROMOTED: Exit.OK, Status.COMPLETE: Exit.OK, Status.DRY_RUN: Exit.OK,
     Status.HELD: Exit.HELD, Status.AWAITING_APPROVAL: Exit.HELD, Status.ROLLED_BACK: Exit.ROLLED_BACK,
@@ -48,7 +48,7 @@ ERROR_WORDS = {Exit.HELD: "held", Exit.REFUSED: "refused", Exit.STOOD_DOWN: "sto
                Exit.USAGE: "error", Exit.ERROR: "error"}
 
 
-def _fail(exc: Exception, as_json: bool = False) -> None:
+def fail(exc: Exception, as_json: bool = False) -> None:
     """One line (or one JSON object) and the documented exit code; never a traceback."""
     context = click.get_current_context(silent=True)
     if context is not None and (context.find_root().obj or {}).get("debug"):
@@ -84,7 +84,7 @@ def target_options(func):
                                  environment=environment, stack_file=stack_file, pulumi_dir=pulumi_dir)
             plan = load_plan(plan_name)
         except MigrationError as exc:
-            _fail(exc, kwargs.get("as_json", False))
+            fail(exc, kwargs.get("as_json", False))
         return func(target, plan, **kwargs)
 
     return wrapper
@@ -214,7 +214,7 @@ def init(stack, outputs_file, pulumi_dir, region, out_file, force, as_json):
         data = target_from_outputs(outputs, stack, region, pulumi_dir)
         path = write_target(data, out_file, force)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
         click.echo(json.dumps({"written": str(path), "target": data}, indent=2))
     else:
@@ -241,7 +241,7 @@ def doctor(target, plan, policy, principal, as_json):
         session = boto3.session.Session(region_name=target.region)
         findings = Doctor(target, session, Path(policy) if policy else OPERATOR_POLICY, principal).run()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     ok = all(f.ok is not False for f in findings)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": as_dicts(findings)}, indent=2))
@@ -259,7 +259,7 @@ def preflight_cmd(target, plan, as_json):
     try:
         checks = preflight(_engine(target, plan, quiet=True))
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
         click.echo(json.dumps({"ok": all(c.ok for c in checks), "checks": as_dicts(checks)}, indent=2))
     else:
@@ -292,7 +292,7 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
         with view:
             result = action(Executor(engine), dry_run)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     _finish(result, as_json)
 
 
@@ -351,7 +351,7 @@ def approve(target, plan, step, as_json):
     try:
         name = Executor(_engine(target, plan, quiet=True)).approve(step)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     click.echo(json.dumps({"approved": name}) if as_json else f"approved {name}")
 
 
@@ -374,7 +374,7 @@ def rollback(target, plan, reason, wait_capacity, dry_run, as_json, yes):
         result = Executor(_engine(target, plan, quiet=as_json)).rollback(
             reason, dry_run=dry_run, wait_capacity=wait_capacity)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
     elif dry_run:
@@ -398,7 +398,7 @@ def retry(target, plan, as_json, yes):
     try:
         data = Executor(_engine(target, plan, quiet=True)).retry()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     click.echo(json.dumps(data, indent=2, default=str) if as_json else data["reason"])
 
 
@@ -418,7 +418,7 @@ def resume(target, plan, via, as_json, yes):
         with view:
             result = Executor(engine).resume()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     _finish(result, as_json)
 
 
@@ -489,7 +489,7 @@ def status_cmd(target, plan, as_json, watch, interval, count):
     except KeyboardInterrupt:
         return
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
 
 
 @migrate.command()
@@ -501,7 +501,7 @@ def history(target, plan, limit, as_json):
     try:
         events = _engine(target, plan, quiet=True).ledger.events(limit)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     if as_json:
         click.echo(json.dumps([{**e, "time": _when(e.get("at"))} for e in events], indent=2, default=str))
         return
@@ -526,5 +526,5 @@ def reconcile(target, plan, dry_run, as_json, yes):
             _confirm("Change the stack's migration phase to match Route 53?", yes)
         data = reconcile_phase(engine, dry_run=dry_run)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
-        _fail(exc, as_json)
+        fail(exc, as_json)
     click.echo(json.dumps(data, indent=2) if as_json else data["detail"])

@@ -19,6 +19,8 @@ Fail-safe rules, in order of precedence:
 from __future__ import annotations
 
 import contextlib
+import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -51,7 +53,7 @@ from migration.judge import (
 )
 from migration.plan import Step, weights_for
 from migration.router import check_weights, fargate_percent, same_weights
-from migration.synthetic import Transaction
+from migration.synthetic import Background, Transaction
 
 DLQ_LOOKBACK_SECONDS = 300
 READ_ATTEMPTS = 3
@@ -369,54 +371,65 @@ class Executor:
                    deadline=analysis.started_at + analysis.deadline_seconds)
         dlq_at_start = self._try(lambda: self._dlq(analysis.started_at - lag - DLQ_LOOKBACK_SECONDS,
                                                    analysis.started_at - lag))
-        verdicts, synthetic = [], []
-        while True:
-            self._wait(plan.analysis_interval_seconds)
-            now = self.e.now()
-            windows = analysis.windows(settled_at, now)
-            measured, error = self._read(
-                lambda w=windows: self._measure(step, w, dlq_at_start, analysis.looks_planned))
-            if measured is not None:
-                measured = self._with_synthetic(measured, windows, synthetic)
-            verdict = unmeasured(error) if error is not None else judge(measured, self.e.judge_config)
-            verdicts.append(self._record(step, verdict))
-            decision = analysis.observe(verdict, now)
-            if decision.action is Action.CONTINUE:
-                if verdict.outcome is Outcome.INCONCLUSIVE and measured is not None:
-                    self._top_up(step, analysis, verdict, measured, synthetic)
-                continue
-            if decision.action is Action.PROMOTE:
-                return self._promote(step, step.weights, decision.reason, verdicts)
-            if decision.action is Action.ROLLBACK:
-                return self._with(self._rollback_now(decision.reason), verdicts)
-            if decision.action is Action.STEP_BACK:
-                return self._with(self._step_back(step, decision.reason), verdicts)
-            return self._with(self._hold(step, step.weights, decision.reason), verdicts)
+        verdicts, synthetic = [], self._background()
+        try:
+            while True:
+                self._wait(plan.analysis_interval_seconds)
+                now = self.e.now()
+                windows = analysis.windows(settled_at, now)
+                measured, error = self._read(
+                    lambda w=windows: self._measure(step, w, dlq_at_start, analysis.looks_planned))
+                if measured is not None and synthetic is not None:
+                    self._log_synthetic(step, synthetic)
+                    measured = self._with_synthetic(measured, windows, synthetic.done)
+                verdict = unmeasured(error) if error is not None else judge(measured, self.e.judge_config)
+                verdicts.append(self._record(step, verdict))
+                decision = analysis.observe(verdict, now)
+                if decision.action is Action.CONTINUE:
+                    if verdict.outcome is Outcome.INCONCLUSIVE and measured is not None:
+                        self._top_up(analysis, verdict, measured, synthetic)
+                    continue
+                if decision.action is Action.PROMOTE:
+                    return self._promote(step, step.weights, decision.reason, verdicts)
+                if decision.action is Action.ROLLBACK:
+                    return self._with(self._rollback_now(decision.reason), verdicts)
+                if decision.action is Action.STEP_BACK:
+                    return self._with(self._step_back(step, decision.reason), verdicts)
+                return self._with(self._hold(step, step.weights, decision.reason), verdicts)
+        finally:
+            if synthetic is not None:
+                synthetic.close()
 
-    def _top_up(self, step: Step, analysis: Analysis, verdict: Verdict, measured: Measurements,
-                done: list[tuple[float, Transaction]]) -> None:
-        """Thin traffic: synthetic transactions on the canary's direct name when the real
-        requests will not give the judge its sample before the soak ends (plan: synthetic)."""
+    def _background(self) -> Background | None:
+        """The step's synthetic top-up, when the plan declares one and the canary has a client."""
         top_up, client = self.e.plan.synthetic, self.e.direct_clients.get(FARGATE)
-        if top_up is None or client is None or not verdict.needed_requests:
+        if top_up is None or client is None:
+            return None
+        return Background(client, workers=math.ceil(top_up.rate), now=self.e.now)
+
+    def _top_up(self, analysis: Analysis, verdict: Verdict, measured: Measurements,
+                synthetic: Background | None) -> None:
+        """Thin traffic: synthetic transactions on the canary's direct name when the real
+        requests will not give the judge its sample before the soak ends (plan: synthetic).
+        They run beside the soak; the looks go on meanwhile."""
+        if synthetic is None or not verdict.needed_requests:
             return
         now, span = self.e.now(), max(measured.window_end - measured.window_start, 1e-9)
         real_rate = real_requests(measured) / span
+        done = synthetic.done
         per = (sum(t.requests for _, t in done) / len(done)) if done else REQUESTS_PER_TRANSACTION
-        count = synthetic_top_up(verdict.needed_requests, real_rate,
-                                 analysis.started_at + analysis.soak_seconds - now, top_up.rate,
-                                 self.e.plan.analysis_interval_seconds, len(done), top_up.max, per)
-        batch = []
-        for _ in range(count):
-            batch.append((self.e.now(), client.transaction()))
-            self.ledger.hold()
-        done += batch
-        if batch:
-            runs = [t for _, t in batch]
-            summary = {"transactions": len(runs), "ok": sum(t.ok for t in runs),
-                       "requests": sum(t.requests for t in runs),
-                       "errors": sum(t.server_errors for t in runs), "total": len(done)}
-            self._log("synthetic", step=step.name, **summary)
+        top_up = self.e.plan.synthetic
+        coming = synthetic.in_flight * per  # already on their way to the judge
+        synthetic.submit(synthetic_top_up(
+            math.ceil(verdict.needed_requests - coming), real_rate, analysis.started_at + analysis.soak_seconds - now,
+            top_up.rate, self.e.plan.analysis_interval_seconds, synthetic.submitted, top_up.max, per))
+
+    def _log_synthetic(self, step: Step, synthetic: Background) -> None:
+        runs = [t for _, t in synthetic.collect()]
+        if runs:
+            self._log("synthetic", step=step.name, transactions=len(runs), ok=sum(t.ok for t in runs),
+                      requests=sum(t.requests for t in runs),
+                      errors=sum(t.server_errors for t in runs), total=len(synthetic.done))
 
     def _with_synthetic(self, measured: Measurements, windows: Windows,
                         done: list[tuple[float, Transaction]]) -> Measurements:
@@ -478,9 +491,20 @@ class Executor:
         return look
 
     def _transaction_look(self, analysis: Analysis):
-        """Each look: one transaction per lane, then both lanes' server-side p95 since the step
-        began, read from the metrics (the load balancer's, not the operator's round trip)."""
+        """Each look: the transactions each lane still lacks, all at once on both lanes (a
+        slow queue delays both alike), then both lanes' server-side p95 since the step began,
+        read from the metrics (the load balancer's, not the operator's round trip)."""
         runs: dict[str, list] = {EC2: [], FARGATE: []}
+        wanted = self.e.judge_config.validation_transactions
+
+        def transactions() -> None:
+            missing = max(1, wanted - min(len(done) for done in runs.values()))
+            jobs = [(lane, client) for lane, client in self.e.direct_clients.items()
+                    for _ in range(missing)]
+            with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="validate") as pool:
+                results = list(pool.map(lambda job: job[1].transaction(), jobs))
+            for (lane, _client), result in zip(jobs, results, strict=True):
+                runs.setdefault(lane, []).append(result)
 
         def latency_and_problems() -> tuple[dict[str, LaneWindow], list[str]]:
             now, metrics = self.e.now(), self.e.metrics
@@ -489,8 +513,7 @@ class Executor:
             return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
 
         def look() -> Verdict:
-            for lane, client in self.e.direct_clients.items():
-                runs.setdefault(lane, []).append(client.transaction())
+            transactions()
             read, error = self._read(latency_and_problems)
             if error is not None:
                 return unmeasured(error)
@@ -721,9 +744,10 @@ class Executor:
 
 
 def _plus(window: LaneWindow, extra: LaneWindow) -> LaneWindow:
-    """A lane's window with more requests and errors; its latency stays the metrics' own."""
+    """A lane's window with more requests and errors; its latency (p95, samples and the
+    number of requests they came from) stays the metrics' own."""
     return replace(window, requests=window.requests + extra.requests,
-                   errors=window.errors + extra.errors, latency_samples=None)
+                   errors=window.errors + extra.errors, timed_requests=window.timed)
 
 
 def _lanes(evidence: dict) -> dict:

@@ -119,6 +119,13 @@ class LaneWindow:
     latency_samples: tuple[float, ...] | None = field(default=None, repr=False, compare=False)
     """Per-request latencies where they exist (simulation, synthetic transactions); CloudWatch
     gives only the window's p95, so the rank test is skipped there."""
+    timed_requests: float | None = None
+    """The requests `p95_ms` reflects, where fewer than `requests`: synthetic transactions the
+    metrics cannot see add to the count, never to the latency sample."""
+
+    @property
+    def timed(self) -> float:
+        return self.requests if self.timed_requests is None else self.timed_requests
 
     @property
     def error_rate(self) -> float:
@@ -281,6 +288,22 @@ def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     return found
 
 
+def _leaning_worse(m: Measurements, cfg: JudgeConfig) -> str | None:
+    """A recent window in which the canary already looks worse than the baseline by the
+    smallest regression the judge is sized for, not yet significantly: never a pass on it.
+    (A fault that began a minute ago would otherwise be promoted on its first minute.)"""
+    for w in _windows(m):
+        n, k = int(w.canary.requests), int(w.canary.errors)
+        if not w.recent or n <= 0 or k < max(1, cfg.min_errors):
+            continue
+        p0 = null_rate(w.baseline, cfg)
+        bar = cfg.error_rate_limit if p0 is None else _regressed(p0, cfg)
+        if k / n > bar:
+            return (f"error rate {_pct(k / n)} ({k}/{n}) {w.label}, above {_pct(bar)} but not yet "
+                    "significant: judging on")
+    return None
+
+
 def requests_needed(baseline: LaneWindow | float, cfg: JudgeConfig) -> int:
     """Canary requests at which the cumulative error rule fails, with probability `power`, a
     canary `smallest_regression` worse than the baseline's observed rate (exact, from the rule
@@ -318,8 +341,8 @@ def _latency_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
     found = []
     for w in _windows(m):
         p95 = w.canary.p95_ms
-        if p95 is None or w.canary.requests < cfg.min_requests:
-            continue
+        if p95 is None or w.canary.timed < cfg.min_requests:
+            continue  # a p95 of a handful of requests is their maximum, not a tail
         base = w.baseline.p95_ms
         # Over the objective on its own: the canary's fault. Both lanes over it in the same
         # window: the platform's (a busy host, a slow dependency), which moving traffic back
@@ -422,6 +445,9 @@ def judge(m: Measurements, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
                        f"need {needed - have} more canary requests "
                        f"({have_label}, need {needed} at {base})",
                        needed_requests=needed - have, evidence=evidence)
+    leaning = _leaning_worse(m, cfg)
+    if leaning:
+        return Verdict(Outcome.INCONCLUSIVE, leaning, evidence=evidence)
     p95 = f", p95 {m.canary.p95_ms:.0f} ms" if m.canary.p95_ms is not None else ""
     return Verdict(Outcome.PASS,
                    f"error rate {_pct(m.canary.error_rate)} over {have} canary requests"

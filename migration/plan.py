@@ -57,7 +57,7 @@ class SyntheticTopUp:
             raise PlanError(f"synthetic top-up needs a positive rate and max, got {self.rate}/{self.max}")
 
 
-QUICK_SYNTHETIC = SyntheticTopUp(rate=5.0, max=60)
+QUICK_SYNTHETIC = SyntheticTopUp(rate=2.0, max=60)
 """The rehearsal tops up its 5 % step on a busy machine rather than wait out its soak."""
 
 

@@ -284,3 +284,55 @@ def token_source(auth: dict | None, session=None) -> TokenSource:
     cognito = session.client("cognito-idp") if session is not None else None
     return CognitoPasswordToken(auth["client_id"], auth["username"], auth["password_env"],
                                 client=cognito)
+
+
+class Background:
+    """Synthetic transactions run beside a soak, so its looks keep their schedule.
+
+    `submit(n)` queues n transactions on a few daemon threads (a step that ends leaves the
+    ones still running to finish on their own: they never hold up a rollback or the process's
+    exit); `collect()` returns those finished since the last call, each with the time it was
+    submitted (the window its requests belong to)."""
+
+    def __init__(self, client: SoundbiteClient, workers: int,
+                 now: Callable[[], float] = time.time) -> None:
+        import queue
+        import threading
+
+        self._client, self._now = client, now
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._finished: list[tuple[float, Transaction]] = []
+        self._closed = False
+        self.submitted = 0
+        self.done: list[tuple[float, Transaction]] = []
+        for number in range(max(1, workers)):
+            threading.Thread(target=self._work, name=f"synthetic-{number}", daemon=True).start()
+
+    def submit(self, count: int) -> None:
+        for _ in range(count):
+            self.submitted += 1
+            self._queue.put(self._now())
+
+    @property
+    def in_flight(self) -> int:
+        """Submitted and not yet collected."""
+        return self.submitted - len(self.done)
+
+    def collect(self) -> list[tuple[float, Transaction]]:
+        with self._lock:
+            finished, self._finished = self._finished, []
+        self.done += finished
+        return finished
+
+    def close(self) -> None:
+        """Nothing queued runs any more; the threads end after their current transaction."""
+        self._closed = True
+        for _ in range(64):
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (submitted_at := self._queue.get()) is not None and not self._closed:
+            result = self._client.transaction()
+            with self._lock:
+                self._finished.append((submitted_at, result))

@@ -84,9 +84,9 @@ def inspect(limit: int, as_json: bool) -> None:
     SQS has no read-only receive: each look counts as a receive of the message. The
     receives shown are those before this look.
     """
-    from rich.console import Console
     from rich.table import Table
 
+    from soundbite.console import console as make_console
     from worker.exceptions import WorkerError
 
     redriver = _redriver(_dlq_settings())
@@ -97,7 +97,7 @@ def inspect(limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"count": len(entries), "messages": [e.to_dict() for e in entries]}, indent=2))
         return
-    console = Console()
+    console = make_console()
     if not entries:
         console.print("the DLQ is empty")
         return
@@ -124,9 +124,9 @@ def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
     terminal it asks first unless --yes; "no" exits 5. Unattended (the dev and staging
     schedule) it runs, except in production, which refuses without --yes (exit 5).
     """
-    from rich.console import Console
     from rich.progress import Progress
 
+    from soundbite.console import console as make_console
     from worker.exceptions import RedriveRefused, WorkerError
     from worker.redrive import check_allowed
 
@@ -144,7 +144,7 @@ def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
                 click.echo(f"Error: {exc}", err=True)
                 sys.exit(ExitCode.REFUSED)
     redriver = _redriver(settings)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     try:
         total = min(limit, redriver.depth())
         with Progress(console=console, transient=True, disable=as_json) as progress:
@@ -157,7 +157,7 @@ def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
         click.echo(json.dumps(summary, indent=2))
     else:
         verb = "would redrive" if dry_run else "redriven"
-        out = Console()
+        out = make_console()
         out.print(f"{verb}: {summary['redriven']}  refused: {summary['refused']}  errors: {summary['errors']}")
         for d in report.decisions:
             if d.action != "redrive" or dry_run:

@@ -1,5 +1,5 @@
 """Exit codes of every `soundbite` command, defined once (`migrate` uses all of them,
-`dlq` uses error and refused).
+`dlq` error and refused, `rehearse` usage, broken and interrupted).
 
 | code | meaning |
 |---|---|
@@ -10,6 +10,8 @@
 | 4 | held: inconclusive, soft failure, or an approval gate; a person decides next |
 | 5 | refused: preflight failed, the lock is held, live weights drifted, or the migration is aborted |
 | 6 | stood down: an operator or another run took over mid-step; this run touched nothing after that |
+| 7 | broken: a rehearsal ended with an invariant broken (the toolkit failed its own check) |
+| 130 | interrupted: Ctrl-C or SIGTERM stopped `rehearse` before its end; everything it started is stopped |
 """
 
 from __future__ import annotations
@@ -25,3 +27,5 @@ class ExitCode(IntEnum):
     HELD = 4
     REFUSED = 5
     STOOD_DOWN = 6
+    BROKEN = 7
+    INTERRUPTED = 130

@@ -31,12 +31,11 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"log_dir": log_dir}
         return
-    from rich.console import Console
-
     from infra.local.stack import LocalStack, LocalStackError
+    from soundbite.console import console as make_console
     from soundbite.exit_codes import ExitCode
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if not port_is_free(port):
         click.echo(f"Error: port {port} on 127.0.0.1 is in use; stop what listens there or "
                    f"pass --port", err=True)

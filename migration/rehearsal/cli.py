@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from migration.rehearsal.faults import FaultSyntaxError, parse_fault
+from soundbite.exit_codes import ExitCode
 
 
 def _faults(_ctx, _param, values: tuple[str, ...]):
@@ -48,19 +49,24 @@ def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, 
              as_json) -> None:
     """Rehearse a whole EC2 -> Fargate migration locally: two lanes, an edge, load, the engine.
 
-    Exit code 0 when the run completed and its invariants held (whatever the outcome).
+    Exit code 0 when the run completed and its invariants held (whatever the outcome), 7 when
+    an invariant broke, 2 for a bad plan or option, 130 when interrupted.
     """
-    from rich.console import Console
-
+    from migration.cli import fail
     from migration.exceptions import MigrationError
     from migration.rehearsal.progress import ProgressView
-    from migration.rehearsal.runner import RehearsalOptions
+    from migration.rehearsal.runner import RehearsalInterrupted, RehearsalOptions, checked_plan
     from migration.rehearsal.runner import rehearse as run
+    from soundbite.console import console as make_console
 
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     options = RehearsalOptions(plan=plan_name, faults=faults, rate=rate, seed=seed,
                                drain_timeout=drain_timeout, log_dir=log_dir, report_dir=report_dir,
                                until=until, keep_up=keep_up)
+    try:
+        checked_plan(options)
+    except MigrationError as exc:
+        fail(exc, as_json)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -68,6 +74,9 @@ def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, 
     try:
         with view:
             summary = run(options, view.update, stop)
+    except RehearsalInterrupted as exc:
+        console.print(f"interrupted: {exc}; lanes, edge, load and engine are stopped")
+        sys.exit(ExitCode.INTERRUPTED)
     except (MigrationError, OSError, RuntimeError) as exc:
         raise click.ClickException(f"the rehearsal could not run: {exc}") from exc
     if report_dir:
@@ -76,4 +85,4 @@ def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, 
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
         view.print_summary(summary)
-    sys.exit(0 if summary["ok"] else 1)
+    sys.exit(ExitCode.OK if summary["ok"] else ExitCode.BROKEN)

@@ -8,6 +8,7 @@ client-visible error, retried or not.
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -16,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import urllib3
+
+from soundbite.children import die_with_parent
 
 CREATE_TEXTS = (
     "Welcome to SoundBite, the text to speech service.",
@@ -145,7 +148,9 @@ class LoadGenerator:
             self.stats.audio_bad += not ok
 
 
-def _run_in_child(base_url: str, rate: float, seed: int, stop, conn, token: str = "") -> None:
+def _run_in_child(base_url: str, rate: float, seed: int, stop, conn, token: str = "",
+                  parent: int | None = None) -> None:
+    die_with_parent(parent=parent)
     generator = LoadGenerator(base_url, rate, seed=seed, token=token)
     generator.start()
     stop.wait()
@@ -165,7 +170,7 @@ class LoadProcess:
         self._stop = context.Event()
         self._parent, child = context.Pipe(duplex=False)
         self._process = context.Process(target=_run_in_child, daemon=True,
-                                        args=(base_url, rate, seed, self._stop, child, token))
+                                        args=(base_url, rate, seed, self._stop, child, token, os.getpid()))
         self.stats = LoadStats()
 
     def start(self) -> None:

@@ -11,9 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from infra import phases
+from infra.local import cognito
 from infra.local.stack import LocalStack
 from migration import dns_setup
 from migration.exceptions import PlanError
+from migration.executor import Status
 from migration.ledger import Ledger
 from migration.rehearsal import invariants as inv
 from migration.rehearsal.edge import Edge
@@ -32,6 +34,7 @@ from migration.rehearsal.wiring import (
     ZONE,
     engine_env,
     rehearsal_target,
+    synthetic_password,
     write_target_files,
 )
 from migration.router import Route53WeightedRouter
@@ -140,6 +143,38 @@ def _readable(event: dict) -> dict:
     return event
 
 
+def checked_plan(options: RehearsalOptions):
+    """The plan the options name, with `--until` one of its steps (PlanError otherwise)."""
+    plan = load_plan(options.plan)
+    steps = [step.name for step in plan.steps]
+    if options.until and options.until not in steps:
+        raise PlanError(f"--until {options.until}: plan {plan.name} has steps {', '.join(steps)}")
+    return plan
+
+
+class RehearsalInterrupted(Exception):
+    """Ctrl-C or SIGTERM before the rehearsal's end: everything it started has been stopped."""
+
+
+def _stop_engine_on(stop: threading.Event, supervisor: EngineSupervisor) -> None:
+    """An interruption kills the engine at once (the main thread waits on it) and starts nothing
+    after it; the lanes, edge and load stop as the rehearsal unwinds."""
+    def watch() -> None:
+        stop.wait()
+        supervisor.stop()
+
+    threading.Thread(target=watch, name="rehearsal-stop", daemon=True).start()
+
+
+def _unless(stop: threading.Event, already_asked: bool) -> Callable[[float], None]:
+    """A sleep that an interruption ends (once a kept-up run ends on request, it settles)."""
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds) and not already_asked:
+            raise RehearsalInterrupted("interrupted while settling; the report was not written")
+
+    return sleep
+
+
 def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | None = None,
              stop: threading.Event | None = None) -> dict:
     """Run the whole rehearsal and return its summary (see the README for the fields).
@@ -149,12 +184,13 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
     until `stop` is set, then the run drains and checks its invariants as usual.
     """
     say = progress or (lambda _stage, _data: None)
-    plan = load_plan(options.plan)
+    plan = checked_plan(options)
     steps = [step.name for step in plan.steps]
-    if options.until and options.until not in steps:
-        raise PlanError(f"--until {options.until}: plan {plan.name} has steps {', '.join(steps)}")
     observed = Observed()
-    with LocalStack(environment=ENVIRONMENT, log_dir=options.log_dir, extra_env=LANE_ENV) as stack:
+    stop = stop or threading.Event()
+    # bound: the emulator and lanes die with this process, even when it is killed outright
+    with LocalStack(environment=ENVIRONMENT, log_dir=options.log_dir, extra_env=LANE_ENV,
+                    bound=True) as stack:
         say("lanes", {})
         stack.emulator.client("sqs").set_queue_attributes(
             QueueUrl=stack.data_plane.queue_url,
@@ -174,10 +210,12 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         proxies = {name: FaultProxy(stack.emulator.endpoint, name) for name in ENGINE_SERVICES}
         urls = {name: proxy.start() for name, proxy in proxies.items()}
         target = rehearsal_target(stack, zone_id)
+        secrets = synthetic_password(stack)
         # the engine's copy; the log directory's own appears once a kept-up run is ready
-        files = write_target_files(options.log_dir / "engine", stack, target, edge_url)
+        files = write_target_files(options.log_dir / "engine", stack, target, edge_url, secrets)
         supervisor = EngineSupervisor(files["target"], files["lanes"], options.plan,
-                                      engine_env(stack, urls), options.log_dir)
+                                      engine_env(stack, urls, secrets), options.log_dir)
+        _stop_engine_on(stop, supervisor)
         ledger = Ledger(target.ledger, target.stack, client=stack.emulator.client("dynamodb"))
         route53 = Route53WeightedRouter(zone_id, PUBLIC_NAME, client=stack.emulator.client("route53"))
         watcher = Watcher(route53.current, ledger, observed, say)
@@ -185,8 +223,8 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
                                supervisor.kill, lambda: supervisor.command(
                                    "rollback", "--reason", OPERATOR_REASON, engine=False))
         injector = FaultInjector(options.faults, stack, edge, route53.current, observed.fault, control)
-        load = LoadProcess(edge_url, options.rate, seed=options.seed,
-                           token=stack.token(LOAD_USER))
+        load_token = stack.token(LOAD_USER)
+        load = LoadProcess(edge_url, options.rate, seed=options.seed, token=load_token)
         try:
             load.start()
             watcher.start()
@@ -194,11 +232,12 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
             say("migrating", {"plan": plan.name, "steps": steps})
             supervisor.migrate(options.until, before_restart=lambda run: _lease_ran_out(run, ledger))
             say("cooldown", {"seconds": options.cooldown_seconds})
-            time.sleep(options.cooldown_seconds)
+            if stop.wait(options.cooldown_seconds):
+                raise RehearsalInterrupted("interrupted while migrating; the report was not written")
             if options.keep_up:
-                files = write_target_files(options.log_dir, stack, target, edge_url)
+                files = write_target_files(options.log_dir, stack, target, edge_url, secrets)
                 say("ready", {k: str(v) for k, v in files.items()})
-                (stop or threading.Event()).wait()
+                stop.wait()
         finally:
             injector.stop()
             load.stop()
@@ -211,9 +250,10 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         ids = list(load.stats.accepted.values())
         repo = SoundbiteRepository(stack.data_plane.soundbites_table, ENVIRONMENT,
                                    client=stack.emulator.client("dynamodb"))
-        statuses = settle(repo, ids, options.drain_timeout,
+        statuses = settle(repo, ids, options.drain_timeout, sleep=_unless(stop, options.keep_up),
                           progress=lambda done, total: say("settling", {"done": done, "total": total}))
-        records = count_records(stack.emulator.client("dynamodb"), stack.data_plane.soundbites_table)
+        records = count_records(stack.emulator.client("dynamodb"), stack.data_plane.soundbites_table,
+                                cognito.subject(load_token))
         soundbites = tally(statuses, records, load.stats.key_conflicts)
         compared, mismatches, crashed = _compare_lanes(stack, ids)
         final = route53.current()
@@ -292,15 +332,16 @@ def _weight_at(log: inv.WeightLog, at: float, lane: str) -> int:
 
 
 def _outcome(runs: list[EngineRun], events: list[dict], final: dict[str, int]) -> str:
-    """promoted (all on Fargate, plan complete), rolled_back (all on EC2 after a rollback), held."""
+    """In the engine's status words: promoted (all on Fargate, plan complete), rolled-back (all
+    on EC2 after a rollback), held, awaiting-approval, or the last run's own status."""
     status = runs[-1].result.get("status") if runs else None
-    if final.get(FARGATE, 0) == 100 and status in ("complete", "promoted"):
-        return "promoted"
-    rolled = any(r.result.get("status") == "rolled-back" for r in runs) or any(
+    if final.get(FARGATE, 0) == 100 and status in (Status.COMPLETE, Status.PROMOTED):
+        return Status.PROMOTED.value
+    rolled = any(r.result.get("status") == Status.ROLLED_BACK for r in runs) or any(
         e["kind"] == "rollback" for e in events)
     if final.get(FARGATE, 0) == 0 and rolled:
-        return "rolled_back"
-    return "held" if status in ("held", "awaiting-approval") else (status or "error")
+        return Status.ROLLED_BACK.value
+    return status or "error"
 
 
 def _summary(options, plan, supervisor, final, load, soundbites, observed, edge, ended_at,

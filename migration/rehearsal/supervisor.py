@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from soundbite.children import bound_to_this_process
 from soundbite.exit_codes import ExitCode
 
 KILLED = -signal.SIGKILL
@@ -49,6 +50,8 @@ class EngineSupervisor:
         self.runs: list[EngineRun] = []
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self.stopping = False
+        """Set by `stop`: no command starts after it, and nothing restarts."""
 
     def alive_at(self, at: float) -> bool:
         """Was an engine process (run, advance or resume) running at `at`?"""
@@ -64,19 +67,31 @@ class EngineSupervisor:
         os.killpg(process.pid, signal.SIGKILL)
         return True
 
+    def stop(self) -> None:
+        """The rehearsal is interrupted: kill the engine (if running) and start nothing more."""
+        self.stopping = True
+        self.kill()
+
     def command(self, *args: str, engine: bool = True) -> EngineRun:
         """Run `soundbite migrate ARGS --config target.json --plan PLAN --json --yes` to its end."""
         argv = [*args, "--config", str(self.target_file), "--plan", self.plan, "--json", "--yes"]
         entry = (["-m", "migration.rehearsal.engine_process", str(self.lanes_file)] if engine
                  else ["-m", "soundbite.cli", "migrate"])
         run = EngineRun(args[0], time.time())
+        if self.stopping:
+            run.ended_at, run.exit_code = run.started_at, KILLED
+            return run
         self.runs.append(run)
         with (self.log_dir / "engine.log").open("ab") as log:
+            # A session of its own (a kill reaches its children too), bound to die with us.
             process = subprocess.Popen([sys.executable, *entry, *argv], env=self.env, stdout=subprocess.PIPE,
-                                       stderr=log, start_new_session=True)
+                                       stderr=log, start_new_session=True,
+                                       preexec_fn=bound_to_this_process())  # noqa: PLW1509
             if engine:
                 with self._lock:
                     self._process = process
+                if self.stopping:
+                    self.kill()
             out, _ = process.communicate()
         run.ended_at, run.exit_code = time.time(), process.returncode
         try:
@@ -89,7 +104,7 @@ class EngineSupervisor:
         """The whole plan (or up to `until`); one restart after a kill or a stand-down."""
         command = "run" if until is None else "advance"
         last = self._step(command, until)
-        if last.exit_code in (KILLED, STOOD_DOWN):
+        if last.exit_code in (KILLED, STOOD_DOWN) and not self.stopping:
             if before_restart is not None:
                 before_restart(last)
             last = self.command("resume") if last.exit_code == KILLED else self._step(command, until)
@@ -98,5 +113,5 @@ class EngineSupervisor:
     def _step(self, command: str, until: str | None) -> EngineRun:
         while True:
             last = self.command(command)
-            if command == "run" or last.exit_code != 0 or last.result.get("step") in (until, None):
+            if command == "run" or self.stopping or last.exit_code != 0 or last.result.get("step") in (until, None):
                 return last

@@ -13,8 +13,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from infra.local import cognito
 from infra.local.stack import LocalStack
 from migration.schemas import target_fields
+from migration.synthetic import SYNTHETIC_USER
 from migration.target import Target
 
 ZONE = "soundbite.test"
@@ -22,6 +24,8 @@ PUBLIC_NAME = f"api.{ZONE}"
 ENVIRONMENT = "rehearsal"
 ENGINE_SERVICES = {"cloudwatch": "CLOUDWATCH", "dynamodb": "DYNAMODB", "route53": "ROUTE_53"}
 """The AWS services the engine process reaches through a fault proxy, by botocore's env name."""
+SYNTHETIC_PASSWORD_ENV = "SOUNDBITE_SYNTHETIC_PASSWORD"
+"""Where the engine finds the synthetic user's password, as a production target names it."""
 
 
 def rehearsal_target(stack: LocalStack, zone_id: str, metrics: str = "edge") -> Target:
@@ -31,7 +35,16 @@ def rehearsal_target(stack: LocalStack, zone_id: str, metrics: str = "edge") -> 
         ledger_table=dp.ledger_table, metrics=metrics,
         queue_name=dp.queue_url.rsplit("/", 1)[1], dlq_name=dp.dlq_url.rsplit("/", 1)[1],
         direct_urls={name: lane.url for name, lane in stack.lanes.items()},
+        synthetic_auth={"client_id": stack.user_pool.client_id, "username": SYNTHETIC_USER,
+                        "password_env": SYNTHETIC_PASSWORD_ENV},
     )
+
+
+def synthetic_password(stack: LocalStack) -> dict[str, str]:
+    """The synthetic user, created in the stack's user pool; its password as the engine's
+    environment carries it (the judge's top-up and validate sign in as that user)."""
+    password = cognito.ensure_user(stack.emulator.client("cognito-idp"), stack.user_pool, SYNTHETIC_USER)
+    return {SYNTHETIC_PASSWORD_ENV: password}
 
 
 def target_document(target: Target) -> dict:
@@ -46,19 +59,21 @@ def lane_pids(stack: LocalStack) -> dict[str, dict[str, int]]:
             for name, lane in stack.lanes.items()}
 
 
-def engine_env(stack: LocalStack, proxies: dict[str, str]) -> dict[str, str]:
-    """The engine's environment: the emulator, with each proxied service's endpoint on top."""
+def engine_env(stack: LocalStack, proxies: dict[str, str], secrets: dict[str, str]) -> dict[str, str]:
+    """The engine's environment: the emulator and the synthetic user's password, with each
+    proxied service's endpoint on top."""
     import os
 
-    env = {**os.environ, **stack.emulator.env, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **stack.emulator.env, **secrets, "PYTHONUNBUFFERED": "1"}
     env.update({f"AWS_ENDPOINT_URL_{ENGINE_SERVICES[name]}": url for name, url in proxies.items()})
     return env
 
 
-def write_target_files(directory: Path, stack: LocalStack, target: Target, edge_url: str) -> dict:
+def write_target_files(directory: Path, stack: LocalStack, target: Target, edge_url: str,
+                       secrets: dict[str, str]) -> dict:
     """What a person, a runbook test and the engine process need to act on the rehearsal."""
     directory.mkdir(parents=True, exist_ok=True)
-    variables = {**stack.emulator.env, **stack.data_plane.service_env(),
+    variables = {**stack.emulator.env, **stack.data_plane.service_env(), **secrets,
                  "SOUNDBITE_ZONE_ID": target.zone_id, "SOUNDBITE_RECORD_NAME": target.record_name,
                  "SOUNDBITE_EDGE_URL": edge_url}
     files = {"target": directory / "target.json", "env": directory / "rehearsal.env",

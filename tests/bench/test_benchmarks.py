@@ -105,5 +105,5 @@ def test_rehearsal_short_mode_reports_detection_and_rollback():
     assert row["duration_seconds"] > 0
     assert row["detection_seconds"] is not None and row["rollback_seconds"] is not None
     operator = result["scenarios"]["operator-rollback"]
-    assert operator["outcomes"] == ["rolled_back"] and operator["broken"] == [], operator
+    assert operator["outcomes"] == ["rolled-back"] and operator["broken"] == [], operator
     assert operator["lost"] == 0 and operator["duplicates"] == 0

@@ -53,3 +53,14 @@ def test_pass_promotes_only_after_the_soak_and_inconclusive_holds_at_the_deadlin
     assert b.observe(MAYBE, 47).action is Action.CONTINUE
     held = b.observe(MAYBE, 48)
     assert held.action is Action.HOLD and "soak extension used up" in held.reason
+
+
+def test_a_canary_failing_when_the_soak_runs_out_is_rolled_back_never_held():
+    """Looks slowed to a crawl (a loaded machine, a slow provider): the deadline arrives
+    after one failed look, before the failure limit's second."""
+    late = analysis()
+    assert late.observe(MAYBE, 5).action is Action.CONTINUE
+    decision = late.observe(FAIL, 48)
+    assert decision.action is Action.ROLLBACK and "ran out while it failed" in decision.reason
+    assert analysis().observe(SOFT, 48).action is Action.STEP_BACK
+    assert analysis(validation=True).observe(FAIL, 48).action is Action.HOLD, "validate moves no traffic"

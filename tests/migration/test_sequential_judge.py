@@ -63,6 +63,30 @@ def test_a_late_fault_fails_on_the_recent_window_while_the_cumulative_one_is_cle
     assert "last 60 s" in late.reason and "since the step began" not in late.reason
 
 
+def test_a_recent_window_that_leans_worse_is_never_a_pass():
+    """The first minute of a late fault: 6 errors in 300 is not yet significant at a late
+    look's spent alpha, but the canary already looks 1.9 points worse: judge on, do not promote."""
+    canary, baseline = LaneWindow(3000, 9), LaneWindow(57000, 57)
+    leaning = judge(m(canary, baseline, window_end=660, recent_canary=LaneWindow(300, 6),
+                      recent_baseline=LaneWindow(5700, 6), recent_start=600, looks_planned=40))
+    assert leaning.outcome is Outcome.INCONCLUSIVE, leaning.reason
+    assert "not yet significant" in leaning.reason and "last 60 s" in leaning.reason
+    noisy = judge(m(canary, baseline, window_end=660, recent_canary=LaneWindow(300, 3),
+                    recent_baseline=LaneWindow(5700, 6), recent_start=600, looks_planned=40))
+    assert noisy.outcome is Outcome.PASS, noisy.reason
+
+
+def test_a_fault_starting_two_minutes_before_the_decision_on_the_clock_is_never_promoted():
+    """Only its first minute is visible (the metric lag): the recent window leans worse."""
+    plan = default_plan()
+    start = plan.ttl_wait_seconds + 600 - 120 + plan.metric_lag_seconds
+    fault = simulate.Fault(0.05, 5, 100.0, baseline_error_rate=0.001, starts_at=start)
+    rng = np.random.default_rng(11)
+    actions = [simulate.run_step(simulate.Traffic(fault, rng, 1500), fault, plan).action
+               for _ in range(200)]
+    assert Action.PROMOTE not in actions
+
+
 def test_the_simulated_step_drives_the_engines_analysis_and_catches_a_late_fault():
     plan = default_plan()
     fault = simulate.Fault(0.05, 5, 100.0, starts_at=plan.ttl_wait_seconds + 600 - 120)

@@ -5,6 +5,8 @@ receiver, the emulator's SNS, a command)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -126,3 +128,50 @@ def test_a_hook_plan_entry_needs_exactly_one_target(run_cli):
     plan = {**FAST_PLAN, "notify": [{"events": ["rollback"]}]}
     result = run_cli("plan", plan=plan)
     assert result.exit_code == ExitCode.USAGE and "notify.0" in result.output
+
+
+def soundbite_cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "soundbite.cli", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd)
+
+
+@pytest.mark.parametrize("args", [("--plan", "no-such-plan"), ("--until", "shift-99")],
+                         ids=["unknown plan", "unknown step"])
+def test_rehearse_refuses_a_bad_plan_with_the_usage_code_before_starting_anything(tmp_path, args):
+    result = soundbite_cli("rehearse", "--log-dir", str(tmp_path / "logs"), *args)
+
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), lines
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "logs").exists(), "nothing was started"
+
+
+def test_output_that_is_not_a_terminal_is_never_wrapped(tmp_path):
+    deep = tmp_path / ("a-directory-with-a-long-name-" * 4) / "target.json"
+    result = soundbite_cli("migrate", "status", "--config", str(deep))
+
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) > 120 and str(deep) in lines[0], lines
+
+
+def test_tables_and_lines_printed_to_a_pipe_keep_their_width(monkeypatch):
+    import io
+
+    from rich.table import Table
+
+    from soundbite.console import console
+
+    piped = io.StringIO()
+    monkeypatch.setattr("sys.stdout", piped)
+    out = console()
+    reason = ("held: " + "the canary needs 1041 more requests at the baseline's 0.1 % " * 3).strip()
+    out.print(reason)
+    table = Table("lane", "reason")
+    table.add_row("fargate", reason)
+    out.print(table)
+
+    lines = piped.getvalue().splitlines()
+    assert lines[0] == reason
+    assert sum(reason in line for line in lines) == 2, lines

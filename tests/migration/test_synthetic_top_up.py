@@ -29,7 +29,7 @@ def test_the_shortfall_real_traffic_will_not_fill_is_topped_up_within_rate_and_m
 
 
 def test_the_plan_declares_the_top_up():
-    assert quick_plan().synthetic == SyntheticTopUp(5.0, 60)
+    assert quick_plan().synthetic == SyntheticTopUp(2.0, 60)
     assert plan_from_mapping({"synthetic": {"rate": 2, "max": 30}}).synthetic == SyntheticTopUp(2, 30)
     from migration.exceptions import PlanError
 
@@ -78,7 +78,7 @@ def test_a_thin_canary_is_topped_up_and_promoted(make_engine, traffic, soundbite
     last = result.verdicts[-1]["evidence"]["measurements"]
     assert last["synthetic_canary"]["requests"] >= 3 * made - 3
     entries = [e for e in engine.ledger.events(limit=500) if e.get("kind") == "synthetic"]
-    assert entries and sum(e["transactions"] for e in entries) == made
+    assert entries and 0 < sum(e["transactions"] for e in entries) <= made  # some may still run
 
 
 def test_without_a_top_up_the_same_thin_canary_is_held(make_engine, traffic, soundbite_lanes, clock):
@@ -97,3 +97,48 @@ def test_a_canary_that_fails_its_synthetic_transactions_is_rolled_back(make_engi
     result = Executor(engine).advance()
     assert result.status is Status.ROLLED_BACK, result.reason
     assert engine.router.current() == {EC2: 100, FARGATE: 0}
+
+
+class GatedClient:
+    """A canary client whose transactions wait at a gate the test holds shut."""
+
+    def __init__(self):
+        import threading
+
+        self.gate, self.started = threading.Event(), 0
+
+    def transaction(self):
+        from migration.synthetic import Transaction
+
+        self.started += 1
+        self.gate.wait(60)
+        return Transaction(FARGATE, True, "done", "released", requests=3)
+
+
+@pytest.mark.timeout(120)
+def test_a_stuck_synthetic_transaction_never_stops_the_looks(make_engine, traffic, clock):
+    client = GatedClient()
+    engine = make_engine(plan=quick_plan(), direct_clients={FARGATE: client})
+    traffic().rate = 20
+    engine.ledger.commit("validated", state={"validated": True})
+    try:
+        result = Executor(engine).advance()
+    finally:
+        client.gate.set()
+
+    assert client.started > 0, "the thin canary was topped up"
+    assert result.status is Status.HELD and "more canary requests" in result.reason, result.reason
+    assert len(result.verdicts) > 3, "the soak kept judging while its transactions were stuck"
+
+
+def test_synthetic_requests_the_metrics_cannot_see_never_make_a_latency_sample():
+    """The local edge times only real requests: 146 synthetic ones fill the error sample, and
+    the p95 of the 4 real ones (their maximum) is not judged as a tail."""
+    def look(timed):
+        canary = LaneWindow(150, 0, 950, timed_requests=timed)
+        return judge(Measurements(canary=canary, baseline=LaneWindow(2000, 0, 530),
+                                  intended_share=0.05, synthetic_canary=LaneWindow(146, 0)),
+                     quick_plan().judge)
+
+    assert look(4).outcome is Outcome.PASS, look(4).reason
+    assert look(40).outcome is Outcome.FAIL and "p95 950 ms" in look(40).reason

@@ -67,7 +67,7 @@ def test_a_healthy_run_promotes_to_fargate_with_no_client_errors(tmp_path):
 
 def test_a_5xx_fault_on_fargate_rolls_back_within_the_failure_limit(tmp_path):
     summary = rehearse(tmp_path, "--fault", "fargate:errors=0.3")
-    assert summary["outcome"] == "rolled_back", summary["result_reason"]
+    assert summary["outcome"] == "rolled-back", summary["result_reason"]
     assert summary["final_weights"] == {"ec2": 100, "fargate": 0}
     failed_checks = [e for e in summary["decisions"]
                      if e["kind"] == "verdict" and e.get("outcome") == "fail"]
@@ -83,7 +83,7 @@ def test_a_5xx_fault_on_fargate_rolls_back_within_the_failure_limit(tmp_path):
 
 def test_crashing_the_fargate_api_at_25_percent_rolls_back_and_loses_nothing(tmp_path):
     summary = rehearse(tmp_path, "--fault", "fargate:crash@25")
-    assert summary["outcome"] == "rolled_back", summary["result_reason"]
+    assert summary["outcome"] == "rolled-back", summary["result_reason"]
     assert summary["final_weights"] == {"ec2": 100, "fargate": 0}
     assert "api process exited" in summary["result_reason"]
     assert summary["requests"]["failed_operations"] == 0  # retries with the same key landed
@@ -102,7 +102,7 @@ def test_bad_options_get_a_one_line_error():
 
 def test_killing_the_fargate_worker_rolls_back_and_its_job_still_completes(tmp_path):
     summary = rehearse(tmp_path, "--fault", "fargate:worker-crash@25")
-    assert summary["outcome"] == "rolled_back", summary["result_reason"]
+    assert summary["outcome"] == "rolled-back", summary["result_reason"]
     assert "worker process exited" in summary["result_reason"]
     assert summary["requests"]["client_errors"] == 0  # the API never noticed
     assert_nothing_lost(summary)
@@ -113,7 +113,7 @@ def test_killing_the_fargate_worker_rolls_back_and_its_job_still_completes(tmp_p
 
 def test_an_operators_rollback_mid_soak_is_final(tmp_path):
     summary = rehearse(tmp_path, "--fault", "operator:rollback@5")
-    assert summary["outcome"] == "rolled_back", summary["result_reason"]
+    assert summary["outcome"] == "rolled-back", summary["result_reason"]
     assert summary["final_weights"] == {"ec2": 100, "fargate": 0}
     runs = [(r["command"], r["exit_code"]) for r in summary["engine_runs"]]  # in order of start
     assert runs == [("run", 6), ("rollback", 0), ("run", 5)], "stood down; the restart is refused"
@@ -138,9 +138,9 @@ def test_the_engine_killed_between_route53_and_the_ledger_resumes(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("fault", "outcome", "reason"), [
-    ("control:metrics=down@25", "rolled_back", "could not be measured"),
-    ("control:ledger=down@25", "rolled_back", "control-plane failure"),
-    ("ec2:alarm@25", "rolled_back", "in ALARM"),
+    ("control:metrics=down@25", "rolled-back", "could not be measured"),
+    ("control:ledger=down@25", "rolled-back", "control-plane failure"),
+    ("ec2:alarm@25", "rolled-back", "in ALARM"),
     ("control:metrics=throttle@25", "promoted", "all traffic is on Fargate"),
     ("control:route53=slow@25", "promoted", "all traffic is on Fargate"),
 ])
@@ -149,7 +149,7 @@ def test_each_control_plane_fault_ends_in_its_safe_state(tmp_path, fault, outcom
     assert summary["outcome"] == outcome, summary["result_reason"]
     assert reason in summary["result_reason"]
     assert status(summary)["clients_saw_no_errors"] == "held"
-    if outcome == "rolled_back":
+    if outcome == "rolled-back":
         assert status(summary)["rolled_back_within_failure_limit"] == "held"
     if fault.startswith("control:metrics"):
         assert summary["control_plane_failures"]["cloudwatch"] > 0, "the fault reached the engine"

@@ -1,0 +1,70 @@
+"""`soundbite rehearse` stops with everything it started: on SIGTERM or Ctrl-C mid-migration
+within seconds (exit 130), and even when it is killed outright."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from soundbite.exit_codes import ExitCode
+
+pytestmark = [pytest.mark.timeout(240), pytest.mark.xdist_group("rehearsal")]
+
+
+def start(tmp_path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "soundbite.cli", "rehearse", "--log-dir", str(tmp_path / "logs")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def migrating(process: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
+    """Everything the rehearsal runs, once its engine process is migrating."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        children = psutil.Process(process.pid).children(recursive=True)
+        if any("migration.rehearsal.engine_process" in " ".join(c.cmdline()) for c in children
+               if c.is_running()):
+            return children
+        time.sleep(0.2)
+    pytest.fail(f"no engine process appeared (exit {process.poll()}): {process.stderr.read()[-2000:]}")
+
+
+def still_running(processes: list[psutil.Process], timeout: float) -> list[str]:
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    return [f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in alive if p.is_running()]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_an_interrupted_rehearsal_stops_everything_and_exits_130(tmp_path, sig):
+    process = start(tmp_path)
+    try:
+        children = migrating(process)
+        assert len(children) >= 6, children  # emulator, 2 x (gunicorn, its worker, SoundBite worker), engine, load
+
+        process.send_signal(sig)
+
+        assert process.wait(60) == ExitCode.INTERRUPTED
+        assert "interrupted" in process.stderr.read()
+        assert still_running(children, 10) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_a_rehearsal_killed_outright_takes_its_children_with_it(tmp_path):
+    process = start(tmp_path)
+    children = migrating(process)
+
+    process.kill()
+    process.wait(10)
+
+    left = still_running(children, 15)
+    for child in children:  # do not leave them to the next test
+        if child.is_running():
+            child.kill()
+    assert left == []
