@@ -4,12 +4,17 @@ Runs `soundbite rehearse --json` as a subprocess per scenario: the healthy run a
 fault kind, in the lanes and in the control plane. Reports the median of each summary's
 duration, detection and rollback times, lost and duplicate soundbites, and the outcomes.
 
-    python -m bench.rehearsal [--json] [--short] [--runs N]
+    python -m bench.rehearsal [--json] [--short] [--runs N] [--scenario NAME] [--busy K]
+
+`--busy K` runs K CPU-bound processes beside every rehearsal (both cores busy at K = 2): the
+quick plan must still promote a healthy run, topping up its thin canary sample.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
 import subprocess
 import sys
 import tempfile
@@ -57,11 +62,32 @@ def rehearse(extra: tuple[str, ...]) -> dict:
             **{f: summary.get(f) for f in FIELDS if f not in ("lost", "duplicates")}}
 
 
-def measure(names: tuple[str, ...], runs: int) -> dict:
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def busy(processes: int):
+    """`processes` CPU-bound processes for as long as the block runs."""
+    context = multiprocessing.get_context("spawn")
+    spinning = [context.Process(target=_spin, daemon=True) for _ in range(processes)]
+    for process in spinning:
+        process.start()
+    try:
+        yield
+    finally:
+        for process in spinning:
+            process.kill()
+            process.join()
+
+
+def measure(names: tuple[str, ...], runs: int, hogs: int = 0) -> dict:
     result = {"benchmark": "rehearsal", "machine": machine.describe(),
-              "settings": {"runs": runs, "scenarios": {n: " ".join(SCENARIOS[n]) or "(none)" for n in names}}}
+              "settings": {"runs": runs, "busy_processes": hogs,
+                           "scenarios": {n: " ".join(SCENARIOS[n]) or "(none)" for n in names}}}
     found: dict[str, list[dict]] = {n: [] for n in names}
-    with cli.progress() as bar:
+    with cli.progress() as bar, busy(hogs):
         task = bar.add_task("rehearsal", total=runs * len(names))
         for n in range(runs):
             for name in names:
@@ -89,7 +115,9 @@ def _n(value) -> str:
 
 def markdown(result: dict) -> str:
     s = result["settings"]
-    lines = [f"Rehearsal (`soundbite rehearse`, quick plan), median of {s['runs']} runs.", "",
+    beside = (f", {s['busy_processes']} CPU-bound processes beside each run"
+              if s.get("busy_processes") else "")
+    lines = [f"Rehearsal (`soundbite rehearse`, quick plan), median of {s['runs']} runs{beside}.", "",
              "| scenario | fault | outcome | invariants held | duration s | detection s | rollback s "
              "| lost / duplicates |",
              "|---|---|---|---:|---:|---:|---:|---|"]
@@ -106,18 +134,21 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def run(short: bool = False, runs: int | None = None, names: tuple[str, ...] | None = None) -> dict:
+def run(short: bool = False, runs: int | None = None, names: tuple[str, ...] | None = None,
+        hogs: int = 0) -> dict:
     """The benchmark with its full (or short) settings; what `--json` prints."""
     names = tuple(names or (SHORT_SCENARIOS if short else SCENARIOS))
-    return measure(names, cli.positive_runs(runs, short, FULL_RUNS))
+    return measure(names, cli.positive_runs(runs, short, FULL_RUNS), hogs)
 
 
 def main(argv: list[str] | None = None) -> None:
     p = cli.parser("End-to-end rehearsal duration, detection and rollback times under faults.")
     p.add_argument("--scenario", action="append", choices=tuple(SCENARIOS),
                    help="run only this scenario (repeatable)")
+    p.add_argument("--busy", type=int, default=0, metavar="K",
+                   help="K CPU-bound processes beside every run (2 keeps both cores busy)")
     args = p.parse_args(argv)
-    cli.emit(run(args.short, args.runs, args.scenario), args.json, markdown)
+    cli.emit(run(args.short, args.runs, args.scenario, args.busy), args.json, markdown)
 
 
 if __name__ == "__main__":

@@ -35,13 +35,14 @@ QUICK_MAX_SOAK_EXTENSION_SECONDS = 40
 QUICK_INSYNC_POLL_SECONDS = 0.25
 """Room for the 5 % step to gather its requests when a busy machine slows the clients."""
 QUICK_JUDGE = JudgeConfig(smallest_regression=0.1, min_requests=20, min_errors=2,
-                          p95_limit_ms=1000, p95_min_regression_ms=250)
+                          p95_limit_ms=3000, p95_min_regression_ms=250)
 """Seconds of soak at a few canary requests a second cannot show a one-point regression with
 the power the judge claims: the rehearsal looks for ten points (its faults are larger). Its
 lanes, workers, edge and load share two cores, so a p95 from a few dozen requests swings
-around the 300 ms production objective on a healthy run; locally latency is judged by a
-regression of at least 250 ms against the other lane (the `+400 ms` fault's size) and a
-1 s ceiling."""
+around the 300 ms production objective on a healthy run, and a busy machine takes the whole
+system past a second at 100 % (no other lane to compare with). Locally latency is judged by a
+regression of at least 250 ms against the other lane (the `+400 ms` fault's size, caught at
+the first step), under a 3 s ceiling for a canary gone badly wrong."""
 
 
 @dataclass(frozen=True)

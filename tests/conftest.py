@@ -46,3 +46,21 @@ def fresh_data_plane(aws_env, moto_server):
 @pytest.fixture(scope="session")
 def boto_session(aws_env):
     return boto3.session.Session()
+
+
+@pytest.fixture
+def one_rehearsal_at_a_time():
+    """Whole rehearsals (lanes, workers, edge, load, engine) run one at a time across test
+    processes: two at once on two cores starve each other's judges. A lock file, not only an
+    xdist group, so it holds however the tests are distributed."""
+    import fcntl
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.gettempdir()) / "soundbite-tests-rehearsal.lock"
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

@@ -73,10 +73,13 @@ class LoadGenerator:
         self._thread.start()
 
     def stop(self, wait: bool = True) -> None:
+        """Stop sending: requests already sent finish (their answers are counted); those still
+        queued behind a slow system are never sent (on a busy machine the queue can hold
+        minutes of them, and their tally would be lost to the wait)."""
         self._stop.set()
         if self._thread:
             self._thread.join()
-        self._pool.shutdown(wait=wait)
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def _schedule(self) -> None:
         interval = 1.0 / self.rate

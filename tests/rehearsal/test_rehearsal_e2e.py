@@ -13,16 +13,17 @@ import sys
 import pytest
 
 # One rehearsal at a time: two at once on a 2-core machine starve each other's clients.
-pytestmark = [pytest.mark.timeout(300), pytest.mark.xdist_group("rehearsal")]
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("rehearsal"),
+              pytest.mark.usefixtures("one_rehearsal_at_a_time")]
+RUN_TIMEOUT_SECONDS = 480
 
 
-def rehearse(tmp_path, *args: str) -> dict:
+def rehearse(tmp_path, *args: str, rate: int = 45) -> dict:
     completed = subprocess.run(
-        # 45 req/s: the 5 % step needs its 20 canary requests even when the other test
-        # process loads the two cores.
-        [sys.executable, "-m", "soundbite.cli", "rehearse", "--json", "--rate", "45",
+        # 45 req/s for the faults: the fault's own requests reach the judge quickly
+        [sys.executable, "-m", "soundbite.cli", "rehearse", "--json", "--rate", str(rate),
          "--log-dir", str(tmp_path / "logs"), "--report", str(tmp_path / "report"), *args],
-        capture_output=True, text=True, timeout=280,
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout)
@@ -43,7 +44,7 @@ def assert_nothing_lost(summary: dict) -> None:
 
 
 def test_a_healthy_run_promotes_to_fargate_with_no_client_errors(tmp_path):
-    summary = rehearse(tmp_path)
+    summary = rehearse(tmp_path, rate=30)  # `make rehearse`'s rate: thin canary, topped up
     assert summary["outcome"] == "promoted", summary["result_reason"]
     assert summary["final_weights"] == {"ec2": 0, "fargate": 100}
     assert summary["requests"]["client_errors"] == 0
@@ -81,6 +82,7 @@ def test_a_5xx_fault_on_fargate_rolls_back_within_the_failure_limit(tmp_path):
     assert_nothing_lost(summary)
 
 
+@pytest.mark.slow
 def test_crashing_the_fargate_api_at_25_percent_rolls_back_and_loses_nothing(tmp_path):
     summary = rehearse(tmp_path, "--fault", "fargate:crash@25")
     assert summary["outcome"] == "rolled-back", summary["result_reason"]
@@ -100,6 +102,7 @@ def test_bad_options_get_a_one_line_error():
     assert "Traceback" not in completed.stderr
 
 
+@pytest.mark.slow
 def test_killing_the_fargate_worker_rolls_back_and_its_job_still_completes(tmp_path):
     summary = rehearse(tmp_path, "--fault", "fargate:worker-crash@25")
     assert summary["outcome"] == "rolled-back", summary["result_reason"]
@@ -111,6 +114,7 @@ def test_killing_the_fargate_worker_rolls_back_and_its_job_still_completes(tmp_p
 # --- the control plane's faults: the engine is `soundbite migrate` in its own process ----------
 
 
+@pytest.mark.slow
 def test_an_operators_rollback_mid_soak_is_final(tmp_path):
     summary = rehearse(tmp_path, "--fault", "operator:rollback@5")
     assert summary["outcome"] == "rolled-back", summary["result_reason"]
@@ -122,6 +126,7 @@ def test_an_operators_rollback_mid_soak_is_final(tmp_path):
     assert_nothing_lost(summary)
 
 
+@pytest.mark.slow
 def test_the_engine_killed_between_route53_and_the_ledger_resumes(tmp_path):
     summary = rehearse(tmp_path, "--fault", "engine:crash@5")
     runs = [(r["command"], r["exit_code"]) for r in summary["engine_runs"]]

@@ -13,7 +13,8 @@ import pytest
 
 from soundbite.exit_codes import ExitCode
 
-pytestmark = [pytest.mark.timeout(240), pytest.mark.xdist_group("rehearsal")]
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("rehearsal"),
+              pytest.mark.usefixtures("one_rehearsal_at_a_time")]
 
 
 def start(tmp_path) -> subprocess.Popen:
@@ -39,7 +40,8 @@ def still_running(processes: list[psutil.Process], timeout: float) -> list[str]:
     return [f"{p.pid} {' '.join(p.cmdline()[:4])}" for p in alive if p.is_running()]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)],
+                         ids=["sigterm", "ctrl-c"])
 def test_an_interrupted_rehearsal_stops_everything_and_exits_130(tmp_path, sig):
     process = start(tmp_path)
     try:

@@ -23,7 +23,8 @@ from migration.plan import QUICK_SOAK_SECONDS, quick_plan
 from tests.runbooks import runbook_text as rb
 from tests.runbooks.command_checks import EXAMPLE_STACK_FILE, ROOT
 
-pytestmark = [pytest.mark.timeout(240), pytest.mark.xdist_group("rehearsal")]
+pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("rehearsal"),
+              pytest.mark.usefixtures("one_rehearsal_at_a_time")]
 
 START_TIMEOUT_SECONDS = 150
 COMMAND_TIMEOUT_SECONDS = 60
