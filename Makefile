@@ -21,7 +21,7 @@ rehearse: setup
 	$(BIN)/soundbite rehearse --report rehearsal-report
 
 test: setup
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 lint: setup
 	$(BIN)/ruff check .

@@ -48,19 +48,11 @@ def boto_session(aws_env):
     return boto3.session.Session()
 
 
+
 @pytest.fixture
 def one_rehearsal_at_a_time():
-    """Whole rehearsals (lanes, workers, edge, load, engine) run one at a time across test
-    processes: two at once on two cores starve each other's judges. A lock file, not only an
-    xdist group, so it holds however the tests are distributed."""
-    import fcntl
-    import tempfile
-    from pathlib import Path
+    """The test's whole body is a rehearsal: it waits while another test process rehearses."""
+    from tests.rehearsal_lock import one_rehearsal_at_a_time as lock
 
-    path = Path(tempfile.gettempdir()) / "soundbite-tests-rehearsal.lock"
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with lock():
+        yield

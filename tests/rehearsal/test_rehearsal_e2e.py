@@ -12,19 +12,21 @@ import sys
 
 import pytest
 
+from tests.rehearsal_lock import one_rehearsal_at_a_time
+
 # One rehearsal at a time: two at once on a 2-core machine starve each other's clients.
-pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("rehearsal"),
-              pytest.mark.usefixtures("one_rehearsal_at_a_time")]
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("rehearsal")]
 RUN_TIMEOUT_SECONDS = 480
 
 
 def rehearse(tmp_path, *args: str, rate: int = 45) -> dict:
-    completed = subprocess.run(
-        # 45 req/s for the faults: the fault's own requests reach the judge quickly
-        [sys.executable, "-m", "soundbite.cli", "rehearse", "--json", "--rate", str(rate),
-         "--log-dir", str(tmp_path / "logs"), "--report", str(tmp_path / "report"), *args],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
-    )
+    with one_rehearsal_at_a_time():
+        completed = subprocess.run(
+            # 45 req/s for the faults: the fault's own requests reach the judge quickly
+            [sys.executable, "-m", "soundbite.cli", "rehearse", "--json", "--rate", str(rate),
+             "--log-dir", str(tmp_path / "logs"), "--report", str(tmp_path / "report"), *args],
+            capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
+        )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout)
 
@@ -66,6 +68,7 @@ def test_a_healthy_run_promotes_to_fargate_with_no_client_errors(tmp_path):
     assert shifts == ["shift-5", "shift-25", "shift-50", "shift-100"]
 
 
+@pytest.mark.slow
 def test_a_5xx_fault_on_fargate_rolls_back_within_the_failure_limit(tmp_path):
     summary = rehearse(tmp_path, "--fault", "fargate:errors=0.3")
     assert summary["outcome"] == "rolled-back", summary["result_reason"]
