@@ -306,7 +306,8 @@ class Background:
         self._closed = False
         self.submitted = 0
         self.done: list[tuple[float, Transaction]] = []
-        for number in range(max(1, workers)):
+        self._workers = max(1, workers)
+        for number in range(self._workers):
             threading.Thread(target=self._work, name=f"synthetic-{number}", daemon=True).start()
 
     def submit(self, count: int) -> None:
@@ -328,7 +329,7 @@ class Background:
     def close(self) -> None:
         """Nothing queued runs any more; the threads end after their current transaction."""
         self._closed = True
-        for _ in range(64):
+        for _ in range(self._workers):
             self._queue.put(None)
 
     def _work(self) -> None:

@@ -149,6 +149,43 @@ def test_a_run_taken_over_mid_soak_stands_down_without_touching_traffic(make_eng
     assert [e for e in after if e.get("runId") == "run-a"] == [], "the old run wrote nothing after"
 
 
+@pytest.mark.timeout(120)
+def test_an_operator_rollback_while_synthetic_top_up_is_in_flight_is_final(make_engine, traffic, clock):
+    """The thin canary is topped up; its transactions are stuck at a gate (a slow canary) when
+    the operator rolls back. The run keeps judging, stands down at its next write, and nothing
+    the stuck transactions do afterwards moves traffic."""
+    from migration.plan import quick_plan
+    from migration.synthetic import Transaction
+
+    gate, at_gate = threading.Event(), threading.Event()
+
+    class Stuck:
+        def transaction(self):
+            at_gate.set()
+            gate.wait(60)
+            return Transaction(FARGATE, True, "done", "released late", requests=3)
+
+    engine = make_engine(owner="run-a", plan=quick_plan(), direct_clients={FARGATE: Stuck()})
+    traffic().rate = 20  # one real canary request a second at 5 %: the judge asks for more
+    validated(engine)
+    operator = make_engine(owner="oncall", traffic=False)
+
+    def roll_back_once_topped_up(_start, _end):
+        if at_gate.is_set() and not operator.ledger.read_state().get("abort"):
+            Executor(operator).rollback("operator says no")
+
+    clock.listeners.append(roll_back_once_topped_up)
+    try:
+        with pytest.raises(LeaseLostError):
+            Executor(engine).advance()
+    finally:
+        gate.set()
+    assert engine.router.current() == ALL_ON_EC2
+    assert engine.ledger.read_state()["status"] == "aborted"
+    with pytest.raises(AbortedError, match="operator says no"):
+        Executor(make_engine(owner="run-b")).advance()
+
+
 def test_after_a_rollback_every_move_is_refused_until_retry(make_engine, target_file):
     engine = make_engine()
     validated(engine)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
 
 from soundbite.exit_codes import ExitCode
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.xdist_group("rehearsal"),
               pytest.mark.usefixtures("one_rehearsal_at_a_time")]
@@ -25,14 +25,21 @@ def start(tmp_path) -> subprocess.Popen:
 
 def migrating(process: subprocess.Popen, timeout: float = 180) -> list[psutil.Process]:
     """Everything the rehearsal runs, once its engine process is migrating."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
+    def engine_started() -> list[psutil.Process] | None:
+        if process.poll() is not None:
+            pytest.fail(f"rehearse exited {process.returncode}: {process.stderr.read()[-2000:]}")
         children = psutil.Process(process.pid).children(recursive=True)
-        if any("migration.rehearsal.engine_process" in " ".join(c.cmdline()) for c in children
-               if c.is_running()):
-            return children
-        time.sleep(0.2)
-    pytest.fail(f"no engine process appeared (exit {process.poll()}): {process.stderr.read()[-2000:]}")
+        engine = [c for c in children if "migration.rehearsal.engine_process" in _cmdline(c)]
+        return children if engine else None
+
+    return wait_for(engine_started, timeout, interval=0.2, what="the rehearsal's engine process")
+
+
+def _cmdline(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # ended between the listing and the look
+        return ""
 
 
 def still_running(processes: list[psutil.Process], timeout: float) -> list[str]:

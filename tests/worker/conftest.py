@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -19,6 +18,7 @@ from soundbite.core.domain import CreateRequest, new_soundbite
 from soundbite.core.metrics import MetricsEmitter
 from soundbite.core.publisher import JobPublisher
 from soundbite.core.repository import SoundbiteRepository
+from tests.waiting import wait_for  # noqa: F401 - the worker tests import it from here
 from worker.batch import BatchProcessor
 from worker.factory import build_handler
 from worker.metrics import WorkerMetrics
@@ -48,17 +48,6 @@ class CountingSynthesizer:
     def synthesize(self, text: str, voice: str, fmt: str):
         self.calls.append((text, voice, fmt))
         return self.inner.synthesize(text, voice, fmt)
-
-
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll `condition` until it returns something truthy; fail the test after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
