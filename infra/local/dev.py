@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
+import time
 from pathlib import Path
 
 import click
@@ -40,15 +40,18 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
         click.echo(f"Error: port {port} on 127.0.0.1 is in use; stop what listens there or "
                    f"pass --port", err=True)
         sys.exit(ExitCode.REFUSED)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C and SIGTERM mean the same thing at every moment: stop everything, exit 0. Both
+    # raise KeyboardInterrupt wherever the main thread is (starting, printing the banner,
+    # serving); shutdown itself ignores them, so a second Ctrl-C cannot leave a half-stop.
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = None
     try:
         with console.status("starting the emulator and bootstrapping the data plane"):
-            stack = LocalStack(environment="dev", log_dir=log_dir, bound=True,
-                               extra_env=DEV_ENV).__enter__()
-    except Exception as exc:  # a one-line reason instead of a traceback
-        raise click.ClickException(f"could not start the emulator: {exc}") from exc
-    try:
+            try:
+                stack = LocalStack(environment="dev", log_dir=log_dir, bound=True,
+                                   extra_env=DEV_ENV).__enter__()
+            except Exception as exc:  # a one-line reason instead of a traceback
+                raise click.ClickException(f"could not start the emulator: {exc}") from exc
         with console.status("starting the API" + ("" if no_worker else " and the worker")):
             lane = stack.add_lane("local", port, worker=not no_worker)
         console.print(f"[bold green]SoundBite is up[/] at {lane.url}  (emulator {stack.emulator.endpoint})")
@@ -58,20 +61,26 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
         watched = {"emulator": stack.emulator.process, "API": lane.api}
         if lane.worker is not None:
             watched["worker"] = lane.worker
-        try:
-            while not stop.wait(0.5):
-                for name, process in watched.items():
-                    if process.poll() is not None:
-                        raise click.ClickException(
-                            f"the {name} exited (code {process.returncode}); see {log_dir}/")
-        except KeyboardInterrupt:
-            pass
+        while True:
+            time.sleep(0.5)
+            for name, process in watched.items():
+                if process.poll() is not None:
+                    raise click.ClickException(
+                        f"the {name} exited (code {process.returncode}); see {log_dir}/")
+    except KeyboardInterrupt:
+        pass
     except LocalStackError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        console.print("stopping")
-        stack.stop()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if stack is not None:
+            console.print("stopping")
+            stack.stop()
 
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 DEV_ENV = {
     "SOUNDBITE_DEVELOPMENT": "true",

@@ -163,3 +163,29 @@ def test_dev_stops_everything_when_one_of_its_processes_dies(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_dev_stopped_while_it_starts_exits_0_and_leaves_nothing_behind(tmp_path, sig):
+    """A signal that lands before the banner (the emulator is up, the API is not) stops the
+    same way as one that lands while it serves."""
+    from tests.waiting import wait_for
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "soundbite.cli", "dev", "--port", str(free_port()),
+         "--log-dir", str(tmp_path / "logs")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        emulator = wait_for(lambda: next(iter(descendants(process.pid)), None), timeout=60,
+                            what="the emulator to start")
+        process.send_signal(sig)
+
+        output = process.communicate(timeout=30)[0]
+        assert process.returncode == 0, output
+        assert "Traceback" not in output
+        assert wait_gone([emulator], 10) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+
