@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -21,15 +20,7 @@ from migration import dns_setup
 from migration.exceptions import RouterError
 from migration.health import EcsServiceHealth
 from migration.router import Route53WeightedRouter
-
-
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(interval)
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +156,7 @@ def test_ecs_health_reads_the_services_own_running_count(ministack):
         {"name": "api", "image": "soundbite:test", "memory": 512}])
     ecs.create_service(cluster=cluster, serviceName="api", taskDefinition=family, desiredCount=2)
     health = EcsServiceHealth(cluster, "api", ecs)
-    assert wait_for(lambda: health.running() == 2)
+    wait_for(lambda: health.running() == 2, what="both tasks running")
     assert health.problems() == []
     task = ecs.list_tasks(cluster=cluster, serviceName="api")["taskArns"][0]
     ecs.stop_task(cluster=cluster, task=task, reason="test")

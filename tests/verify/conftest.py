@@ -48,7 +48,8 @@ class Deployment:
             **auth_env(self.emulator.endpoint), "SOUNDBITE_TRUSTED_PROXIES": "1",
             "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
             "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_RATE_LIMIT": FUZZ_RATE_LIMIT,
-            "PYTHONUNBUFFERED": "1", **env,
+            # a 1 s poll wait: an idle worker stops at once when the test ends
+            "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1", **env,
         }
         if endpoint:
             lane_env["AWS_ENDPOINT_URL"] = endpoint
@@ -158,16 +159,6 @@ class Recorder:
     def create(self, text: str = "Chaos is a ladder.", key: str | None = None, **headers) -> Seen:
         return self.request("POST", "/v1/soundbites", json={"text": text, "format": "wav"},
                             headers={"Idempotency-Key": key or str(uuid.uuid4()), **headers})
-
-
-def wait_until(condition, timeout: float, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout:.0f} s")
 
 
 # --- processes -------------------------------------------------------------------------------

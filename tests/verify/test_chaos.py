@@ -19,7 +19,8 @@ import pytest
 from migration.rehearsal.load import LoadGenerator
 from service.api.meta import READINESS_DEADLINE_SECONDS
 from soundbite.core import aws
-from tests.verify.conftest import DelayProxy, Recorder, freeze, thaw, wait_until
+from tests.verify.conftest import DelayProxy, Recorder, freeze, thaw
+from tests.waiting import wait_for
 
 FREEZE_SECONDS = 8
 CALL_BUDGET_SECONDS = aws.MAX_ATTEMPTS * (aws.READ_TIMEOUT_SECONDS + 1)
@@ -134,7 +135,7 @@ def test_a_frozen_emulator_fails_readiness_fast_and_the_stack_recovers_untouched
     # Nothing half-written: every record the API left is one a client was told about, and
     # every one of them is synthesized once the emulator is back.
     try:
-        wait_until(lambda: all_ready(own_deployment, accepted), 60, 0.5,
+        wait_for(lambda: all_ready(own_deployment, accepted), 60, 0.5,
                    "every accepted soundbite ready")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {not_ready(own_deployment, accepted)}") from None
@@ -171,7 +172,7 @@ def test_a_missing_emulator_gets_503_problems_and_recovery_needs_no_restart(own_
     upstream = int(own_deployment.emulator.endpoint.rsplit(":", 1)[1])
     proxy = DelayProxy(upstream, port=port)  # the dependency comes back on the same address
     try:
-        wait_until(lambda: client.request("GET", "/readyz").status == 200, 20, 0.5, "ready again")
+        wait_for(lambda: client.request("GET", "/readyz").status == 200, 20, 0.5, "ready again")
         assert client.create().status == 202
     finally:
         proxy.close()
@@ -237,7 +238,7 @@ def test_redis_going_away_falls_back_and_comes_back(deployment, throwaway_redis)
         client.request("GET", path)
         return any(b"ratelimit" in k for k in redis.keys("*"))
 
-    wait_until(counted_in_redis, 30, 0.5, "counting in Redis again")
+    wait_for(counted_in_redis, 30, 0.5, "counting in Redis again")
     after = client.request("GET", path)
     assert after.status == 200 and int(after.headers["RateLimit-Remaining"]) >= first - 1
 
@@ -263,6 +264,6 @@ def test_a_worker_killed_under_load_loses_no_accepted_soundbite(deployment):
     accepted = set(stats.accepted.values())
     assert len(accepted) >= 10, stats.as_dict()
     assert stats.client_errors == 0 and stats.failed_operations == 0, stats.as_dict()
-    wait_until(lambda: all_ready(deployment, accepted), SHORT_VISIBILITY_SECONDS * 6, 0.5,
+    wait_for(lambda: all_ready(deployment, accepted), SHORT_VISIBILITY_SECONDS * 6, 0.5,
                "every accepted soundbite ready")
     assert {r["id"] for r in records(deployment) if "id" in r} == accepted
