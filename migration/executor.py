@@ -19,15 +19,13 @@ Fail-safe rules, in order of precedence:
 from __future__ import annotations
 
 import contextlib
-import math
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from migration.analysis import REQUESTS_PER_TRANSACTION, Action, Analysis, Windows, synthetic_top_up
+from migration import validation
+from migration.analysis import Action, Analysis
 from migration.engine import EC2, FARGATE, Engine
+from migration.evidence import CONTROL_PLANE_ERRORS, Evidence, one_line
 from migration.exceptions import (
     AbortedError,
     ApprovalRequiredError,
@@ -37,29 +35,13 @@ from migration.exceptions import (
     PlanError,
     StoodDownError,
 )
-from migration.health import merge_windows
-from migration.judge import (
-    LaneWindow,
-    Measurements,
-    Outcome,
-    Severity,
-    Verdict,
-    classify_alarm,
-    judge,
-    judge_probe,
-    judge_validation,
-    real_requests,
-    unmeasured,
-)
+from migration.judge import Outcome, Severity, Verdict, classify_alarm, judge, unmeasured
 from migration.plan import Step, weights_for
 from migration.router import check_weights, fargate_percent, same_weights
-from migration.synthetic import Background, Transaction
+from migration.top_up import TopUp
 
 DLQ_LOOKBACK_SECONDS = 300
-READ_ATTEMPTS = 3
 ABORTED = "aborted"
-CONTROL_PLANE_ERRORS = (MigrationError, ClientError, BotoCoreError, OSError, RuntimeError)
-"""What a failing dependency raises: ours (wrapped), botocore's, sockets', Pulumi's."""
 
 
 class Status(StrEnum):
@@ -93,6 +75,7 @@ class Executor:
         self.ledger = engine.ledger
         self._last: dict | None = None
         """The last verdict, as evidence for the events a person is notified of."""
+        self.evidence = Evidence(engine, wait=self._wait)
         engine.direct_router.on_poll = self.ledger.keep_alive
 
     # --- public commands ------------------------------------------------------------------
@@ -151,7 +134,7 @@ class Executor:
             state = self.ledger.read_state()
             live = self.e.router.current()
             adopted = self._settle_pending(state, live)
-            firing, problems, unreadable = self._health_now()
+            firing, problems, unreadable = self.evidence.health_now()
             self._log("resume", state={"weights": live, "pending": None}, shown={"weights": live},
                       live=live, previous=state.get("status"), adopted=adopted, alarms=list(firing),
                       problems=problems, unreadable=unreadable)
@@ -313,10 +296,10 @@ class Executor:
                 raise  # nothing on Fargate: the error is the whole story
             try:
                 return self._rollback_now(f"{step.name}: control-plane failure, rolled back rather "
-                                          f"than leave Fargate unjudged: {_one_line(exc)}")
+                                          f"than leave Fargate unjudged: {one_line(exc)}")
             except CONTROL_PLANE_ERRORS as failed:
                 raise MigrationError(
-                    f"{step.name}: {_one_line(exc)}; the rollback failed too ({_one_line(failed)}): "
+                    f"{step.name}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
                     f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
                     "run `soundbite migrate rollback` now") from failed
 
@@ -369,25 +352,27 @@ class Executor:
         self._emit("soak", step=step.name, seconds=step.soak_seconds,
                    until=analysis.started_at + step.soak_seconds,
                    deadline=analysis.started_at + analysis.deadline_seconds)
-        dlq_at_start = self._try(lambda: self._dlq(analysis.started_at - lag - DLQ_LOOKBACK_SECONDS,
-                                                   analysis.started_at - lag))
-        verdicts, synthetic = [], self._background()
+        dlq_at_start = Evidence.attempt(lambda: self.evidence.dlq(
+            analysis.started_at - lag - DLQ_LOOKBACK_SECONDS, analysis.started_at - lag))
+        verdicts, top_up = [], TopUp.for_soak(self.e)
         try:
             while True:
                 self._wait(plan.analysis_interval_seconds)
                 now = self.e.now()
                 windows = analysis.windows(settled_at, now)
-                measured, error = self._read(
-                    lambda w=windows: self._measure(step, w, dlq_at_start, analysis.looks_planned))
-                if measured is not None and synthetic is not None:
-                    self._log_synthetic(step, synthetic)
-                    measured = self._with_synthetic(measured, windows, synthetic.done)
+                measured, error = self.evidence.read(lambda w=windows: self.evidence.measure(
+                    step, w, dlq_at_start, analysis.looks_planned))
+                if measured is not None and top_up is not None:
+                    if finished := top_up.finished():
+                        self._log("synthetic", step=step.name, **finished)
+                    measured = top_up.added_to(measured, windows)
                 verdict = unmeasured(error) if error is not None else judge(measured, self.e.judge_config)
                 verdicts.append(self._record(step, verdict))
                 decision = analysis.observe(verdict, now)
                 if decision.action is Action.CONTINUE:
-                    if verdict.outcome is Outcome.INCONCLUSIVE and measured is not None:
-                        self._top_up(analysis, verdict, measured, synthetic)
+                    if (verdict.outcome is Outcome.INCONCLUSIVE and measured is not None
+                            and top_up is not None):
+                        top_up.request(analysis, verdict, measured)
                     continue
                 if decision.action is Action.PROMOTE:
                     return self._promote(step, step.weights, decision.reason, verdicts)
@@ -397,58 +382,8 @@ class Executor:
                     return self._with(self._step_back(step, decision.reason), verdicts)
                 return self._with(self._hold(step, step.weights, decision.reason), verdicts)
         finally:
-            if synthetic is not None:
-                synthetic.close()
-
-    def _background(self) -> Background | None:
-        """The step's synthetic top-up, when the plan declares one and the canary has a client."""
-        top_up, client = self.e.plan.synthetic, self.e.direct_clients.get(FARGATE)
-        if top_up is None or client is None:
-            return None
-        return Background(client, workers=math.ceil(top_up.rate), now=self.e.now)
-
-    def _top_up(self, analysis: Analysis, verdict: Verdict, measured: Measurements,
-                synthetic: Background | None) -> None:
-        """Thin traffic: synthetic transactions on the canary's direct name when the real
-        requests will not give the judge its sample before the soak ends (plan: synthetic).
-        They run beside the soak; the looks go on meanwhile."""
-        if synthetic is None or not verdict.needed_requests:
-            return
-        now, span = self.e.now(), max(measured.window_end - measured.window_start, 1e-9)
-        real_rate = real_requests(measured) / span
-        done = synthetic.done
-        per = (sum(t.requests for _, t in done) / len(done)) if done else REQUESTS_PER_TRANSACTION
-        top_up = self.e.plan.synthetic
-        coming = synthetic.in_flight * per  # already on their way to the judge
-        synthetic.submit(synthetic_top_up(
-            math.ceil(verdict.needed_requests - coming), real_rate, analysis.started_at + analysis.soak_seconds - now,
-            top_up.rate, self.e.plan.analysis_interval_seconds, synthetic.submitted, top_up.max, per))
-
-    def _log_synthetic(self, step: Step, synthetic: Background) -> None:
-        runs = [t for _, t in synthetic.collect()]
-        if runs:
-            self._log("synthetic", step=step.name, transactions=len(runs), ok=sum(t.ok for t in runs),
-                      requests=sum(t.requests for t in runs),
-                      errors=sum(t.server_errors for t in runs), total=len(synthetic.done))
-
-    def _with_synthetic(self, measured: Measurements, windows: Windows,
-                        done: list[tuple[float, Transaction]]) -> Measurements:
-        """The synthetic requests in the look's windows, counted apart; added to the canary's
-        sample only where its metrics do not already count them."""
-        def within(start: float) -> LaneWindow:
-            runs = [t for at, t in done if start <= at <= windows.end]
-            return LaneWindow(sum(t.requests for t in runs), sum(t.server_errors for t in runs))
-
-        total = within(windows.start)
-        if not total.requests:
-            return measured
-        if self.e.synthetic_in_metrics:
-            return replace(measured, synthetic_canary=total)
-        recent = measured.recent_canary
-        if recent is not None:
-            recent = _plus(recent, within(windows.recent_start))
-        return replace(measured, canary=_plus(measured.canary, total), recent_canary=recent,
-                       synthetic_canary=total)
+            if top_up is not None:
+                top_up.close()
 
     def _validate(self, step: Step, live: dict[str, int]) -> StepResult:
         """The validate step: transactions on both direct names (or, without clients, probes of
@@ -456,7 +391,7 @@ class Executor:
         analysis = Analysis.for_step(step, self.e.plan, started_at=self.e.now())
         self._log("validate", state={"status": "validating", "step": step.name},
                   step=step.name, weights=live)
-        look = self._transaction_look(analysis) if self.e.direct_clients else self._probe_look()
+        look = validation.look_for(self.e, self.evidence, analysis)
         verdicts = []
         while True:
             self._wait(self.e.plan.analysis_interval_seconds)
@@ -468,63 +403,6 @@ class Executor:
             if decision.action is Action.PROMOTE:
                 return self._promote(step, live, decision.reason, verdicts)
             return self._with(self._hold(step, live, decision.reason), verdicts)
-
-    def _probe_look(self):
-        canary, baseline = LaneWindow(), LaneWindow()
-
-        def probe() -> tuple[dict[str, LaneWindow], list[str]]:
-            windows = self.e.probe.measure() if self.e.probe is not None else {}
-            return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
-
-        def look() -> Verdict:
-            nonlocal canary, baseline
-            read, error = self._read(probe)
-            if error is not None:
-                return unmeasured(error)
-            windows, problems = read
-            canary = merge_windows(canary, windows.get(FARGATE, LaneWindow()))
-            baseline = merge_windows(baseline, windows.get(EC2, LaneWindow()))
-            # a stack that lost processes is not valid, whatever its probes say
-            return (Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL) if problems
-                    else judge_probe(canary, baseline, self.e.judge_config))
-
-        return look
-
-    def _transaction_look(self, analysis: Analysis):
-        """Each look: the transactions each lane still lacks, all at once on both lanes (a
-        slow queue delays both alike), then both lanes' server-side p95 since the step began,
-        read from the metrics (the load balancer's, not the operator's round trip)."""
-        runs: dict[str, list] = {EC2: [], FARGATE: []}
-        wanted = self.e.judge_config.validation_transactions
-
-        def transactions() -> None:
-            missing = max(1, wanted - min(len(done) for done in runs.values()))
-            jobs = [(lane, client) for lane, client in self.e.direct_clients.items()
-                    for _ in range(missing)]
-            with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="validate") as pool:
-                results = list(pool.map(lambda job: job[1].transaction(), jobs))
-            for (lane, _client), result in zip(jobs, results, strict=True):
-                runs.setdefault(lane, []).append(result)
-
-        def latency_and_problems() -> tuple[dict[str, LaneWindow], list[str]]:
-            now, metrics = self.e.now(), self.e.metrics
-            windows = ({lane: metrics.lane(lane, analysis.started_at, now) for lane in runs}
-                       if metrics else {})
-            return windows, self.e.problems(FARGATE) + self.e.problems(EC2)
-
-        def look() -> Verdict:
-            transactions()
-            read, error = self._read(latency_and_problems)
-            if error is not None:
-                return unmeasured(error)
-            latency, problems = read
-            if problems:
-                return Verdict(Outcome.FAIL, "; ".join(problems), Severity.CRITICAL)
-            return judge_validation(runs[FARGATE], runs[EC2], latency.get(FARGATE),
-                                    latency.get(EC2), self.e.judge_config,
-                                    latency_measured=self.e.synthetic_in_metrics)
-
-        return look
 
     # --- actions --------------------------------------------------------------------------
 
@@ -563,7 +441,7 @@ class Executor:
                 reason=reason, before=before, after=target, actions=actions)
             actions.append("recorded the migration aborted: `soundbite migrate retry` clears it")
         except CONTROL_PLANE_ERRORS as exc:
-            warnings.append(f"traffic is safe on EC2, but the abort was not recorded: {_one_line(exc)}")
+            warnings.append(f"traffic is safe on EC2, but the abort was not recorded: {one_line(exc)}")
         finally:
             if by_operator:
                 self.ledger.release()
@@ -579,7 +457,7 @@ class Executor:
             if self.e.ec2_scaler.ensure_at_least(self.e.ec2_capacity.api):
                 actions.append(f"raised EC2 desired capacity to {self.e.ec2_capacity.api}")
         except CONTROL_PLANE_ERRORS as exc:
-            return [f"traffic is safe on EC2, but its capacity could not be checked: {_one_line(exc)}"]
+            return [f"traffic is safe on EC2, but its capacity could not be checked: {one_line(exc)}"]
         return []
 
     def _wait_for_capacity(self) -> str:
@@ -590,7 +468,7 @@ class Executor:
         deadline = self.e.now() + max(self.e.plan.max_soak_extension_seconds, 60)
         running = None
         while True:
-            running = self._try(scaler.running)
+            running = Evidence.attempt(scaler.running)
             if running is not None and running >= wanted:
                 return f"EC2 has {running} of {wanted} instances in service"
             if self.e.now() >= deadline:
@@ -612,61 +490,7 @@ class Executor:
                                               "evidence": self._last}, step=name, reason=reason)
         return StepResult(Status.HELD, name, weights, reason)
 
-    # --- measurements ---------------------------------------------------------------------
-
-    def _read(self, read):
-        """`(value, None)` from `read`, retried with backoff; `(None, cause)` if it keeps failing."""
-        last = None
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return read(), None
-            except CONTROL_PLANE_ERRORS as exc:
-                last = exc
-                if attempt + 1 < READ_ATTEMPTS:
-                    self._wait(min(2.0 ** attempt, self.e.plan.analysis_interval_seconds / 4))
-        return None, _one_line(last)
-
-    def _try(self, read):
-        try:
-            return read()
-        except CONTROL_PLANE_ERRORS:
-            return None
-
-    def _health_now(self) -> tuple[tuple[str, ...], list[str], list[str]]:
-        unreadable = []
-        try:
-            firing = self.e.firing()
-        except CONTROL_PLANE_ERRORS as exc:
-            firing, unreadable = (), [f"alarms: {_one_line(exc)}"]
-        try:
-            problems = self.e.problems(FARGATE)
-        except CONTROL_PLANE_ERRORS as exc:
-            problems = []
-            unreadable.append(f"fargate health: {_one_line(exc)}")
-        return firing, problems, unreadable
-
-    def _measure(self, step: Step, windows: Windows, dlq_at_start: float | None,
-                 looks_planned: int = 1) -> Measurements:
-        metrics = self.e.metrics
-        start, end = windows.start, windows.end
-
-        def lane(name: str, since: float) -> LaneWindow:
-            return metrics.lane(name, since, end) if metrics else LaneWindow()
-
-        recent = windows.recent_start > start
-        return Measurements(
-            canary=lane(FARGATE, start), baseline=lane(EC2, start), intended_share=step.percent / 100,
-            window_start=start, window_end=end,
-            recent_canary=lane(FARGATE, windows.recent_start) if recent else None,
-            recent_baseline=lane(EC2, windows.recent_start) if recent else None,
-            recent_start=windows.recent_start if recent else None, looks_planned=looks_planned,
-            dlq_messages=self._dlq(start, end), dlq_at_start=dlq_at_start,
-            oldest_message_seconds=metrics.oldest_message_seconds(start, end) if metrics else None,
-            alarms_firing=self.e.firing(), capacity_problems=tuple(self.e.problems(FARGATE)),
-        )
-
-    def _dlq(self, start: float, end: float) -> float | None:
-        return self.e.metrics.dlq_messages(start, end) if self.e.metrics else None
+    # --- records ------------------------------------------------------------------------
 
     def _record(self, step: Step, verdict: Verdict) -> dict:
         data = verdict.to_dict()
@@ -743,13 +567,6 @@ class Executor:
         self.ledger.release()
 
 
-def _plus(window: LaneWindow, extra: LaneWindow) -> LaneWindow:
-    """A lane's window with more requests and errors; its latency (p95, samples and the
-    number of requests they came from) stays the metrics' own."""
-    return replace(window, requests=window.requests + extra.requests,
-                   errors=window.errors + extra.errors, timed_requests=window.timed)
-
-
 def _lanes(evidence: dict) -> dict:
     """Per lane, what the verdict judged: requests, errors and p95 (empty when unmeasured)."""
     measured = evidence.get("measurements") or {}
@@ -763,13 +580,6 @@ def _lanes(evidence: dict) -> dict:
 
 def _weights(weights: dict[str, int]) -> str:
     return " / ".join(f"{lane} {weights.get(lane, 0)}" for lane in (EC2, FARGATE))
-
-
-def _one_line(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 __all__ = ["Executor", "LockHeldError", "Status", "StepResult"]
