@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 
 from bench import cli, machine, stats
 
@@ -98,6 +99,7 @@ def measure(names: tuple[str, ...], runs: int, hogs: int = 0) -> dict:
     result["scenarios"] = {
         name: {**stats.median_of_runs(rows, FIELDS),
                "outcomes": sorted({str(r["outcome"]) for r in rows}),
+               "outcome_counts": dict(Counter(str(r["outcome"]) for r in rows).most_common()),
                "ok_runs": sum(r["ok"] for r in rows), "runs": len(rows),
                "broken": sorted({b for r in rows for b in r.get("broken", [])}),
                "errors": [r["error"] for r in rows if r.get("error")]}
@@ -122,7 +124,9 @@ def markdown(result: dict) -> str:
              "| lost / duplicates |",
              "|---|---|---|---:|---:|---:|---:|---|"]
     for name, row in result["scenarios"].items():
-        lines.append(f"| {name} | {s['scenarios'][name]} | {', '.join(row['outcomes'])} | "
+        outcomes = ", ".join(o if row["runs"] == 1 else f"{o} {n}/{row['runs']}"
+                             for o, n in row["outcome_counts"].items())
+        lines.append(f"| {name} | {s['scenarios'][name]} | {outcomes} | "
                      f"{row['ok_runs']}/{row['runs']} | {_s(row['duration_seconds'])} | "
                      f"{_s(row['detection_seconds'])} | {_s(row['rollback_seconds'])} | "
                      f"{_n(row['lost'])} / {_n(row['duplicates'])} |")

@@ -282,26 +282,43 @@ class Executor:
                 return result
 
     def _guarded(self, step: Step, live: dict[str, int]) -> StepResult:
-        """Run one step; a control-plane failure with traffic on Fargate rolls back, never leaves it."""
+        """Run one step. Any failure with traffic on Fargate rolls back (a dependency's, or a
+        fault of our own: a judge that crashed cannot be trusted to judge on); an interrupt
+        (Ctrl-C, SIGTERM) holds with its reason, for `resume` or `rollback` to pick up."""
         try:
             return self._execute(step, live)
         except (StoodDownError, AbortedError):
             raise
-        except CONTROL_PLANE_ERRORS as exc:
+        except KeyboardInterrupt:
+            self._interrupted(step)
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever failed, Fargate is not left unjudged
             try:
                 now_live = self.e.direct_router.current()
             except CONTROL_PLANE_ERRORS:
                 now_live = None
             if now_live is not None and fargate_percent(now_live) == 0:
                 raise  # nothing on Fargate: the error is the whole story
+            failure = ("control-plane failure" if isinstance(exc, CONTROL_PLANE_ERRORS)
+                       else f"internal error ({type(exc).__name__})")
             try:
-                return self._rollback_now(f"{step.name}: control-plane failure, rolled back rather "
+                return self._rollback_now(f"{step.name}: {failure}, rolled back rather "
                                           f"than leave Fargate unjudged: {one_line(exc)}")
             except CONTROL_PLANE_ERRORS as failed:
                 raise MigrationError(
                     f"{step.name}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
                     f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
                     "run `soundbite migrate rollback` now") from failed
+
+    def _interrupted(self, step: Step) -> None:
+        """Record why nobody judges the canary now (best effort: a second interrupt or a
+        failing ledger leaves the lease to expire, and `resume` takes over as after a crash).
+        A shift caught mid-change stays pending: `resume` settles it first."""
+        with contextlib.suppress(KeyboardInterrupt, *CONTROL_PLANE_ERRORS):
+            live = self.e.direct_router.current()
+            self._hold(step, live, f"interrupted during {step.name} (Ctrl-C or SIGTERM): nothing "
+                       f"judges {fargate_percent(live)}% on Fargate until `soundbite migrate resume` "
+                       "judges on or `soundbite migrate rollback` moves it back")
 
     def _execute(self, step: Step, live: dict[str, int]) -> StepResult:
         if step.is_validation:
@@ -561,7 +578,7 @@ class Executor:
         self.ledger.acquire()
         try:
             yield
-        except Exception:
+        except (Exception, KeyboardInterrupt):  # an interrupt's hold is recorded: no expiry wait
             self.ledger.release()
             raise
         self.ledger.release()

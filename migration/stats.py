@@ -22,11 +22,20 @@ top of the test has less power than the sample size its textbook formula promise
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+
+
+@functools.cache
+def _scipy_stats():
+    """scipy.stats, imported at the first judgement: it takes about a second, which every
+    `soundbite migrate` command (a 3 a.m. `rollback` included) would otherwise pay at start."""
+    from scipy import stats
+
+    return stats
 
 
 def binomial_greater(successes: int, trials: int, rate: float) -> float:
@@ -37,7 +46,7 @@ def binomial_greater(successes: int, trials: int, rate: float) -> float:
         return 0.0
     if rate >= 1.0:
         return 1.0
-    return float(stats.binom.sf(successes - 1, trials, rate))
+    return float(_scipy_stats().binom.sf(successes - 1, trials, rate))
 
 
 def fisher_greater(errors_a: int, total_a: int, errors_b: int, total_b: int) -> float:
@@ -45,7 +54,7 @@ def fisher_greater(errors_a: int, total_a: int, errors_b: int, total_b: int) -> 
     if total_a <= 0 or total_b <= 0:
         return 1.0
     table = [[errors_a, total_a - errors_a], [errors_b, total_b - errors_b]]
-    return float(stats.fisher_exact(table, alternative="greater").pvalue)
+    return float(_scipy_stats().fisher_exact(table, alternative="greater").pvalue)
 
 
 def rate_upper_bound(errors: float, requests: float, confidence: float) -> float | None:
@@ -55,7 +64,7 @@ def rate_upper_bound(errors: float, requests: float, confidence: float) -> float
         return None
     if k >= n:
         return 1.0
-    return float(stats.beta.ppf(confidence, k + 1, n - k))
+    return float(_scipy_stats().beta.ppf(confidence, k + 1, n - k))
 
 
 def _llr_weights(p0: float, p1: float) -> tuple[float, float]:
@@ -137,7 +146,7 @@ def share_p_value(seen: float, total: float, share: float, dispersion: float) ->
         return 1.0
     spread = math.sqrt(max(dispersion, 1.0) * total * share * (1 - share))
     z = abs(seen - total * share) / spread
-    return float(2 * stats.norm.sf(z))
+    return float(2 * _scipy_stats().norm.sf(z))
 
 
 def quantile(samples: Sequence[float], q: float) -> float | None:
@@ -148,7 +157,7 @@ def mann_whitney_greater(canary: Sequence[float], baseline: Sequence[float]) -> 
     """One-sided Mann-Whitney U p-value that canary latencies tend to exceed the baseline's."""
     if len(canary) == 0 or len(baseline) == 0:
         return 1.0
-    return float(stats.mannwhitneyu(canary, baseline, alternative="greater").pvalue)
+    return float(_scipy_stats().mannwhitneyu(canary, baseline, alternative="greater").pvalue)
 
 
 def required_requests(base_rate: float, worse_rate: float, alpha: float, power: float) -> int:
@@ -156,7 +165,7 @@ def required_requests(base_rate: float, worse_rate: float, alpha: float, power: 
     the judge asks for `sequential_requests`, the size of the rule it applies."""
     if worse_rate <= base_rate:
         raise ValueError("the regression to detect must be above the baseline rate")
-    z_alpha, z_beta = stats.norm.ppf(1 - alpha), stats.norm.ppf(power)
+    z_alpha, z_beta = _scipy_stats().norm.ppf(1 - alpha), _scipy_stats().norm.ppf(power)
     spread = (z_alpha * math.sqrt(base_rate * (1 - base_rate))
               + z_beta * math.sqrt(worse_rate * (1 - worse_rate)))
     return math.ceil((spread / (worse_rate - base_rate)) ** 2)

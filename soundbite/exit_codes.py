@@ -1,4 +1,4 @@
-"""Exit codes of every `soundbite` command, defined once (`migrate` uses all of them,
+"""Exit codes of every `soundbite` command, defined once (`migrate` uses all but 7,
 `dlq` error and refused, `rehearse` usage, broken and interrupted).
 
 | code | meaning |
@@ -11,7 +11,7 @@
 | 5 | refused: preflight failed, the lock is held, live weights drifted, or the migration is aborted |
 | 6 | stood down: an operator or another run took over mid-step; this run touched nothing after that |
 | 7 | broken: a rehearsal ended with an invariant broken (the toolkit failed its own check) |
-| 130 | interrupted: Ctrl-C or SIGTERM stopped `rehearse` before its end; everything it started is stopped |
+| 130 | interrupted by Ctrl-C or SIGTERM: `rehearse` stopped everything it started; `migrate advance/shift/run/resume` held the step in progress with that reason and released the lock (`resume` judges on) |
 """
 
 from __future__ import annotations

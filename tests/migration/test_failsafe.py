@@ -97,6 +97,93 @@ def test_a_held_step_is_soaked_again_never_skipped(make_engine, traffic):
     assert (third.status, third.step) == (Status.PROMOTED, "shift-25")
 
 
+def interrupt_when(engine, condition) -> None:
+    """Ctrl-C (KeyboardInterrupt) at the first of the engine's sleeps where `condition()` holds."""
+    sleep = engine.sleep
+
+    def interrupting(seconds: float) -> None:
+        if condition():
+            raise KeyboardInterrupt
+        sleep(seconds)
+
+    engine.sleep = interrupting
+
+
+def test_an_interrupt_mid_soak_holds_with_its_reason_and_resume_judges_on_at_once(make_engine):
+    engine = make_engine()
+    validated(engine)
+    interrupt_when(engine, lambda: "verdict" in kinds(engine))
+
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    state = engine.ledger.read_state()
+    assert state["status"] == "held" and state["steps"]["shift-5"]["outcome"] == "held"
+    assert "interrupted during shift-5" in state["reason"] and "5% on Fargate" in state["reason"]
+    # the lock was released with the hold: a resume need not wait for the lease to run out
+    resumed = Executor(make_engine()).resume()
+    assert (resumed.status, resumed.step) == (Status.PROMOTED, "shift-5")
+
+
+def test_an_internal_error_mid_soak_rolls_back_instead_of_leaving_fargate_unjudged(
+        make_engine, monkeypatch):
+    import migration.executor as executor
+
+    engine = make_engine()
+    validated(engine)
+    looks = {"n": 0}
+    real_judge = executor.judge
+
+    def broken_judge(*args, **kwargs):
+        looks["n"] += 1
+        if looks["n"] == 2:
+            raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'")
+        return real_judge(*args, **kwargs)
+
+    monkeypatch.setattr(executor, "judge", broken_judge)
+    result = Executor(engine).advance()
+
+    assert result.status is Status.ROLLED_BACK
+    assert "internal error (TypeError)" in result.reason and "unjudged" in result.reason
+    assert engine.router.current() == ALL_ON_EC2
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_advance_stopped_by_a_signal_exits_130_in_one_line_and_holds(make_engine, target_file,
+                                                                      tmp_path, sig):
+    import signal
+
+    from tests.waiting import wait_for
+
+    engine = make_engine(traffic=False)
+    validated(engine)
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"name": "slow", "steps": [5, 100], "soak_seconds": 600,
+                                "ttl_wait_seconds": 0, "metric_lag_seconds": 0,
+                                "analysis_interval_seconds": 0.2, "max_soak_extension_seconds": 0}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "soundbite.cli", "migrate", "advance", "--config", target_file(),
+         "--plan", str(plan), "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+    try:
+        wait_for(lambda: process.poll() is not None or "verdict" in kinds(engine), timeout=60,
+                 what="the soak's first verdict")
+        process.send_signal(getattr(signal, sig))
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert process.returncode == ExitCode.INTERRUPTED, stderr
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.splitlines() if line.startswith("interrupted:")], stderr
+    state = engine.ledger.read_state()
+    assert state["status"] == "held" and "interrupted during shift-5" in state["reason"]
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    assert engine.ledger.holder() is None, "the lock was released"
+
+
 # --- an operator's rollback is final ----------------------------------------------------------
 
 
