@@ -76,6 +76,7 @@ class Executor:
         self._last: dict | None = None
         """The last verdict, as evidence for the events a person is notified of."""
         self.evidence = Evidence(engine, wait=self._wait)
+        self._rolling_back = False
         engine.direct_router.on_poll = self.ledger.keep_alive
 
     # --- public commands ------------------------------------------------------------------
@@ -304,7 +305,7 @@ class Executor:
             try:
                 return self._rollback_now(f"{step.name}: {failure}, rolled back rather "
                                           f"than leave Fargate unjudged: {one_line(exc)}")
-            except CONTROL_PLANE_ERRORS as failed:
+            except Exception as failed:  # noqa: BLE001 - the operator must hear it, whatever it was
                 raise MigrationError(
                     f"{step.name}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
                     f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
@@ -313,9 +314,17 @@ class Executor:
     def _interrupted(self, step: Step) -> None:
         """Record why nobody judges the canary now (best effort: a second interrupt or a
         failing ledger leaves the lease to expire, and `resume` takes over as after a crash).
-        A shift caught mid-change stays pending: `resume` settles it first."""
+        A shift caught mid-change stays pending: `resume` settles it first. Nothing is
+        recorded when no traffic is on Fargate, or when the interrupt cut a rollback short: a
+        hold would stand in for the abort it had not yet written, and let the next `advance`
+        move traffic onto the failed canary; unrecorded, the ledger's weights disagree with
+        Route 53's and every move is refused until a person looks."""
+        if self._rolling_back:
+            return
         with contextlib.suppress(KeyboardInterrupt, *CONTROL_PLANE_ERRORS):
             live = self.e.direct_router.current()
+            if fargate_percent(live) == 0:
+                return
             self._hold(step, live, f"interrupted during {step.name} (Ctrl-C or SIGTERM): nothing "
                        f"judges {fargate_percent(live)}% on Fargate until `soundbite migrate resume` "
                        "judges on or `soundbite migrate rollback` moves it back")
@@ -435,6 +444,7 @@ class Executor:
     def _rollback_now(self, reason: str, by_operator: bool = False,
                       live: dict[str, int] | None = None) -> StepResult:
         """Weights first (Route 53 only), then the sticky abort, then EC2 capacity: best effort."""
+        self._rolling_back = True
         router, actions, warnings = self.e.direct_router, [], []
         router.on_poll = lambda: None  # nothing may interrupt a rollback's INSYNC wait
         before = live if live is not None else router.current()

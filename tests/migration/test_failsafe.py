@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.automation import PulumiStack
-from migration.exceptions import AbortedError, LeaseLostError, LockHeldError
+from migration.exceptions import AbortedError, DriftError, LeaseLostError, LockHeldError
 from migration.executor import Executor, Status
 from migration.health import AsgHealth
 from migration.ledger import Ledger
@@ -124,6 +124,33 @@ def test_an_interrupt_mid_soak_holds_with_its_reason_and_resume_judges_on_at_onc
     # the lock was released with the hold: a resume need not wait for the lease to run out
     resumed = Executor(make_engine()).resume()
     assert (resumed.status, resumed.step) == (Status.PROMOTED, "shift-5")
+
+
+def test_an_interrupt_that_cuts_the_judges_rollback_short_never_lets_traffic_back_on_fargate(
+        make_engine, traffic):
+    """Route 53 is back on EC2, the abort not yet written: the interrupt must not record a hold
+    that the next advance would read as 'continue from the last promoted step'."""
+    engine = make_engine()
+    validated(engine)
+    traffic().fault = lambda w: {FARGATE: 0.30} if w.get(FARGATE, 0) >= 5 else {}
+
+    verify = engine.direct_router.verify
+
+    def interrupted_verify(weights):
+        if weights == ALL_ON_EC2:  # the rollback's read-back, after its change landed
+            raise KeyboardInterrupt
+        verify(weights)
+
+    engine.direct_router.verify = interrupted_verify
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+    assert engine.direct_router.current() == ALL_ON_EC2
+    assert engine.ledger.read_state()["status"] != "held"
+
+    later = make_engine()
+    with pytest.raises(DriftError, match="differ from the last weights"):
+        Executor(later).advance()
+    assert later.router.current() == ALL_ON_EC2, "nothing moved traffic back onto the failed canary"
 
 
 def test_an_internal_error_mid_soak_rolls_back_instead_of_leaving_fargate_unjudged(
