@@ -315,9 +315,9 @@ def _sigterm_interrupts():
 
 
 def _interrupted(as_json: bool) -> None:
-    message = ("interrupted: a step in progress is held with this reason (`soundbite migrate "
-               "status` shows where traffic stands); `soundbite migrate resume` judges on, "
-               "`soundbite migrate rollback` moves traffic back")
+    message = ("interrupted: a step that had traffic on Fargate is held with the reason "
+               "'interrupted' (`soundbite migrate status` shows where traffic stands); "
+               "`soundbite migrate resume` judges on, `soundbite migrate rollback` moves it back")
     if as_json:
         click.echo(json.dumps({"status": "interrupted", "message": message,
                                "exit_code": int(Exit.INTERRUPTED)}))
