@@ -24,7 +24,8 @@ SAFE_STATES = {
     "fargate:latency": "rolled back by the judge when p95 exceeds its limit",
     "fargate:crash": "rolled back: the lane's process health is a critical finding",
     "fargate:worker-crash": "rolled back; the killed worker's job completes on the other lane",
-    "ec2:alarm": "rolled back: an alarm in ALARM is a critical finding, whichever stack it names",
+    "ec2:alarm": "held with its reason: a baseline alarm never sends traffic back onto the sick "
+                 "EC2 stack; a person decides",
     "control:metrics=throttle": "judged on: retries absorb the burst or a few checks are `error`; "
                                 "promoted",
     "control:metrics=down": "rolled back through Route 53 after the consecutive-error limit",
@@ -34,7 +35,7 @@ SAFE_STATES = {
                          "is refused (exit 5) until `retry`",
     "engine:crash": "promoted: `resume` finds the change reached Route 53, adopts it and judges on",
 }
-ROLLS_BACK = {"fargate:errors", "fargate:crash", "fargate:worker-crash", "ec2:alarm",
+ROLLS_BACK = {"fargate:errors", "fargate:crash", "fargate:worker-crash",
               "control:metrics=down", "control:ledger=down", "operator:rollback"}
 """Kinds whose documented safe state is all traffic on EC2."""
 

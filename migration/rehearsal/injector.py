@@ -18,7 +18,9 @@ THROTTLE_SECONDS = 8.0
 not the engine's consecutive-error limit."""
 SLOW_INSYNC_SECONDS = spec.LEDGER_LEASE_SECONDS + 5
 """A Route 53 change reports PENDING this long: later than the ledger's lease would last."""
-BASELINE_ALARM = "baseline-5xx"
+BASELINE_ALARM = f"{spec.STACKS[0]}-error-rate"
+"""After the alarm prefix, the name the stack gives the baseline's error-rate alarm
+(`<prefix>-ec2-error-rate`), so the engine classifies it exactly as in production."""
 
 
 @dataclass

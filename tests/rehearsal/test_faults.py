@@ -2,7 +2,7 @@
 
 import pytest
 
-from migration.rehearsal.faults import SAFE_STATES, Fault, FaultSyntaxError, parse_fault
+from migration.rehearsal.faults import ROLLS_BACK, SAFE_STATES, Fault, FaultSyntaxError, parse_fault
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -63,3 +63,17 @@ def test_every_fault_kind_documents_its_safe_state():
              "ec2:alarm", "control:metrics=throttle", "control:metrics=down", "control:ledger=down",
              "control:route53=slow", "operator:rollback", "engine:crash"]
     assert sorted(parse_fault(k).name for k in kinds) == sorted(SAFE_STATES)
+
+
+def test_the_baseline_alarm_fault_fires_the_alarm_the_stack_creates_and_the_engine_holds_on_it():
+    from infra.components.observability import stack_alarm_names
+    from migration.judge import Severity, classify_alarm
+    from migration.rehearsal.injector import BASELINE_ALARM
+    from migration.target import Target
+
+    target = Target(stack="dev", zone_id="Z1", record_name="api.example.com", environment="local")
+    name = f"{target.alarms}{BASELINE_ALARM}"  # what the injector sets to ALARM
+
+    assert name == stack_alarm_names("soundbite-local", "ec2")[0] == "soundbite-local-ec2-error-rate"
+    assert classify_alarm(name).severity is Severity.HOLD
+    assert "ec2:alarm" not in ROLLS_BACK and SAFE_STATES["ec2:alarm"].startswith("held")

@@ -148,7 +148,7 @@ def test_the_engine_killed_between_route53_and_the_ledger_resumes(tmp_path):
 @pytest.mark.parametrize(("fault", "outcome", "reason"), [
     ("control:metrics=down@25", "rolled-back", "could not be measured"),
     ("control:ledger=down@25", "rolled-back", "control-plane failure"),
-    ("ec2:alarm@25", "rolled-back", "in ALARM"),
+    ("ec2:alarm@25", "held", "the baseline is unhealthy"),
     ("control:metrics=throttle@25", "promoted", "all traffic is on Fargate"),
     ("control:route53=slow@25", "promoted", "all traffic is on Fargate"),
 ])
