@@ -11,7 +11,7 @@
 | 5 | refused: preflight failed, the lock is held, live weights drifted, or the migration is aborted |
 | 6 | stood down: an operator or another run took over mid-step; this run touched nothing after that |
 | 7 | broken: a rehearsal ended with an invariant broken (the toolkit failed its own check) |
-| 130 | interrupted by Ctrl-C or SIGTERM: `rehearse` stopped everything it started; `migrate advance/shift/run/resume` held the step in progress with that reason and released the lock (`resume` judges on) |
+| 130 | interrupted by Ctrl-C or SIGTERM: `rehearse` stopped everything it started; `migrate advance/shift/run/resume` held a step that had traffic on Fargate with that reason and released the lock (`resume` judges on) |
 """
 
 from __future__ import annotations
