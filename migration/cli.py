@@ -6,10 +6,8 @@ and a plan (`--plan default|quick|FILE`); AWS endpoints come from boto3's enviro
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import signal
 import sys
 
 import click
@@ -33,6 +31,7 @@ from migration.status import status as read_status
 from migration.target import load_target
 from soundbite import exit_codes
 from soundbite.console import console
+from soundbite.interrupts import sigterm_interrupts
 
 Exit = exit_codes.ExitCode
 err = console(stderr=True)
@@ -291,27 +290,13 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
             for line in preview.actions:
                 err.print(f"  would: {line}", soft_wrap=True, highlight=False)
             _confirm(question, yes)
-        with view, _sigterm_interrupts():
+        with view, sigterm_interrupts():
             result = action(Executor(engine), dry_run)
     except KeyboardInterrupt:
         _interrupted(as_json)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         fail(exc, as_json)
     _finish(result, as_json)
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts():
-    """SIGTERM (a supervisor or a CI runner stopping the run) means what Ctrl-C means: the
-    step in progress is held with its reason and the lease released."""
-    def interrupt(*_):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _interrupted(as_json: bool) -> None:
@@ -445,7 +430,7 @@ def resume(target, plan, via, as_json, yes):
     view = LiveView(err, mode="json" if as_json else "auto")
     try:
         engine = _engine(target, plan, via=via, view=view)
-        with view, _sigterm_interrupts():
+        with view, sigterm_interrupts():
             result = Executor(engine).resume()
     except KeyboardInterrupt:
         _interrupted(as_json)

@@ -322,12 +322,17 @@ class Executor:
         if self._rolling_back:
             return
         with contextlib.suppress(KeyboardInterrupt, *CONTROL_PLANE_ERRORS):
-            live = self.e.direct_router.current()
-            if fargate_percent(live) == 0:
-                return
+            try:
+                live = self.e.direct_router.current()
+            except CONTROL_PLANE_ERRORS as exc:  # hold anyway; the ledger keeps its weights
+                live, share = None, f"an unknown share (Route 53 unreadable: {one_line(exc)})"
+            else:
+                if fargate_percent(live) == 0:
+                    return
+                share = f"{fargate_percent(live)}%"
             self._hold(step, live, f"interrupted during {step.name} (Ctrl-C or SIGTERM): nothing "
-                       f"judges {fargate_percent(live)}% on Fargate until `soundbite migrate resume` "
-                       "judges on or `soundbite migrate rollback` moves it back")
+                       f"judges {share} on Fargate until `soundbite migrate resume` judges on or "
+                       "`soundbite migrate rollback` moves it back")
 
     def _execute(self, step: Step, live: dict[str, int]) -> StepResult:
         if step.is_validation:
@@ -508,14 +513,17 @@ class Executor:
         self._move(f"{step.name}-step-back", step.weights, target)
         return self._hold(step, target, f"stepped back to {_weights(target)}: {reason}")
 
-    def _hold(self, step: Step | None, weights: dict[str, int], reason: str) -> StepResult:
+    def _hold(self, step: Step | None, weights: dict[str, int] | None, reason: str) -> StepResult:
+        """Held with its reason; `weights` None (unreadable) leaves the ledger's own."""
         name = step.name if step else None
-        state = {"status": Status.HELD.value, "weights": weights, "reason": reason, "mode": "stopped"}
+        state = {"status": Status.HELD.value, "reason": reason, "mode": "stopped"}
+        if weights is not None:
+            state["weights"] = weights
         if name:
             state["steps"] = self._outcome(name, "held", reason)
         self._log("held", state=state, shown={"step": name, "reason": reason, "weights": weights,
                                               "evidence": self._last}, step=name, reason=reason)
-        return StepResult(Status.HELD, name, weights, reason)
+        return StepResult(Status.HELD, name, weights or {}, reason)
 
     # --- records ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from soundbite import spec
+from soundbite.interrupts import sigterm_interrupts
 
 
 @click.group(invoke_without_command=True)
@@ -31,7 +32,6 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"log_dir": log_dir}
         return
-    from infra.local.stack import LocalStack, LocalStackError
     from soundbite.console import console as make_console
     from soundbite.exit_codes import ExitCode
 
@@ -43,7 +43,13 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
     # Ctrl-C and SIGTERM mean the same thing at every moment: stop everything, exit 0. Both
     # raise KeyboardInterrupt wherever the main thread is (starting, printing the banner,
     # serving); shutdown itself ignores them, so a second Ctrl-C cannot leave a half-stop.
-    signal.signal(signal.SIGTERM, _interrupt)
+    with sigterm_interrupts():
+        _serve(console, port, no_worker, log_dir)
+
+
+def _serve(console, port: int, no_worker: bool, log_dir: Path) -> None:
+    from infra.local.stack import LocalStack, LocalStackError
+
     stack = None
     try:
         with console.status("starting the emulator and bootstrapping the data plane"):
@@ -78,9 +84,6 @@ def dev(ctx: click.Context, port: int, no_worker: bool, log_dir: Path) -> None:
             console.print("stopping")
             stack.stop()
 
-
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
 
 DEV_ENV = {
     "SOUNDBITE_DEVELOPMENT": "true",

@@ -64,6 +64,16 @@ def soundbite(*args: str, env: dict | None = None, timeout: float = 90) -> subpr
                           timeout=timeout, cwd=ROOT, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
+def plan_file(tmp_path, steps: list[int], soak: float, interval: float, extension: float) -> str:
+    """A plan for the CLI in a subprocess: no DNS or metric-lag waits, the given soak."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"name": "test", "steps": steps, "soak_seconds": soak,
+                                "ttl_wait_seconds": 0, "metric_lag_seconds": 0,
+                                "analysis_interval_seconds": interval,
+                                "max_soak_extension_seconds": extension}))
+    return str(path)
+
+
 @pytest.fixture
 def target_file(tmp_path, zone, fresh_data_plane):
     def write(**extra) -> str:
@@ -153,6 +163,77 @@ def test_an_interrupt_that_cuts_the_judges_rollback_short_never_lets_traffic_bac
     assert later.router.current() == ALL_ON_EC2, "nothing moved traffic back onto the failed canary"
 
 
+def test_an_operators_rollback_then_an_interrupt_of_the_run_leaves_the_rollback_final(make_engine):
+    """The second operator acts mid-soak; the run is then interrupted: its hold must not be
+    written over the abort, nor its lease release undo anything."""
+    engine = make_engine()
+    validated(engine)
+
+    def operator_rolled_back() -> bool:
+        if "verdict" not in kinds(engine):
+            return False
+        Executor(make_engine()).rollback("clients see 5xx")
+        return True
+
+    interrupt_when(engine, operator_rolled_back)
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+
+    assert engine.router.current() == ALL_ON_EC2
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and state["abort"]["reason"] == "clients see 5xx"
+    with pytest.raises(AbortedError, match="clients see 5xx"):
+        Executor(make_engine()).advance()
+
+
+def test_an_interrupt_while_route53_throttles_still_holds_with_its_reason(make_engine, route53):
+    """Route 53 cannot say where traffic is: the hold is written anyway (the ledger keeps the
+    weights it knows), never a silent stop with Fargate unjudged."""
+    engine = make_engine()
+    validated(engine)
+    throttled = {"on": False}
+    engine.direct_router._client = Faulty(route53, {"get_paginator"}, failing=lambda: throttled["on"])
+
+    def throttle() -> bool:
+        throttled["on"] = "verdict" in kinds(engine)
+        return throttled["on"]
+
+    interrupt_when(engine, throttle)
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+
+    state = engine.ledger.read_state()
+    assert state["status"] == "held" and "interrupted during shift-5" in state["reason"]
+    assert "unknown share" in state["reason"] and "Throttling" in state["reason"]
+    assert state["weights"] == {EC2: 95, FARGATE: 5}, "the ledger kept the weights it knew"
+    throttled["on"] = False
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    assert Executor(make_engine()).resume().status is Status.PROMOTED
+
+
+def test_an_interrupt_while_the_ledger_is_unreachable_still_stops_as_an_interrupt(
+        make_engine, boto_session):
+    """Nothing can be written: the interrupt still surfaces as one (exit 130, not a DynamoDB
+    error), Route 53 is untouched, and the lease is left to expire for `resume`."""
+    from botocore.config import Config
+
+    engine = make_engine()
+    validated(engine)
+    dead = boto_session.client("dynamodb", endpoint_url="http://127.0.0.1:9",
+                               config=Config(retries={"max_attempts": 1}, connect_timeout=1))
+
+    def ledger_gone() -> bool:
+        if "verdict" not in kinds(engine):
+            return False
+        engine.ledger._client = dead
+        return True
+
+    interrupt_when(engine, ledger_gone)
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+
+
 def test_an_internal_error_mid_soak_rolls_back_instead_of_leaving_fargate_unjudged(
         make_engine, monkeypatch):
     import migration.executor as executor
@@ -185,13 +266,10 @@ def test_advance_stopped_by_a_signal_exits_130_in_one_line_and_holds(make_engine
 
     engine = make_engine(traffic=False)
     validated(engine)
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"name": "slow", "steps": [5, 100], "soak_seconds": 600,
-                                "ttl_wait_seconds": 0, "metric_lag_seconds": 0,
-                                "analysis_interval_seconds": 0.2, "max_soak_extension_seconds": 0}))
+    plan = plan_file(tmp_path, [5, 100], soak=600, interval=0.2, extension=0)
     process = subprocess.Popen(
         [sys.executable, "-m", "soundbite.cli", "migrate", "advance", "--config", target_file(),
-         "--plan", str(plan), "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+         "--plan", plan, "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
     try:
         wait_for(lambda: process.poll() is not None or "verdict" in kinds(engine), timeout=60,
@@ -486,13 +564,10 @@ def test_killed_between_the_route53_change_and_its_ledger_write_then_resume(make
                                                                                tmp_path):
     engine = make_engine(traffic=False)
     validated(engine)
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"name": "fast", "steps": [50, 100], "soak_seconds": 0.2,
-                                "ttl_wait_seconds": 0, "metric_lag_seconds": 0,
-                                "analysis_interval_seconds": 0.05, "max_soak_extension_seconds": 0.3}))
+    plan = plan_file(tmp_path, [50, 100], soak=0.2, interval=0.05, extension=0.3)
     config = target_file()
     killed = subprocess.run([sys.executable, "-c", KILL_AFTER_ROUTE53, "migrate", "advance", "--config",
-                             config, "--plan", str(plan), "--yes"], capture_output=True, text=True, cwd=ROOT,
+                             config, "--plan", plan, "--yes"], capture_output=True, text=True, cwd=ROOT,
                             timeout=90)
     assert killed.returncode == -9, killed.stderr
     assert engine.router.current() == {EC2: 50, FARGATE: 50}, "the change reached Route 53"
@@ -500,9 +575,9 @@ def test_killed_between_the_route53_change_and_its_ledger_write_then_resume(make
     engine.ledger.client.update_item(  # the dead run's lease runs out
         TableName=engine.ledger.table, Key=engine.ledger.lock_key,
         UpdateExpression="SET expiresAt = :zero", ExpressionAttributeValues={":zero": {"N": "0"}})
-    refused = soundbite("migrate", "advance", "--config", config, "--plan", str(plan))
+    refused = soundbite("migrate", "advance", "--config", config, "--plan", plan)
     assert refused.returncode == ExitCode.REFUSED and "soundbite migrate resume" in refused.stderr
-    resumed = soundbite("migrate", "resume", "--config", config, "--plan", str(plan), "--json", "--yes")
+    resumed = soundbite("migrate", "resume", "--config", config, "--plan", plan, "--json", "--yes")
     data = json.loads(resumed.stdout)
     assert resumed.returncode == ExitCode.HELD, resumed.stderr  # no traffic here: judged, then held
     assert data["step"] == "shift-50" and "more canary requests" in data["reason"]
