@@ -207,6 +207,9 @@ GUNICORN_TIMEOUT_SECONDS = 30
 GUNICORN_THREADS = 8
 HEALTH_CHECK_PATH = "/healthz"
 API_PORT = 8080
+METRICS_FLUSH_SECONDS = 10
+"""The API writes its per-request metrics as one EMF record per this many seconds per process
+(well inside CloudWatch's one-minute periods), not one line per request."""
 
 # --- Alarms (seed: Monitoring and Observability) --------------------------------------
 

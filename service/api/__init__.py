@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-import uuid
 from collections.abc import Mapping
 
-from flask import Flask, g, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.api import (
@@ -28,10 +24,7 @@ from soundbite import spec
 from soundbite.core import logs
 from soundbite.core.config import Settings
 
-CORRELATION_HEADER = "X-Correlation-Id"
 SERVED_BY_HEADER = "X-Served-By"
-_CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-log = logging.getLogger("soundbite.api")
 
 
 def create_app(config: Mapping[str, object] | None = None) -> Flask:
@@ -57,9 +50,8 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     app.json.sort_keys = False
     context.init_app(app, settings, clients)
     problems.register(app)
-    _register_correlation(app, settings)
     _register_served_by(app, settings)
-    telemetry.register(app)
+    telemetry.register(app, settings)
     for blueprint in (soundbites.bp, meta.bp, page.bp, csp_report.bp):
         app.register_blueprint(blueprint)
     with app.app_context():
@@ -72,25 +64,6 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     # Keys are scoped by the verified caller: one user's key never replays another's response.
     idempotency.protect(app, "soundbites.create", caller=auth.current_user)
     return app
-
-
-def _register_correlation(app: Flask, settings: Settings) -> None:
-    @app.before_request
-    def _start() -> None:
-        incoming = request.headers.get(CORRELATION_HEADER, "")
-        g.correlation_id = incoming if _CORRELATION_OK.match(incoming) else uuid.uuid4().hex
-        g.started = time.perf_counter()
-
-    @app.after_request
-    def _finish(response):
-        response.headers[CORRELATION_HEADER] = g.get("correlation_id", "")
-        elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("request", extra={
-            "method": request.method, "path": request.path, "status": response.status_code,
-            "duration_ms": round(elapsed_ms, 2), "correlation_id": g.get("correlation_id"),
-            "backend": settings.backend, "environment": settings.environment,
-        })
-        return response
 
 
 def _register_served_by(app: Flask, settings: Settings) -> None:

@@ -1,17 +1,28 @@
-"""Request metrics as CloudWatch EMF lines: latency per request, plus what the request counted.
+"""What every request leaves behind: its correlation id, one JSON log line, and its metrics.
 
-Views and hooks call `count(...)` during a request; one EMF record per request carries the
-latency and those counts, so CloudWatch sums them per environment and backend.
+The correlation id comes from `X-Correlation-Id` when it is well formed, else a new one; the
+response echoes it and the log line carries it.
+
+Views and hooks call `count(...)` during a request; at its end the latency and those counts go
+into the process's metrics buffer, written as one EMF record per interval (soundbite.core.metrics),
+so CloudWatch sums them and takes percentiles per environment and backend.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 
 from flask import Flask, g, has_request_context, request
 
 from service.api import context
+from soundbite.core import logs
+from soundbite.core.config import Settings
 from soundbite.core.domain import Soundbite
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def count(name: str, value: float = 1, unit: str = "Count") -> None:
@@ -36,20 +47,28 @@ def record_creation(soundbite: Soundbite) -> None:
     )
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, settings: Settings) -> None:
+    request_log = logs.fast_logger("soundbite.api")
+
     @app.before_request
     def _start() -> None:
-        g.metric_started = time.perf_counter()
+        incoming = request.headers.get(CORRELATION_HEADER, "")
+        g.correlation_id = incoming if _CORRELATION_OK.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
 
     @app.after_request
-    def _emit(response):
-        started = g.get("metric_started")
-        if started is None:
+    def _finish(response):
+        correlation_id = g.get("correlation_id", "")
+        response.headers[CORRELATION_HEADER] = correlation_id
+        started = g.get("started")
+        if started is None:  # a request another hook ended before ours began
             return response
-        metrics = {"RequestLatency": ((time.perf_counter() - started) * 1000, "Milliseconds"),
-                   **g.get("metric_counts", {})}
-        context.metrics().emit(metrics, properties={
-            "method": request.method, "route": request.url_rule.rule if request.url_rule else "",
-            "status": response.status_code, "correlationId": g.get("correlation_id", ""),
-        })
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        request_log.info(
+            "request", method=request.method, path=request.path, status=response.status_code,
+            duration_ms=round(elapsed_ms, 2), correlation_id=correlation_id,
+            backend=settings.backend, environment=settings.environment)
+        context.metrics().add(
+            counts={"Requests": (1, "Count"), **g.get("metric_counts", {})},
+            samples={"RequestLatency": (elapsed_ms, "Milliseconds")})
         return response

@@ -1,41 +1,67 @@
-"""JSON log lines, one per event, each carrying the request's correlation id."""
+"""JSON log lines with structlog, one per event, on stderr.
+
+Two ways in, one line shape (`ts`, `level`, `logger`, `event`, the process's static fields,
+then the event's own):
+
+- `logging.getLogger(...)` records, with their `extra=` fields, go through structlog's
+  formatter on the root handler (modules, botocore, gunicorn alike);
+- `fast_logger(name)` is a structlog logger that writes straight to the same stream without
+  building a `logging.LogRecord`: the API's one line per request uses it.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+import orjson
+import structlog
+
+_STATE: dict = {"level": logging.INFO, "static": {}}
 
 
-class JsonFormatter(logging.Formatter):
-    def __init__(self, static: dict | None = None) -> None:
-        super().__init__()
-        self.static = static or {}
+def _dumps(entry, **_) -> str:
+    return orjson.dumps(entry, default=str).decode()
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-            **self.static,
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(entry, default=str)
+
+def _static(fields: dict):
+    def add(_logger, _name, event: dict) -> dict:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+        return event
+    return add
+
+
+def _shared(static: dict) -> list:
+    return [structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), _static(static)]
 
 
 def configure(level: str = "INFO", **static: str) -> None:
     """Send every log record to stderr as one JSON line (idempotent)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(static))
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, structlog.stdlib.ExtraAdder(),
+                           *_shared(static)],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(serializer=_dumps)]))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("botocore").setLevel("WARNING")
     logging.getLogger("urllib3").setLevel("WARNING")
+    _STATE.update(level=logging.getLevelName(level.upper()) if isinstance(level, str) else level,
+                  static=static)
+
+
+def fast_logger(name: str):
+    """A structlog logger for hot paths: the same JSON line as `configure`'s, written to the
+    current stderr, filtered at the configured level."""
+    return structlog.wrap_logger(
+        structlog.WriteLogger(sys.stderr),
+        processors=[lambda _l, _n, event: {"logger": name, **event},
+                    *_shared(_STATE["static"]), structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(serializer=_dumps)],
+        wrapper_class=structlog.make_filtering_bound_logger(_STATE["level"]),
+        cache_logger_on_first_use=True)

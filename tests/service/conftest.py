@@ -214,23 +214,29 @@ def throwaway_redis():
 
 @pytest.fixture
 def metrics_lines(make_app):
-    """An app whose EMF lines are captured: returns (build_app, lines())."""
+    """An app whose EMF lines are captured: returns (build_app, lines()). `lines()` first
+    writes what the app buffered, so each call ends an interval: a record with latency holds
+    the requests made since the previous call."""
     import io
     import json
 
     from soundbite.core.metrics import MetricsEmitter
 
     stream = io.StringIO()
+    emitters = []
 
     def build(**config):
         settings = config.pop("settings", None)
         app = make_app(**({"settings": settings} if settings else {}), **config)
         settings = app.extensions["soundbite"]["settings"]
-        app.extensions["soundbite"]["metrics"] = MetricsEmitter(
-            settings.environment, settings.backend, stream=stream)
+        emitter = MetricsEmitter(settings.environment, settings.backend, stream=stream)
+        emitters.append(emitter)
+        app.extensions["soundbite"]["metrics"] = emitter
         return app
 
     def lines() -> list[dict]:
+        for emitter in emitters:
+            emitter.flush()
         return [json.loads(line) for line in stream.getvalue().splitlines() if line]
 
     return build, lines

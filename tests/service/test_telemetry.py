@@ -1,20 +1,48 @@
-"""Every request leaves one EMF record with its latency, labelled by environment and backend."""
+"""Requests are counted and timed in EMF records labelled by environment and backend, and
+each leaves one JSON log line with its correlation id."""
 
 from __future__ import annotations
 
+import json
 
-def test_each_request_emits_latency_with_environment_and_backend(metrics_lines, fresh_data_plane):
+from soundbite.core import logs
+
+
+def test_requests_are_counted_and_timed_with_environment_and_backend(metrics_lines,
+                                                                      fresh_data_plane):
     build, lines = metrics_lines
     client = build(backend="fargate").test_client()
     client.get("/healthz")
     client.get("/v1/soundbites/not-an-id")
     records = [r for r in lines() if "RequestLatency" in r]
-    assert [(r["route"], r["status"]) for r in records] == [
-        ("/healthz", 200), ("/v1/soundbites/<soundbite_id>", 400)]
-    for record in records:
-        assert (record["Environment"], record["Backend"]) == (fresh_data_plane.environment, "fargate")
-        directive = record["_aws"]["CloudWatchMetrics"][0]
-        assert directive["Dimensions"] == [["Backend", "Environment"]]
-        assert {"Name": "RequestLatency", "Unit": "Milliseconds"} in directive["Metrics"]
-        assert record["RequestLatency"] > 0
-        assert len(record["correlationId"]) == 32
+    assert len(records) == 1, "one record per interval, not one line per request"
+    record = records[0]
+    assert record["Requests"] == 2
+    assert len(record["RequestLatency"]) == 2 and all(v > 0 for v in record["RequestLatency"])
+    assert (record["Environment"], record["Backend"]) == (fresh_data_plane.environment, "fargate")
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "SoundBite"
+    assert directive["Dimensions"] == [["Backend", "Environment"]]
+    assert {"Name": "RequestLatency", "Unit": "Milliseconds"} in directive["Metrics"]
+    assert {"Name": "Requests", "Unit": "Count"} in directive["Metrics"]
+    client.get("/healthz")
+    assert [r["Requests"] for r in lines() if "RequestLatency" in r] == [2, 1], \
+        "the next interval holds only the requests since"
+
+
+def test_each_request_is_logged_once_with_its_correlation_id(make_app, capsys):
+    logs.configure("INFO", service="soundbite-api", backend="fargate")
+    client = make_app(backend="fargate").test_client()
+    sent = client.get("/healthz", headers={"X-Correlation-Id": "trace-42"})
+    made = client.get("/v1/soundbites/not-an-id")
+    entries = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+               if line.startswith("{")]
+    requests = [e for e in entries if e.get("event") == "request"]
+    assert [(e["path"], e["status"], e["correlation_id"]) for e in requests] == [
+        ("/healthz", 200, "trace-42"),
+        ("/v1/soundbites/not-an-id", 400, made.headers["X-Correlation-Id"])]
+    assert sent.headers["X-Correlation-Id"] == "trace-42"
+    for entry in requests:
+        assert entry["level"] == "info" and entry["logger"] == "soundbite.api"
+        assert (entry["service"], entry["backend"]) == ("soundbite-api", "fargate")
+        assert entry["ts"].endswith("Z") and entry["duration_ms"] >= 0
