@@ -28,6 +28,8 @@ MODERATE_RPS = 25
 MODERATE_CONNECTIONS = 8
 MODERATE_P95_LIMIT_MS = 100.0
 GET_TARGET, POST_TARGET = 0.5, 0.7
+GET_P99_LIMIT = 2.0
+"""A cached GET's p99 at most this many times bare Flask's, in the same run."""
 WEB_WORKERS, WEB_THREADS = 2, 8
 BODY = json.dumps({"text": io_floor.TEXT})
 FIELDS = ("rps", "p50_ms", "p95_ms", "p99_ms", "failed")
@@ -75,6 +77,7 @@ def measure(seconds: float, runs: int, connections: int = CONNECTIONS, tool: str
                                    local.data_plane.queue_url)
             result["runs"] = _rounds(local, targets, floor, seconds, runs, connections, tool)
             result["moderate_load"] = _moderate(targets, moderate_seconds or seconds)
+            result["worker_rss_mib"] = machine.children_rss_mib(lane.api.pid)
         finally:
             bare.stop()
     names = list(result["runs"][0])
@@ -122,8 +125,11 @@ def _ratios(runs: list[dict]) -> dict:
     pairs = {"get_cached_vs_bare_flask": ("get_cached", "bare_flask_get"),
              "replay_vs_bare_flask": ("replay", "bare_flask_post"),
              "post_create_vs_io_floor": ("post_create", "io_floor_create")}
-    return {name: stats.median(stats.ratio(r[a]["rps"], r[b]["rps"]) for r in runs)
-            for name, (a, b) in pairs.items()}
+    found = {name: stats.median(stats.ratio(r[a]["rps"], r[b]["rps"]) for r in runs)
+             for name, (a, b) in pairs.items()}
+    found["get_cached_p99_vs_bare_flask"] = stats.median(
+        stats.ratio(r["get_cached"]["p99_ms"], r["bare_flask_get"]["p99_ms"]) for r in runs)
+    return found
 
 
 def _targets(result: dict) -> list[dict]:
@@ -131,6 +137,9 @@ def _targets(result: dict) -> list[dict]:
     rows = [
         {"target": "GET cached >= 50 % of bare Flask throughput", "value": r["get_cached_vs_bare_flask"],
          "limit": GET_TARGET, "met": (r["get_cached_vs_bare_flask"] or 0) >= GET_TARGET},
+        {"target": "GET cached p99 <= 2x bare Flask's", "value": r["get_cached_p99_vs_bare_flask"],
+         "limit": GET_P99_LIMIT, "met": r["get_cached_p99_vs_bare_flask"] is not None
+         and r["get_cached_p99_vs_bare_flask"] <= GET_P99_LIMIT},
         {"target": "POST >= 70 % of the I/O floor", "value": r["post_create_vs_io_floor"],
          "limit": POST_TARGET, "met": (r["post_create_vs_io_floor"] or 0) >= POST_TARGET},
     ]
@@ -164,6 +173,9 @@ def markdown(result: dict) -> str:
     for name, row in result["scenarios"].items():
         lines.append(f"| {LABELS.get(name, name)} | {row['rps']:.0f} | {_ms(row['p50_ms'])} | "
                      f"{_ms(row['p95_ms'])} | {_ms(row['p99_ms'])} | {row['failed']:.0f} |")
+    if result.get("worker_rss_mib"):
+        lines += ["", "Resident memory of each gunicorn worker after the runs: "
+                  + ", ".join(f"{mib:.0f} MiB" for mib in result["worker_rss_mib"]) + "."]
     lines += ["", f"At a fixed {s['moderate_rps']} req/s (open loop, latency from each request's slot):", "",
               "| scenario | req/s | p50 ms | p95 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
     for name, row in result["moderate_load"].items():

@@ -51,3 +51,22 @@ def one_line(machine: dict) -> str:
     memory = f", {machine['memory_gib']} GiB" if machine.get("memory_gib") else ""
     return (f"{machine['cores']} cores ({machine['cpu_model']}){memory}, "
             f"Python {machine['python']}, load at start {machine['load_average_at_start']}")
+
+
+def children_rss_mib(pid: int) -> list[float]:
+    """Resident memory of each direct child of `pid` (gunicorn's workers), in MiB; Linux only."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent != pid:
+                continue
+            with open(f"/proc/{entry}/status", encoding="utf-8") as status:
+                rss_kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue  # gone meanwhile, or a kernel thread
+        found.append(round(rss_kib / 1024, 1))
+    return sorted(found)

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 
 from soundbite import spec
 from soundbite.core.audio_store import AudioStore
-from soundbite.core.cache import CachedSoundbiteReader, LRUCache, RedisLayer
+from soundbite.core.cache import CachedSoundbiteReader, LRUCache, RedisLayer, background_refresher
 from soundbite.core.config import Settings
 from soundbite.core.domain import CursorCodec
 from soundbite.core.idempotency import IdempotencyConfig
@@ -105,7 +105,7 @@ def soundbite_reader() -> CachedSoundbiteReader:
         return CachedSoundbiteReader(
             repository(), s.cache_ttl_seconds, LRUCache(spec.CACHE_MAX_ENTRIES),
             redis_cache(), on_lookup=telemetry.count_cache_lookup,
-            in_flight_ttl_seconds=s.cache_in_flight_ttl_seconds,
+            in_flight_ttl_seconds=s.cache_in_flight_ttl_seconds, refresher=background_refresher(),
         )
 
     return _get("soundbite_reader", build)

@@ -239,3 +239,44 @@ def test_audio_is_never_refused_on_a_cached_status(make_app, repo, soundbite, fr
     repo.mark_processing(soundbite.id)
     repo.mark_ready(soundbite.id, f"audio/{soundbite.id}.wav", 10, 0.2)
     assert client.get(f"/v1/soundbites/{soundbite.id}/audio").status_code == 302
+
+
+def test_a_hot_record_is_refreshed_ahead_and_no_request_waits_on_dynamodb(repo, soundbite):
+    """A hit in the last half of an entry's life reads the record once in the background;
+    the old entry is served until its own deadline, the new one from its own read."""
+    clock = Clock()
+    queued = []
+    reader = CachedSoundbiteReader(repo, 5, LRUCache(16, now=clock), now=clock,
+                                   in_flight_ttl_seconds=1, refresher=queued.append)
+    assert reader.get(soundbite.id).status is Status.PENDING  # a miss: read in the foreground
+    clock.now += 0.4
+    reader.get(soundbite.id)
+    assert queued == [], "young entries are not refreshed"
+    repo.mark_processing(soundbite.id)
+    clock.now += 0.2  # 0.6 s old: in the last half of its 1 s
+    assert reader.get(soundbite.id).status is Status.PENDING, "the cached entry is still served"
+    reader.get(soundbite.id)
+    assert len(queued) == 1, "one refresh per record at a time"
+    queued.pop()()  # the background read runs
+    clock.now += 0.5  # past the first entry's deadline, within the refreshed one's
+    assert reader.get(soundbite.id).status is Status.PROCESSING
+    stats = reader.lru.stats()
+    assert (stats.hits, stats.misses) == (4, 1), "only the first read waited on DynamoDB"
+
+
+def test_a_failed_refresh_ahead_leaves_the_bound_and_the_next_miss_reads(repo, soundbite):
+    clock = Clock()
+    queued = []
+    reader = CachedSoundbiteReader(repo, 5, LRUCache(16, now=clock), now=clock,
+                                   in_flight_ttl_seconds=1, refresher=queued.append)
+    reader.get(soundbite.id)
+    clock.now += 0.6
+    reader.get(soundbite.id)
+    real_get, repo.get = repo.get, lambda _id: (_ for _ in ()).throw(RuntimeError("down"))
+    queued.pop()()  # fails quietly
+    repo.get = real_get
+    reader.get(soundbite.id)
+    assert len(queued) == 1, "after a failure the next hit may try again"
+    repo.mark_processing(soundbite.id)
+    clock.now += 0.4  # the first entry's deadline: nothing fresher was cached
+    assert reader.get(soundbite.id).status is Status.PROCESSING

@@ -2,6 +2,6 @@
 
 from soundbite.core.cache.lru import CacheStats, LRUCache
 from soundbite.core.cache.redis_layer import RedisLayer
-from soundbite.core.cache.soundbites import CachedSoundbiteReader
+from soundbite.core.cache.soundbites import CachedSoundbiteReader, background_refresher
 
-__all__ = ["CacheStats", "CachedSoundbiteReader", "LRUCache", "RedisLayer"]
+__all__ = ["CacheStats", "CachedSoundbiteReader", "LRUCache", "RedisLayer", "background_refresher"]

@@ -42,16 +42,21 @@ class LRUCache:
         self._hits = self._misses = self._evictions = 0
 
     def get(self, key: str, default: Any = None) -> Any:
+        entry = self.entry(key)
+        return default if entry is None else entry[0]
+
+    def entry(self, key: str) -> tuple[Any, float] | None:
+        """(value, deadline) while the entry lives, else None."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry[0] > self._now():
                 self._entries.move_to_end(key)
                 self._hits += 1
-                return entry[1]
+                return entry[1], entry[0]
             if entry is not None:
                 del self._entries[key]
             self._misses += 1
-            return default
+            return None
 
     def put(self, key: str, value: Any, expires_at: float) -> None:
         if expires_at <= self._now():
