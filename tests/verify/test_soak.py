@@ -8,9 +8,8 @@ of three samples, so one sample caught mid-collection does not decide) is report
 from __future__ import annotations
 
 import os
-import time
-
 import statistics
+import time
 
 import psutil
 import pytest
