@@ -50,6 +50,18 @@ def test_lru_entries_leave_at_their_deadline():
     assert len(cache) == 0
 
 
+def test_lru_holds_what_is_live_not_its_bound_of_dead_records():
+    """Records read once and never again (each new soundbite) leave when they expire, not when
+    the size bound pushes them out: memory follows the live set."""
+    clock = Clock()
+    cache = LRUCache(1000, now=clock)
+    for n in range(500):
+        cache.put(f"once-{n}", n, clock.now + 1)
+        clock.now += 0.1
+    assert len(cache) <= 11, "about ten are live at any time"
+    assert cache.stats().evictions == 0
+
+
 def test_lru_stays_bounded_and_consistent_under_threads():
     cache = LRUCache(64)
     far = 10**12

@@ -32,7 +32,7 @@ def test_ten_minutes_of_rehearsal_load_keep_memory_flat_and_error_free(deploymen
     gunicorn_workers = psutil.Process(lane.api.pid).children()
     processes = {**{f"gunicorn worker {n + 1}": w.pid for n, w in enumerate(gunicorn_workers)},
                  "worker": lane.worker.pid, "emulator": deployment.emulator.process.pid}
-    load = LoadGenerator(lane.url, RATE)
+    load = LoadGenerator(lane.url, RATE, token=deployment.token())
     samples: list[dict[str, int]] = []
     load.start()
     started = time.monotonic()

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MISSING = object()
+EXPIRED_DROPPED_PER_PUT = 4
+"""A put removes at most this many expired entries: bounded work, and more than one per put
+so the dead outnumber nothing for long."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,17 @@ class LRUCache:
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
                 self._evictions += 1
+            self._drop_expired_coldest()
+
+    def _drop_expired_coldest(self) -> None:
+        """Expired entries at the cold end leave now rather than when the size bound reaches
+        them, so a process holds about what is live, not `max_entries` of dead records."""
+        now = self._now()
+        for _ in range(EXPIRED_DROPPED_PER_PUT):
+            oldest = next(iter(self._entries.items()), None)
+            if oldest is None or oldest[1][0] > now:
+                return
+            del self._entries[oldest[0]]
 
     def delete(self, key: str) -> None:
         with self._lock:
