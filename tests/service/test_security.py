@@ -36,6 +36,16 @@ def test_every_response_carries_the_security_headers(client):
         assert policy["report-uri"] == "/api/csp-report"
 
 
+def test_json_answers_carry_the_strictest_policy_and_no_nonce(client):
+    """Nothing in a JSON body may run or load; only the page needs a nonce."""
+    for response in (client.get("/v1/voices"), client.get("/v2/nope"),
+                     client.get("/v1/voices", headers={"X-Forwarded-Proto": "https"})):
+        assert csp(response)["default-src"] == "'none'"
+        assert "nonce-" not in response.headers["Content-Security-Policy"]
+    page = csp(client.get("/"))
+    assert page["default-src"] == "'self'" and "'nonce-" in page["script-src"]
+
+
 def test_the_page_has_a_fresh_16_byte_nonce_on_every_script_and_style(client):
     first, second = client.get("/"), client.get("/")
     assert first.status_code == 200 and first.mimetype == "text/html"
@@ -68,11 +78,12 @@ def test_media_src_allows_the_origin_presigned_audio_urls_point_to(client, aws_e
 
 
 def test_hsts_over_https_only(client):
-    assert "Strict-Transport-Security" not in client.get("/healthz").headers
-    secure = client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
-    hsts = secure.headers["Strict-Transport-Security"]
-    assert "max-age=31536000" in hsts
-    assert "includeSubDomains" in hsts
+    for path in ("/healthz", "/"):
+        assert "Strict-Transport-Security" not in client.get(path).headers
+        secure = client.get(path, headers={"X-Forwarded-Proto": "https"})
+        hsts = secure.headers["Strict-Transport-Security"]
+        assert "max-age=31536000" in hsts
+        assert "includeSubDomains" in hsts
 
 
 def test_https_redirect_everywhere_but_the_health_checks(make_app):
