@@ -87,6 +87,9 @@ TABLES = (SOUNDBITES_TABLE, IDEMPOTENCY_TABLE, MIGRATION_LEDGER_TABLE)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * HOUR
 IDEMPOTENCY_LEASE_SECONDS = 30
+IDEMPOTENCY_LOCAL_CACHE_SECONDS = MINUTE
+"""How long a process keeps a completed key's answer in memory: a client's retries (seconds
+apart) are answered without DynamoDB; a later replay reads the shared record (kept 24 h)."""
 """How long an in-progress idempotency record blocks its key before another request may take it."""
 
 RATE_LIMIT_DEFAULT = "100 per 15 minutes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from soundbite import spec
 from soundbite.core.cache.lru import LRUCache
 from soundbite.core.idempotency import IdempotencyConfig, IdempotentRequest, StoredResponse
 from soundbite.core.idempotency.exceptions import (
@@ -129,3 +130,19 @@ def test_only_completed_records_are_cached(make_store):
     assert len(cache) == 0
     store.complete(held, ACCEPTED, ttl_seconds=60)
     assert cache.get("k").response == ACCEPTED
+
+
+def test_a_process_keeps_an_answer_in_memory_for_retries_not_for_the_keys_whole_life(make_store):
+    """Retries seconds apart are answered from memory; after a minute the process forgets the
+    answer (memory stays flat under steady creates) and a replay reads the shared record."""
+    clock = Clock()
+    cache = LRUCache(8, now=clock)
+    store = make_store(clock, cache=cache)
+    store.complete(store.put_in_progress("k", "h", lease_seconds=30), ACCEPTED,
+                   ttl_seconds=24 * 3600)
+    clock.now += spec.IDEMPOTENCY_LOCAL_CACHE_SECONDS - 1
+    assert cache.get("k").response == ACCEPTED
+    clock.now += 1
+    assert cache.get("k") is None
+    replay = IdempotentRequest(store, IdempotencyConfig(), "k", "h").run(lambda: ACCEPTED)
+    assert replay.replayed and replay.response == ACCEPTED, "the shared record still answers"

@@ -13,6 +13,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
+from soundbite import spec
 from soundbite.core.cache.lru import LRUCache
 from soundbite.core.idempotency.exceptions import RecordExists
 from soundbite.core.idempotency.record import IdempotencyRecord, RecordStatus, StoredResponse
@@ -90,4 +91,5 @@ class IdempotencyStore(ABC):
 
     def _remember(self, record: IdempotencyRecord) -> None:
         if self.cache is not None and record.status is RecordStatus.COMPLETED:
-            self.cache.put(record.key, record, record.expiry)
+            self.cache.put(record.key, record,
+                           min(record.expiry, self.now() + spec.IDEMPOTENCY_LOCAL_CACHE_SECONDS))
