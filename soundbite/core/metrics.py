@@ -23,14 +23,13 @@ import time
 import weakref
 from typing import TextIO
 
-from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics
 
 from soundbite import spec
 
 NAMESPACE = "SoundBite"
 MAX_VALUES = 100
 """EMF's limit on values per metric in one record."""
-COUNT = MetricUnit.Count.value
 
 
 class MetricsEmitter:
@@ -107,11 +106,13 @@ class MetricsEmitter:
 
     def _start_flusher(self) -> None:
         # Started on first use, so each (forked) gunicorn worker runs its own.
+        # The thread holds the emitter weakly: an emitter nobody uses any more (a test's app)
+        # lets its thread end at the next tick.
         owner = weakref.ref(self)
-        stopped = self._stopped
+        stopped, interval = self._stopped, self._flush_seconds
 
         def run() -> None:
-            while not stopped.wait(self._flush_seconds):
+            while not stopped.wait(interval):
                 emitter = owner()
                 if emitter is None:
                     return
