@@ -24,6 +24,7 @@ from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.router import PulumiRouter
 from soundbite.exit_codes import ExitCode
+from tests.signals import interruptible
 
 from .conftest import EC2, FARGATE
 from .test_pulumi_path import FakeWorkspaceStack
@@ -270,7 +271,7 @@ def test_advance_stopped_by_a_signal_exits_130_in_one_line_and_holds(make_engine
     process = subprocess.Popen(
         [sys.executable, "-m", "soundbite.cli", "migrate", "advance", "--config", target_file(),
          "--plan", plan, "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+        cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, preexec_fn=interruptible)
     try:
         wait_for(lambda: process.poll() is not None or "verdict" in kinds(engine), timeout=60,
                  what="the soak's first verdict")

@@ -16,6 +16,7 @@ import pytest
 import soundfile
 
 from infra.local.emulator import free_port
+from tests.signals import interruptible
 
 
 def request(url: str, body: dict | None = None, token: str = "") -> tuple[int, dict]:
@@ -35,7 +36,7 @@ def test_dev_serves_creates_synthesizes_and_stops_cleanly(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "soundbite.cli", "dev", "--port", str(port),
          "--log-dir", str(tmp_path / "logs")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     base = f"http://127.0.0.1:{port}"
     try:
         for line in process.stdout:
@@ -78,7 +79,7 @@ def start_dev(tmp_path, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "soundbite.cli", "dev", "--port", str(port),
          "--log-dir", str(tmp_path / "logs")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     for line in process.stdout:
         if "SoundBite is up" in line:
             return process
@@ -175,7 +176,7 @@ def test_dev_stopped_while_it_starts_exits_0_and_leaves_nothing_behind(tmp_path,
     process = subprocess.Popen(
         [sys.executable, "-m", "soundbite.cli", "dev", "--port", str(free_port()),
          "--log-dir", str(tmp_path / "logs")],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=interruptible)
     try:
         emulator = wait_for(lambda: next(iter(descendants(process.pid)), None), timeout=60,
                             what="the emulator to start")
