@@ -119,15 +119,17 @@ class Poller:
             self._draining = True
             while (self._in_flight or self._deleting) and self._now() < deadline:
                 self._changed.wait(min(0.2, max(0.0, deadline - self._now())))
+        # A long poll still open is waited out, past the grace if need be (it ends within
+        # `wait_seconds`), and what it brings back is released at once (`_start`). Only then
+        # are unfinished jobs released: SQS hands a message made visible to a poll still open,
+        # and this process would die with it, hiding the message for the whole visibility
+        # timeout (130 s). Local stacks poll for 1-2 s, so they still stop quickly.
+        receiver.join(max(0.0, deadline - self._now(), self.wait_seconds + 1))
+        with self._changed:
             unfinished = [job for job in self._in_flight.values() if not job.released]
             for job in unfinished:
                 job.released = True
         self._release([job.message for job in unfinished])
-        # A long poll still open is waited out (within the grace period) and what it brings back
-        # is released at once (`_start`). Abandoning it would not cancel it: SQS would still
-        # hand a message published meanwhile to the dead request, hidden for the whole
-        # visibility timeout (130 s). Local stacks poll for 1-2 s, so they still stop quickly.
-        receiver.join(max(0.0, deadline - self._now()))
         with self._changed:
             self.stats.unfinished_at_exit = len(self._in_flight)
 
