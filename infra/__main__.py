@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import config as program_config
+from infra.alarms import StackBalancer, stack_alarm_names
 from infra.components.cache import Cache, CacheArgs
 from infra.components.certificate import ApiCertificate, CertificateArgs
 from infra.components.cursor_secret import CursorSecret, CursorSecretArgs
@@ -31,12 +32,7 @@ from infra.components.environment import AppSettings, app_secrets, environment_o
 from infra.components.fargate_stack import FargateStack, FargateStackArgs
 from infra.components.iam import DataPlaneArns, ServiceRoles, ServiceRolesArgs
 from infra.components.network import Network, NetworkArgs
-from infra.components.observability import (
-    Observability,
-    ObservabilityArgs,
-    StackMetrics,
-    stack_alarm_names,
-)
+from infra.components.observability import Observability, ObservabilityArgs
 from infra.components.redrive_schedule import RedriveSchedule, RedriveScheduleArgs
 from infra.components.user_pool import UserPool, UserPoolArgs
 from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsArgs
@@ -123,7 +119,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         lb = ec2.alb.load_balancer
         targets.append(StackTarget(EC2, phase.ec2.weight, lb.dns_name, lb.zone_id,
                                    serving=(ec2.api_group,)))
-        metrics.append(StackMetrics(EC2, lb.arn_suffix, ec2.alb.target_group.arn_suffix))
+        metrics.append(StackBalancer(EC2, lb.arn_suffix, ec2.alb.target_group.arn_suffix))
         exports.update({
             "ec2LoadBalancerArnSuffix": lb.arn_suffix,
             "ec2TargetGroupArnSuffix": ec2.alb.target_group.arn_suffix,
@@ -143,7 +139,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         lb = fargate.alb.load_balancer
         targets.append(StackTarget(FARGATE, phase.fargate.weight, lb.dns_name, lb.zone_id, serving=(
             fargate.api_service, fargate.scaling.api_target)))
-        metrics.append(StackMetrics(FARGATE, lb.arn_suffix, fargate.alb.target_group.arn_suffix))
+        metrics.append(StackBalancer(FARGATE, lb.arn_suffix, fargate.alb.target_group.arn_suffix))
         exports.update({
             "fargateLoadBalancerArnSuffix": lb.arn_suffix,
             "fargateTargetGroupArnSuffix": fargate.alb.target_group.arn_suffix,

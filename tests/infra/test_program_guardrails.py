@@ -200,3 +200,26 @@ def test_certificate_is_validated_by_a_cname_with_the_spec_ttl(run):
     assert not given.mocks.of_type("aws:acm/certificate:Certificate")
     https = [r for r in given.mocks.of_type("aws:lb/listener:Listener") if r.inputs["protocol"] == "HTTPS"]
     assert {r.inputs["certificateArn"] for r in https} == {"arn:aws:acm:us-east-1:1:certificate/x"}
+
+
+def test_the_local_stack_creates_exactly_the_alarms_the_program_creates(run):
+    """The rehearsal's alarms are the program's: the same definitions, as CloudWatch requests."""
+    from infra.alarms import StackBalancer, definitions, put_metric_alarm_request
+
+    alarms = {r.inputs["name"]: r.inputs for r in run.mocks.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    dims = {name.removeprefix("soundbite-dev-"): a.get("dimensions") for name, a in alarms.items()}
+    stacks = [StackBalancer(s, dims[f"{s}-p95-latency"]["LoadBalancer"], dims[f"{s}-p95-latency"]["TargetGroup"])
+              for s in ("ec2", "fargate")]
+    local = [put_metric_alarm_request("soundbite-dev", d) for d in definitions(
+        stacks, dims["queue-depth"]["QueueName"], dims["dlq-messages"]["QueueName"])]
+    assert sorted(r["AlarmName"] for r in local) == sorted(alarms)
+    for request in local:
+        program = alarms[request["AlarmName"]]
+        for key, value in request.items():
+            if key == "Dimensions":
+                assert {d["Name"]: d["Value"] for d in value} == program["dimensions"]
+            elif key == "Metrics":
+                assert [q["Id"] for q in value] == [q["id"] for q in program["metricQueries"]]
+                assert [q.get("Expression") for q in value] == [q.get("expression") for q in program["metricQueries"]]
+            elif key != "AlarmName":
+                assert program[key[0].lower() + key[1:]] == value, key
