@@ -87,11 +87,7 @@ class Doctor:
         return _check("identity", probe)
 
     def _metrics_profile(self) -> Finding:
-        local = bool(self.environ.get("AWS_ENDPOINT_URL"))
-        if self.t.metrics == "edge" and not local:
-            return Finding("metrics", False, "metrics: edge exists only in the local rehearsal; this "
-                           "target points at AWS, where the judge needs metrics: alb (`migrate init` sets it)")
-        if self.t.metrics == "alb" and len(self.t.load_balancers) < 2:
+        if len(self.t.load_balancers) < 2 or len(self.t.target_groups) < 2:
             return Finding("metrics", False, "metrics: alb needs load_balancers and target_groups for both lanes")
         return Finding("metrics", True, f"profile {self.t.metrics}")
 

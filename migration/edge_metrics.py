@@ -1,86 +1,82 @@
-"""The metrics the local rehearsal edge publishes, and the profile the judge reads them with.
+"""What the local edge publishes: the metrics an Application Load Balancer publishes, as raw values.
 
-The emulator has no percentile statistics, so the edge publishes a latency histogram: per
-period, how many requests finished within each bucket bound. Counts add up exactly over any
-window, so the judge's p95 is the window's p95 (at bucket resolution, with 300 ms, the
-seed's threshold, an exact bound), not the max of noisy per-second values. The edge imports
-the names below and `publish_lane_metrics`, so publisher and reader cannot disagree.
+Each lane stands for one stack behind a load balancer of its own. Every period the edge
+publishes what that balancer would: `RequestCount`, `HTTPCode_Target_5XX_Count` and
+`TargetResponseTime` (seconds, each request's own value, so CloudWatch computes true
+percentiles) under the LoadBalancer and TargetGroup dimensions, and `HTTPCode_ELB_5XX_Count`
+(answers the balancer gave itself: target unreachable) under LoadBalancer alone. The judge
+reads them with the production `alb` profile and the spec's alarms watch them, as in AWS.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 
-from migration.metrics import (
-    SUM,
-    HistogramQuery,
-    LaneQueries,
-    MetricProfile,
-    MetricQuery,
-    queue_queries,
-)
+from infra.alarms import ALB, StackBalancer
 from soundbite import spec
 
-EDGE_NAMESPACE = "SoundBite/Edge"
-LANE_DIMENSION = "Lane"
-ENVIRONMENT_DIMENSION = "Environment"
-REQUEST_COUNT = "RequestCount"
-TARGET_5XX_COUNT = "Target5XXCount"
-LATENCY_BUCKET_COUNT = "LatencyBucketCount"
-BUCKET_DIMENSION = "Le"
-LATENCY_BOUNDS_MS = (10.0, 25.0, 50.0, 100.0, 200.0, spec.ALARMS.p95_latency_ms, 500.0, 750.0,
-                     1000.0, 2000.0, 5000.0, float("inf"))
 DEFAULT_ENVIRONMENT = "local"
-
-
-def lane_dimensions(environment: str, lane: str) -> dict[str, str]:
-    return {ENVIRONMENT_DIMENSION: environment, LANE_DIMENSION: lane}
-
-
 EDGE_PERIOD_SECONDS = 1
 """The edge publishes every second (CloudWatch high resolution), so the rehearsal judges fast."""
+MAX_VALUES_PER_DATUM = 150
+"""CloudWatch takes at most 150 distinct values (with their counts) in one datum."""
+RESPONSE_TIME_DECIMALS = 4
+"""Response times are published to 0.1 ms, so repeated values share one entry."""
 
 
-def edge_profile(environment: str, lanes: tuple[str, ...], queue_name: str | None = None,
-                 dlq_name: str | None = None, period: int = EDGE_PERIOD_SECONDS) -> MetricProfile:
-    def lane(name: str) -> LaneQueries:
-        dims = lane_dimensions(environment, name)
-        return LaneQueries(
-            MetricQuery(EDGE_NAMESPACE, REQUEST_COUNT, SUM, dims, period),
-            MetricQuery(EDGE_NAMESPACE, TARGET_5XX_COUNT, SUM, dims, period),
-            HistogramQuery(EDGE_NAMESPACE, LATENCY_BUCKET_COUNT, LATENCY_BOUNDS_MS,
-                           BUCKET_DIMENSION, dims, 0.95, period),
-        )
-
-    return MetricProfile("edge", {name: lane(name) for name in lanes},
-                         **queue_queries(queue_name, dlq_name))
+def balancer(environment: str, lane: str) -> StackBalancer:
+    """The ARN suffixes the lane's load balancer and target group stand in for."""
+    name = f"soundbite-{environment}-{lane}"
+    return StackBalancer(lane, f"app/{name}/local", f"targetgroup/{name}/local")
 
 
-def bucket_counts(latencies_ms: Sequence[float]) -> dict[float, int]:
-    """How many latencies fall in each bucket (first bound at or above the latency)."""
-    counts: dict[float, int] = {}
-    for latency in latencies_ms:
-        bound = next(b for b in LATENCY_BOUNDS_MS if latency <= b)
-        counts[bound] = counts.get(bound, 0) + 1
-    return counts
+def balancer_names(environment: str, lanes: Sequence[str] = spec.STACKS) -> dict[str, dict[str, str]]:
+    """`load_balancers` and `target_groups` for a target file, lane by lane."""
+    each = [balancer(environment, lane) for lane in lanes]
+    return {"load_balancers": {b.stack: b.load_balancer for b in each},
+            "target_groups": {b.stack: b.target_group for b in each}}
+
+
+def _dimensions(**dims: str) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": v} for k, v in dims.items()]
+
+
+def response_times(latencies_ms: Sequence[float]) -> Iterator[tuple[list[float], list[float]]]:
+    """Latencies as CloudWatch `Values`/`Counts` in seconds, at most 150 values a datum."""
+    counted = sorted(Counter(round(ms / 1000, RESPONSE_TIME_DECIMALS) for ms in latencies_ms).items())
+    for i in range(0, len(counted), MAX_VALUES_PER_DATUM):
+        chunk = counted[i:i + MAX_VALUES_PER_DATUM]
+        yield [v for v, _ in chunk], [float(c) for _, c in chunk]
 
 
 def publish_lane_metrics(cloudwatch, lane: str, requests: int, errors: int,
                          latencies_ms: Sequence[float], timestamp: float, *,
-                         environment: str = DEFAULT_ENVIRONMENT) -> None:
-    """Publish one period of one lane: request and 5xx counts, and the latency histogram."""
+                         environment: str = DEFAULT_ENVIRONMENT, balancer_errors: int = 0) -> None:
+    """Publish one period of one lane's load balancer.
+
+    `requests`, `errors` (5xx) and `latencies_ms` are what its targets answered;
+    `balancer_errors` the 5xx the balancer answered itself (they never reached a target)."""
+    lb = balancer(environment, lane)
     when = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
-    dims = [{"Name": k, "Value": v} for k, v in lane_dimensions(environment, lane).items()]
+    target = _dimensions(LoadBalancer=lb.load_balancer, TargetGroup=lb.target_group)
+    common = {"Timestamp": when, "StorageResolution": 1}
     data = [
-        {"MetricName": REQUEST_COUNT, "Dimensions": dims, "Timestamp": when,
-         "Value": float(requests), "Unit": "Count"},
-        {"MetricName": TARGET_5XX_COUNT, "Dimensions": dims, "Timestamp": when,
-         "Value": float(errors), "Unit": "Count"},
+        {"MetricName": "RequestCount", "Dimensions": target, "Value": float(requests),
+         "Unit": "Count", **common},
+        {"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": target, "Value": float(errors),
+         "Unit": "Count", **common},
+        {"MetricName": "HTTPCode_ELB_5XX_Count", "Dimensions": _dimensions(LoadBalancer=lb.load_balancer),
+         "Value": float(balancer_errors), "Unit": "Count", **common},
     ]
-    for bound, count in bucket_counts(latencies_ms).items():
-        label = "+Inf" if bound == float("inf") else f"{bound:g}"
-        data.append({"MetricName": LATENCY_BUCKET_COUNT, "Timestamp": when, "Unit": "Count",
-                     "Dimensions": [*dims, {"Name": BUCKET_DIMENSION, "Value": label}],
-                     "Value": float(count)})
-    cloudwatch.put_metric_data(Namespace=EDGE_NAMESPACE, MetricData=data)
+    data += [{"MetricName": "TargetResponseTime", "Dimensions": target, "Values": values,
+              "Counts": counts, "Unit": "Seconds", **common}
+             for values, counts in response_times(latencies_ms)]
+    cloudwatch.put_metric_data(Namespace=ALB, MetricData=data)
+
+
+def target_fields(environment: str, lanes: Sequence[str] = spec.STACKS) -> dict:
+    """What a target file says to judge on the edge's metrics: the load balancer names and
+    their one-second period."""
+    return {**balancer_names(environment, lanes), "metric_period_seconds": EDGE_PERIOD_SECONDS}

@@ -54,6 +54,8 @@ class Engine:
     """Whether the lane's metrics count requests to its direct name (an ALB does; the local
     edge does not): if not, the engine adds the synthetic requests to the canary's sample."""
     capacity_problem: str | None = None
+    metrics_problem: str | None = None
+    """Why the engine has no metrics to judge on (preflight refuses to shift then)."""
     """Why a named stack config could not be read: preflight fails on it."""
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.time

@@ -14,7 +14,6 @@ import boto3
 
 from infra import automation, phases
 from migration.capacity import StackCapacity, read_stack_file
-from migration.edge_metrics import edge_profile
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import ConfigError
 from migration.health import AlarmStates, AsgHealth, EcsServiceHealth, HttpProbe, TargetHealth
@@ -32,8 +31,9 @@ from soundbite import spec
 class EngineOverrides:
     """What an environment without AWS supplies itself; everything else comes from the target.
 
-    Each field left None means "as the target says". The local rehearsal replaces ECS running
-    counts with its lanes' process health; tests name the ledger's owner and probe fewer times.
+    Each field left None means "as the target says". `health` adds providers to the ones the
+    target names (the local rehearsal adds the lanes' processes that have no ECS service or
+    Auto Scaling group there); tests name the ledger's owner and probe fewer times.
     """
 
     health: Mapping[str, list] | None = None
@@ -43,22 +43,24 @@ class EngineOverrides:
     ledger_owner: str | None = None
 
 
-def _metrics(target: Target, cloudwatch) -> CloudWatchMetrics:
-    if target.metrics == "edge":
-        profile = edge_profile(target.environment, spec.STACKS, target.queue, target.dlq)
-    elif target.metrics == "alb":
-        stacks = set(spec.STACKS)
-        if set(target.load_balancers) != stacks or set(target.target_groups) != stacks:
-            raise ConfigError("the alb metrics profile needs load_balancers and target_groups "
-                              "for both ec2 and fargate")
-        profile = alb_profile(target.load_balancers, target.target_groups, target.queue, target.dlq)
-    else:
-        raise ConfigError(f"unknown metrics profile {target.metrics!r} (edge or alb)")
-    return CloudWatchMetrics(profile, client=cloudwatch)
+def _metrics(target: Target, cloudwatch) -> tuple[CloudWatchMetrics | None, str | None]:
+    """The judge's metrics, or why there are none. Never raises: a rollback must be built from
+    a target that names only the records (preflight fails on the reason, so nothing shifts)."""
+    if target.metrics != "alb":
+        return None, f"unknown metrics profile {target.metrics!r} (alb)"
+    stacks = set(spec.STACKS)
+    if set(target.load_balancers) != stacks or set(target.target_groups) != stacks:
+        return None, ("no metrics to judge on: the target file needs load_balancers and "
+                      "target_groups for both ec2 and fargate (`migrate init` writes them)")
+    return CloudWatchMetrics(alb_profile(target.load_balancers, target.target_groups, target.queue,
+                                         target.dlq, period=target.metric_period_seconds),
+                             client=cloudwatch), None
 
 
-def _health(target: Target, session) -> dict[str, list]:
+def _health(target: Target, session, extra: Mapping[str, list]) -> dict[str, list]:
     health: dict[str, list] = {EC2: [], FARGATE: []}
+    for lane, providers in extra.items():
+        health.setdefault(lane, []).extend(providers)
     if target.asg_name:
         health[EC2].append(AsgHealth(target.asg_name, session.client("autoscaling")))
     if target.ecs_cluster and target.ecs_service:
@@ -121,6 +123,7 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
     elif stack_file_of(target):
         phase_source = StackFilePhase(stack_file_of(target), target.stack)
     configured, capacity_problem = _capacity(target)
+    metrics, metrics_problem = _metrics(target, session.client("cloudwatch"))
     sizes = {"ec2_capacity": configured.ec2, "fargate_capacity": configured.fargate} if configured else {}
     sizes.update({name: value for name in ("ec2_capacity", "fargate_capacity")
                   if (value := getattr(overrides, name)) is not None})
@@ -128,15 +131,15 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
         stack=target.stack, plan=plan, router=direct, direct_router=direct,
         ledger=Ledger(target.ledger, target.stack, client=session.client("dynamodb"), now=now,
                       owner=overrides.ledger_owner),
-        metrics=_metrics(target, session.client("cloudwatch")),
+        metrics=metrics, metrics_problem=metrics_problem,
         alarms=AlarmStates(target.alarms, session.client("cloudwatch")),
-        health=overrides.health if overrides.health is not None else _health(target, session),
+        health=_health(target, session, overrides.health or {}),
         probe=overrides.probe or (HttpProbe(target.direct_urls) if target.direct_urls else None),
         phase_source=phase_source,
         ec2_scaler=AsgHealth(target.asg_name, session.client("autoscaling")) if target.asg_name else None,
         fargate_capacity_rps=target.fargate_capacity_rps,
         direct_clients=_direct_clients(target, session, sleep),
-        synthetic_in_metrics=target.metrics == "alb",
+        synthetic_in_metrics=True,  # direct names go through each stack's balancer
         stack_capacity=configured, capacity_problem=capacity_problem, **sizes,
         sleep=sleep, now=now, on_event=on_event or (lambda _e: None),
     )

@@ -1,8 +1,9 @@
 """Metric queries as data, and the CloudWatch reader that turns them into lane windows.
 
 A profile names, per lane, the queries for requests, 5xx errors and p95 latency, plus the
-queue queries (DLQ depth, oldest message age). `alb` is production (ALB and SQS metrics);
-`edge` is the local rehearsal (see `edge_metrics`), because the emulator has no percentiles.
+queue queries (DLQ depth, oldest message age). There is one profile, `alb`: each stack's load
+balancer and the queues. The local rehearsal's edge publishes the same metrics
+(`edge_metrics`), so the judge asks the emulator exactly what it asks CloudWatch.
 """
 
 from __future__ import annotations
@@ -38,49 +39,10 @@ class MetricQuery:
 
 
 @dataclass(frozen=True)
-class HistogramQuery:
-    """A quantile from per-bucket request counts, for a CloudWatch without percentiles.
-
-    Each bucket is the metric summed with `bucket_dimension` = its upper bound; counts add up
-    over any window exactly, unlike per-period p95 values, and the quantile is interpolated
-    inside its bucket the way Prometheus' `histogram_quantile` does.
-    """
-
-    namespace: str
-    metric: str
-    bounds_ms: tuple[float, ...]
-    bucket_dimension: str
-    dimensions: Mapping[str, str] = field(default_factory=dict)
-    quantile: float = 0.95
-    period: int = METRIC_PERIOD_SECONDS
-
-    def bucket(self, bound: float) -> MetricQuery:
-        label = "+Inf" if bound == float("inf") else f"{bound:g}"
-        return MetricQuery(self.namespace, self.metric, SUM,
-                           {**self.dimensions, self.bucket_dimension: label}, self.period)
-
-
-def quantile_from_buckets(bounds: tuple[float, ...], counts: list[float], q: float) -> float | None:
-    """The q-quantile of requests counted per bucket (upper bounds ascending, last may be inf)."""
-    total = sum(counts)
-    if total <= 0:
-        return None
-    rank, seen, lower = q * total, 0.0, 0.0
-    for bound, count in zip(bounds, counts, strict=True):
-        if count and seen + count >= rank:
-            if bound == float("inf"):
-                return lower  # beyond the last finite bound: report that bound
-            return lower + (bound - lower) * (rank - seen) / count
-        seen += count
-        lower = bound if bound != float("inf") else lower
-    return lower
-
-
-@dataclass(frozen=True)
 class LaneQueries:
     requests: MetricQuery
     errors: MetricQuery
-    p95_ms: MetricQuery | HistogramQuery
+    p95_ms: MetricQuery
     balancer_errors: MetricQuery | None = None
     """5xx the load balancer answered itself (no healthy target, target reset): a crashed
     task shows up here, not in the targets' own 5xx count."""
@@ -107,21 +69,36 @@ def queue_queries(queue_name: str | None, dlq_name: str | None) -> dict:
 
 
 def alb_profile(load_balancers: Mapping[str, str], target_groups: Mapping[str, str],
-                queue_name: str | None = None, dlq_name: str | None = None) -> MetricProfile:
-    """Production: each stack's own ALB (`app/...` suffix) and target group (`targetgroup/...`)."""
+                queue_name: str | None = None, dlq_name: str | None = None,
+                period: int = METRIC_PERIOD_SECONDS) -> MetricProfile:
+    """Each stack's own ALB (`app/...` suffix) and target group (`targetgroup/...`).
+
+    `period` is the metrics' resolution: an ALB publishes per minute; the local edge per second."""
 
     def lane(name: str) -> LaneQueries:
         balancer = {"LoadBalancer": load_balancers[name]}
         dims = {**balancer, "TargetGroup": target_groups[name]}
         return LaneQueries(
-            MetricQuery(ALB_NAMESPACE, "RequestCount", SUM, dims),
-            MetricQuery(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", SUM, dims),
-            MetricQuery(ALB_NAMESPACE, "TargetResponseTime", "p95", dims, scale=1000.0),
-            balancer_errors=MetricQuery(ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", SUM, balancer),
+            MetricQuery(ALB_NAMESPACE, "RequestCount", SUM, dims, period),
+            MetricQuery(ALB_NAMESPACE, "HTTPCode_Target_5XX_Count", SUM, dims, period),
+            MetricQuery(ALB_NAMESPACE, "TargetResponseTime", "p95", dims, period, scale=1000.0),
+            balancer_errors=MetricQuery(ALB_NAMESPACE, "HTTPCode_ELB_5XX_Count", SUM, balancer, period),
         )
 
     return MetricProfile("alb", {name: lane(name) for name in target_groups},
                          **queue_queries(queue_name, dlq_name))
+
+
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+
+
+def whole_period(span: float, resolution: int) -> int | None:
+    """The longest period GetMetricData accepts that fits in `span` seconds of metrics published
+    every `resolution` seconds; None when the span holds none."""
+    if span >= 60:
+        return int(span // 60) * 60
+    fitting = [p for p in HIGH_RESOLUTION_PERIODS if resolution <= p <= span and p % resolution == 0]
+    return fitting[-1] if fitting and resolution < 60 else None
 
 
 class CloudWatchMetrics:
@@ -167,11 +144,12 @@ class CloudWatchMetrics:
 
         A p95 over several periods is not their max (the max of per-minute p95s biases it
         upward, and more so the thinner the traffic), so the window's whole periods are asked
-        for as a single period, ending at `end`."""
+        for as a single period, ending at `end`: the longest period CloudWatch accepts that
+        fits in the window (a multiple of 60 s; below a minute, one of 1, 5, 10, 20, 30 s for
+        high-resolution metrics)."""
         high = math.floor(end)
-        span = high - math.ceil(start)
-        period = (span // query.period) * query.period
-        if period <= 0:
+        period = whole_period(high - math.ceil(start), query.period)
+        if period is None:
             return None
         low = high - period
         metric = {"Namespace": query.namespace, "MetricName": query.metric,
@@ -188,13 +166,8 @@ class CloudWatchMetrics:
         # parts is then the cautious bound.
         return max(values) * query.scale
 
-    def read_quantile(self, query: HistogramQuery, start: float, end: float) -> float | None:
-        counts = [self.read(query.bucket(bound), start, end) or 0.0 for bound in query.bounds_ms]
-        return quantile_from_buckets(query.bounds_ms, counts, query.quantile)
-
     def lane(self, name: str, start: float, end: float) -> LaneWindow:
         queries = self.profile.lanes[name]
-        latency = queries.p95_ms
         balancer = 0.0
         if queries.balancer_errors is not None:
             balancer = self.read(queries.balancer_errors, start, end) or 0.0
@@ -204,8 +177,7 @@ class CloudWatchMetrics:
             requests=(self.read(queries.requests, start, end) or 0.0) + balancer,
             errors=(self.read(queries.errors, start, end) or 0.0) + balancer,
             balancer_errors=balancer,
-            p95_ms=(self.read_quantile(latency, start, end) if isinstance(latency, HistogramQuery)
-                    else self.read(latency, start, end)),
+            p95_ms=self.read(queries.p95_ms, start, end),
         )
 
     def dlq_messages(self, start: float, end: float) -> float | None:

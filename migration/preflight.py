@@ -73,7 +73,10 @@ def _next_weights(engine: Engine, live: dict[str, int]) -> tuple[Check, int | No
 
 
 def _config(engine: Engine) -> list[Check]:
-    """Where the capacities come from, and whether the plan fits the stack's phase table."""
+    """What the judge reads, where the capacities come from, and whether the plan fits the
+    stack's phase table."""
+    if engine.metrics_problem:
+        return [Check("metrics", False, engine.metrics_problem)]
     if engine.capacity_problem:
         return [Check("capacity-config", False, engine.capacity_problem)]
     if engine.stack_capacity is None:

@@ -210,7 +210,8 @@ class TargetFile(_Schema):
     record_name: str | None = None
     environment: str | None = None
     ledger_table: str | None = None
-    metrics: Literal["edge", "alb"] | None = None
+    metrics: Literal["alb"] | None = None
+    metric_period_seconds: PositiveCount | None = None
     load_balancers: dict[Lane, str] | None = None
     target_groups: dict[Lane, str] | None = None
     target_group_arns: dict[Lane, str] | None = None
@@ -230,6 +231,10 @@ class TargetFile(_Schema):
     def _pairs(self) -> TargetFile:
         if bool(self.ecs_cluster) != bool(self.ecs_service):
             raise ValueError("ecs_cluster and ecs_service go together: name both or neither")
+        period = self.metric_period_seconds
+        if period is not None and period not in (1, 5, 10, 20, 30) and period % 60:
+            raise ValueError(f"metric_period_seconds {period}: CloudWatch periods are 1, 5, 10, 20, "
+                             "30 or a multiple of 60")
         return self
 
 

@@ -22,7 +22,9 @@ class Target:
     record_name: str | None = None
     environment: str = DEFAULT_ENVIRONMENT
     ledger_table: str | None = None
-    metrics: str = "edge"  # "edge" (local rehearsal) or "alb" (production)
+    metrics: str = "alb"  # the one profile: each stack's load balancer (the local edge plays them)
+    metric_period_seconds: int = spec.ALARMS.period_seconds
+    """How often the load balancers' metrics are published: 60 s in AWS, 1 s from the local edge."""
     load_balancers: dict[str, str] = field(default_factory=dict)  # lane -> app/... suffix
     target_groups: dict[str, str] = field(default_factory=dict)  # lane -> targetgroup/... suffix
     target_group_arns: dict[str, str] = field(default_factory=dict)  # lane -> ARN (health)

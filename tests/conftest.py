@@ -1,4 +1,4 @@
-"""Shared fixtures: a real moto server over HTTP (one per test process) and its data plane."""
+"""Shared fixtures: a real AWS emulator over HTTP (one per test process) and its data plane."""
 
 from __future__ import annotations
 
@@ -12,18 +12,29 @@ from infra.local import bootstrap, emulator
 
 
 @pytest.fixture(scope="session")
-def moto_server():
-    """A moto server process on a loopback port, for the whole test session."""
+def aws_emulator():
+    """The selected emulator (MiniStack unless SOUNDBITE_EMULATOR says moto), a process on a
+    loopback port, for the whole test session."""
     with emulator.running() as em:
         yield em
 
 
 @pytest.fixture(scope="session")
-def aws_env(moto_server):
+def moto_polly(aws_emulator):
+    """An emulator that serves Amazon Polly: moto's server (MiniStack has no Polly)."""
+    if aws_emulator.kind == emulator.MOTO:
+        yield aws_emulator
+        return
+    with emulator.running(kind=emulator.MOTO) as em:
+        yield em
+
+
+@pytest.fixture(scope="session")
+def aws_env(aws_emulator):
     """Point boto3 in this process at the emulator, as every SoundBite process is."""
-    saved = {k: os.environ.get(k) for k in moto_server.env}
-    os.environ.update(moto_server.env)
-    yield moto_server.env
+    saved = {k: os.environ.get(k) for k in aws_emulator.env}
+    os.environ.update(aws_emulator.env)
+    yield aws_emulator.env
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -32,15 +43,15 @@ def aws_env(moto_server):
 
 
 @pytest.fixture(scope="session")
-def data_plane(aws_env, moto_server):
+def data_plane(aws_env, aws_emulator):
     """Tables, bucket and queues bootstrapped from the spec, shared by the session."""
-    return bootstrap.bootstrap(moto_server.endpoint, environment="test")
+    return bootstrap.bootstrap(aws_emulator.endpoint, environment="test")
 
 
 @pytest.fixture
-def fresh_data_plane(aws_env, moto_server):
+def fresh_data_plane(aws_env, aws_emulator):
     """A data plane of its own (unique environment name) for tests that count what they see."""
-    return bootstrap.bootstrap(moto_server.endpoint, environment=f"t{uuid.uuid4().hex[:8]}")
+    return bootstrap.bootstrap(aws_emulator.endpoint, environment=f"t{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture(scope="session")

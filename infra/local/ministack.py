@@ -6,8 +6,9 @@ cache directory, keyed by the pinned requirements, and every later start reuses 
 processes starting at once (test workers) take a lock, so one installs and the other waits.
 
 Its own entry point binds every interface unless told otherwise and opens more listeners
-(an MQTT one for IoT); here it is served by hypercorn, in one process, bound to the address
-it is given (127.0.0.1), with those listeners, Docker and shared state directories off.
+(an MQTT one for IoT); here it is served by hypercorn (`ministack_serve.py`), in one process,
+bound to the address it is given (127.0.0.1), with those listeners, Docker and shared state
+directories off.
 """
 
 from __future__ import annotations
@@ -28,19 +29,8 @@ them with a static key that no verifier accepts."""
 
 HOME_VARIABLE = "SOUNDBITE_MINISTACK_HOME"
 
-SERVE = """
-import asyncio, sys
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-from ministack.app import app
-config = Config()
-config.bind = [sys.argv[1]]
-config.keep_alive_timeout = 75
-config.loglevel = "WARNING"
-asyncio.run(serve(app, config))
-"""
-"""Serve the ASGI app in this one process (hypercorn's own command forks a worker, and a frozen
-parent would then leave the server answering)."""
+SERVE = Path(__file__).with_name("ministack_serve.py")
+"""The script MiniStack's interpreter runs: its app on hypercorn, with one correction."""
 
 
 def home() -> Path:
@@ -79,7 +69,7 @@ def ensure_installed(log=None) -> Path:
 
 
 def command(host: str, port: int) -> list[str]:
-    return [str(python()), "-c", SERVE, f"{host}:{port}"]
+    return [str(python()), "-I", str(SERVE), f"{host}:{port}"]  # -I: not beside our modules
 
 
 def environment(host: str, port: int, state_dir: str) -> dict[str, str]:

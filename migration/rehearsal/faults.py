@@ -3,7 +3,8 @@
 Application faults hit one lane (`fargate:errors=0.3`, `fargate:crash@25`); control-plane
 faults hit what the engine depends on (`control:metrics=down@25`), the operator acts
 (`operator:rollback@25`), the engine process dies (`engine:crash@50`), or an alarm fires on
-the baseline (`ec2:alarm@25`). `@WEIGHT` is the Fargate (or the lane's) share at which the
+the baseline (`ec2:alarm@25`: the baseline slows until its own p95 alarm, evaluated by the
+emulator, goes to ALARM). `@WEIGHT` is the Fargate (or the lane's) share at which the
 fault starts; `engine:crash@W` kills the engine during the Route 53 change that reaches W.
 """
 
@@ -22,7 +23,7 @@ KINDS = LANE_KINDS + tuple(CONTROL_MODES) + tuple(k for ks in ACTORS.values() fo
 SAFE_STATES = {
     "fargate:errors": "rolled back by the judge within the failure limit",
     "fargate:latency": "rolled back by the judge when p95 exceeds its limit",
-    "fargate:crash": "rolled back: the lane's process health is a critical finding",
+    "fargate:crash": "rolled back: the ECS service runs fewer tasks than it wants, a critical finding",
     "fargate:worker-crash": "rolled back; the killed worker's job completes on the other lane",
     "ec2:alarm": "held with its reason: a baseline alarm never sends traffic back onto the sick "
                  "EC2 stack; a person decides",

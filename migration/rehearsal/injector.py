@@ -18,9 +18,10 @@ THROTTLE_SECONDS = 8.0
 not the engine's consecutive-error limit."""
 SLOW_INSYNC_SECONDS = spec.LEDGER_LEASE_SECONDS + 5
 """A Route 53 change reports PENDING this long: later than the ledger's lease would last."""
-BASELINE_ALARM = f"{spec.STACKS[0]}-error-rate"
-"""After the alarm prefix, the name the stack gives the baseline's error-rate alarm
-(`<prefix>-ec2-error-rate`), so the engine classifies it exactly as in production."""
+BASELINE_ALARM_LATENCY_MS = 2 * spec.ALARMS.p95_latency_ms
+"""What `ec2:alarm` adds to every baseline request: twice the p95 alarm's threshold, so the
+baseline's own p95 alarm (created as the stack creates it) goes to ALARM when the emulator
+evaluates it, and the engine reads that state as it reads CloudWatch's."""
 
 
 @dataclass
@@ -28,8 +29,6 @@ class ControlPlane:
     """What control-plane faults act on: the engine's proxies, its process, the operator."""
 
     proxies: dict[str, FaultProxy]
-    cloudwatch: object
-    alarm_prefix: str
     kill_engine: Callable[[], bool]
     operator_rollback: Callable[[], None]
 
@@ -81,7 +80,7 @@ class FaultInjector:
         if fault.on_lane:
             self._lane(fault)
         elif fault.name == "ec2:alarm":
-            self._alarm()
+            self.edge.faults[spec.STACKS[0]].latency_ms = BASELINE_ALARM_LATENCY_MS
         elif fault.scope == "control":
             self._control(fault)
         elif fault.name == "operator:rollback":
@@ -97,16 +96,6 @@ class FaultInjector:
             self.stack.lanes[fault.scope].kill("api")
         elif fault.kind == "worker-crash":
             self.stack.lanes[fault.scope].kill("worker")
-
-    def _alarm(self) -> None:
-        """An alarm on the baseline (EC2) in ALARM, as CloudWatch would set it."""
-        cloudwatch, name = self.control.cloudwatch, f"{self.control.alarm_prefix}{BASELINE_ALARM}"
-        cloudwatch.put_metric_alarm(
-            AlarmName=name, Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
-            Dimensions=[{"Name": "Stack", "Value": spec.STACKS[0]}], Statistic="Sum", Period=60,
-            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM",
-                                   StateReason="rehearsal: the baseline's 5xx alarm fired")
 
     def _control(self, fault: Fault) -> None:
         proxies = self.control.proxies

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from infra import phases
-from infra.local import cognito
+from infra.local import cognito, emulator
 from infra.local.stack import LocalStack
 from migration import dns_setup
-from migration.exceptions import PlanError
+from migration.exceptions import ConfigError, PlanError
 from migration.executor import Status
 from migration.ledger import Ledger
+from migration.rehearsal import ecs_agent
 from migration.rehearsal import invariants as inv
 from migration.rehearsal.edge import Edge
 from migration.rehearsal.fault_proxy import FaultProxy
@@ -32,6 +33,7 @@ from migration.rehearsal.wiring import (
     ENVIRONMENT,
     PUBLIC_NAME,
     ZONE,
+    create_alarms,
     engine_env,
     rehearsal_target,
     synthetic_password,
@@ -144,7 +146,16 @@ def _readable(event: dict) -> dict:
 
 
 def checked_plan(options: RehearsalOptions):
-    """The plan the options name, with `--until` one of its steps (PlanError otherwise)."""
+    """The plan the options name, with `--until` one of its steps (PlanError otherwise), on an
+    emulator that can judge (ConfigError otherwise)."""
+    try:
+        kind = emulator.selected()
+    except emulator.EmulatorError as exc:
+        raise ConfigError(str(exc)) from exc
+    if kind != emulator.MINISTACK:
+        raise ConfigError(f"{emulator.SELECT_VARIABLE}={kind}: the rehearsal judges "
+                          "on CloudWatch percentiles and evaluated alarms, which only MiniStack "
+                          f"serves; unset {emulator.SELECT_VARIABLE}")
     plan = load_plan(options.plan)
     steps = [step.name for step in plan.steps]
     if options.until and options.until not in steps:
@@ -209,7 +220,10 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         edge_url = edge.start()
         proxies = {name: FaultProxy(stack.emulator.endpoint, name) for name in ENGINE_SERVICES}
         urls = {name: proxy.start() for name, proxy in proxies.items()}
-        target = rehearsal_target(stack, zone_id)
+        ecs = stack.emulator.client("ecs")
+        agent = ecs_agent.TaskAgent(ecs, ecs_agent.register(ecs, ENVIRONMENT), stack.lanes[FARGATE].api)
+        target = rehearsal_target(stack, zone_id, edge.direct_urls, agent.service)
+        create_alarms(stack.emulator.client("cloudwatch"), target)
         secrets = synthetic_password(stack)
         # the engine's copy; the log directory's own appears once a kept-up run is ready
         files = write_target_files(options.log_dir / "engine", stack, target, edge_url, secrets)
@@ -219,13 +233,13 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         ledger = Ledger(target.ledger, target.stack, client=stack.emulator.client("dynamodb"))
         route53 = Route53WeightedRouter(zone_id, PUBLIC_NAME, client=stack.emulator.client("route53"))
         watcher = Watcher(route53.current, ledger, observed, say)
-        control = ControlPlane(proxies, stack.emulator.client("cloudwatch"), target.alarms,
-                               supervisor.kill, lambda: supervisor.command(
+        control = ControlPlane(proxies, supervisor.kill, lambda: supervisor.command(
                                    "rollback", "--reason", OPERATOR_REASON, engine=False))
         injector = FaultInjector(options.faults, stack, edge, route53.current, observed.fault, control)
         load_token = stack.token(LOAD_USER)
         load = LoadProcess(edge_url, options.rate, seed=options.seed, token=load_token)
         try:
+            agent.start()
             load.start()
             watcher.start()
             injector.start()
@@ -239,6 +253,7 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
                 say("ready", {k: str(v) for k, v in files.items()})
                 stop.wait()
         finally:
+            agent.stop()
             injector.stop()
             load.stop()
             edge.stop()

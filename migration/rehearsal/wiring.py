@@ -1,10 +1,11 @@
 """The rehearsal's environment described as production describes one: a `Target`.
 
 `rehearsal_target` is the object `target.json` serialises; the engine process reads that file
-with `--config`, exactly as `soundbite migrate` does against AWS. The judge reads the `edge`
-metric profile today; once the edge publishes ALB-shaped metrics it reads `alb` instead
-(one field, `metrics`). What has no AWS counterpart locally (lane process ids) goes to a
-separate lanes file that only the rehearsal's engine entry point reads.
+with `--config`, exactly as `soundbite migrate` does against AWS: the judge reads the load
+balancers' metrics the edge publishes (`alb`, per second), the alarms the stack would create
+(`create_alarms`), the Fargate API's ECS service in the emulator, and the lanes' direct names
+through the edge. What has no AWS counterpart locally (the processes that no ECS service
+counts) goes to a separate lanes file that only the rehearsal's engine entry point reads.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from infra import alarms
 from infra.local import cognito
 from infra.local.stack import LocalStack
+from migration.edge_metrics import balancer
+from migration.edge_metrics import target_fields as edge_target_fields
+from migration.rehearsal.ecs_agent import EcsService
 from migration.schemas import target_fields
 from migration.synthetic import SYNTHETIC_USER
 from migration.target import Target
+from soundbite import spec
 
 ZONE = "soundbite.test"
 PUBLIC_NAME = f"api.{ZONE}"
@@ -28,16 +34,29 @@ SYNTHETIC_PASSWORD_ENV = "SOUNDBITE_SYNTHETIC_PASSWORD"
 """Where the engine finds the synthetic user's password, as a production target names it."""
 
 
-def rehearsal_target(stack: LocalStack, zone_id: str, metrics: str = "edge") -> Target:
+def rehearsal_target(stack: LocalStack, zone_id: str, direct_urls: dict[str, str],
+                     ecs: EcsService) -> Target:
+    """The rehearsal as a target file describes it; `direct_urls` are the edge's lane addresses."""
     dp = stack.data_plane
     return Target(
         stack=ENVIRONMENT, zone_id=zone_id, record_name=PUBLIC_NAME, environment=ENVIRONMENT,
-        ledger_table=dp.ledger_table, metrics=metrics,
+        ledger_table=dp.ledger_table, metrics="alb", **edge_target_fields(ENVIRONMENT, tuple(stack.lanes)),
         queue_name=dp.queue_url.rsplit("/", 1)[1], dlq_name=dp.dlq_url.rsplit("/", 1)[1],
-        direct_urls={name: lane.url for name, lane in stack.lanes.items()},
+        ecs_cluster=ecs.cluster, ecs_service=ecs.service, direct_urls=dict(direct_urls),
         synthetic_auth={"client_id": stack.user_pool.client_id, "username": SYNTHETIC_USER,
                         "password_env": SYNTHETIC_PASSWORD_ENV},
     )
+
+
+def create_alarms(cloudwatch, target: Target) -> list[str]:
+    """The stack's alarms, as the Pulumi program creates them, in the emulator (which
+    evaluates them on the metrics the edge publishes); their names."""
+    requests = alarms.put_metric_alarm_requests(
+        target.alarms.rstrip("-"), [balancer(target.environment, lane) for lane in target.load_balancers],
+        target.queue, target.dlq)
+    for request in requests:
+        cloudwatch.put_metric_alarm(**request)
+    return [r["AlarmName"] for r in requests]
 
 
 def synthetic_password(stack: LocalStack) -> dict[str, str]:
@@ -53,9 +72,11 @@ def target_document(target: Target) -> dict:
     return target_fields(data, "rehearsal target")
 
 
-def lane_pids(stack: LocalStack) -> dict[str, dict[str, int]]:
+def lane_pids(stack: LocalStack, counted_by_ecs: tuple[str, ...] = ()) -> dict[str, dict[str, int]]:
+    """The lanes' processes the engine watches itself: all but the APIs an ECS service counts."""
     return {name: {role: process.pid for role in ("api", "worker")
-                   if (process := getattr(lane, role)) is not None}
+                   if (process := getattr(lane, role)) is not None
+                   and not (role == "api" and name in counted_by_ecs)}
             for name, lane in stack.lanes.items()}
 
 
@@ -80,5 +101,6 @@ def write_target_files(directory: Path, stack: LocalStack, target: Target, edge_
              "lanes": directory / "lanes.json"}
     files["target"].write_text(json.dumps(target_document(target), indent=2) + "\n")
     files["env"].write_text("".join(f"export {k}={v}\n" for k, v in variables.items()))
-    files["lanes"].write_text(json.dumps(lane_pids(stack), indent=2) + "\n")
+    counted = (spec.STACKS[1],) if target.ecs_service else ()
+    files["lanes"].write_text(json.dumps(lane_pids(stack, counted), indent=2) + "\n")
     return files

@@ -24,10 +24,10 @@ from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
-def ministack(moto_server, tmp_path_factory):
+def ministack(aws_emulator, tmp_path_factory):
     """The session's emulator when it is MiniStack, else one of this module's own."""
-    if moto_server.kind == emulator.MINISTACK:
-        yield moto_server
+    if aws_emulator.kind == emulator.MINISTACK:
+        yield aws_emulator
         return
     log = tmp_path_factory.mktemp("ministack") / "emulator.log"
     with emulator.running(log_path=str(log), kind=emulator.MINISTACK) as em:

@@ -38,6 +38,6 @@ def test_bootstrap_applies_the_seed_numbers(fresh_data_plane, boto_session):
     assert s3.get_bucket_versioning(Bucket=fresh_data_plane.bucket)["Status"] == "Enabled"
 
 
-def test_bootstrap_twice_is_harmless(fresh_data_plane, moto_server):
-    again = bootstrap.bootstrap(moto_server.endpoint, environment=fresh_data_plane.environment)
+def test_bootstrap_twice_is_harmless(fresh_data_plane, aws_emulator):
+    again = bootstrap.bootstrap(aws_emulator.endpoint, environment=fresh_data_plane.environment)
     assert again == fresh_data_plane

@@ -16,6 +16,7 @@ import pytest
 
 from migration.dns_setup import create_weighted_zone
 from migration.edge_metrics import publish_lane_metrics
+from migration.edge_metrics import target_fields as edge_target_fields
 from migration.engine import Engine
 from migration.factory import EngineOverrides, build_engine
 from migration.health import AsgHealth, EcsServiceHealth, HttpProbe
@@ -146,7 +147,8 @@ def make_engine(fresh_data_plane, boto_session, clock, zone, cloudwatch, direct_
         zone_id, record = zone
         urls = {lane: f"http://127.0.0.1:{s.server_address[1]}" for lane, s in direct_names.items()}
         target = Target(stack="dev", zone_id=zone_id, record_name=record,
-                        environment=fresh_data_plane.environment, direct_urls=urls)
+                        environment=fresh_data_plane.environment, direct_urls=urls,
+                        **edge_target_fields(fresh_data_plane.environment))
         engine = build_engine(target, plan or quick_plan(), session=boto_session, sleep=clock.sleep,
                               now=clock.now, overrides=EngineOverrides(
                                   ledger_owner=owner, probe=HttpProbe(urls, count=3)))

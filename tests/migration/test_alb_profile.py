@@ -31,3 +31,34 @@ def test_each_lane_reads_its_own_balancer_and_counts_balancer_5xx(boto_session):
     # a crashed task's 502s count too, as requests the lane got and as its errors
     assert (fargate.requests, fargate.errors, fargate.balancer_errors) == (107, 9, 7)
     assert (ec2.requests, ec2.errors) == (900, 1)
+
+
+def test_the_p95_window_is_one_period_cloudwatch_accepts():
+    from migration.metrics import whole_period
+
+    assert whole_period(137, 60) == 120  # regular resolution: whole minutes
+    assert whole_period(137, 1) == 120  # high resolution beyond a minute: whole minutes too
+    assert whole_period(47, 1) == 30 and whole_period(7, 1) == 5 and whole_period(1, 1) == 1
+    assert whole_period(47, 60) is None  # less than one period of minute metrics
+    assert whole_period(0.5, 1) is None
+
+
+def test_a_p95_is_the_windows_own_not_the_worst_periods(boto_session):
+    """TargetResponseTime published per request over 20 one-second periods: one second with
+    half its requests at 900 ms (2.5 % of the window) leaves the window's p95 fast, where the
+    max of per-period p95 values would report 900 ms."""
+    from migration.edge_metrics import publish_lane_metrics
+    from migration.edge_metrics import target_fields as edge_target_fields
+
+    cloudwatch = boto_session.client("cloudwatch")
+    environment = f"p{time.time_ns()}"
+    end = int(time.time())
+    for second in range(end - 20, end):
+        latencies = [900.0] * 10 + [40.0] * 10 if second == end - 10 else [40.0] * 20
+        publish_lane_metrics(cloudwatch, "fargate", 20, 0, latencies, second, environment=environment)
+    fields = edge_target_fields(environment)
+    metrics = CloudWatchMetrics(alb_profile(fields["load_balancers"], fields["target_groups"],
+                                            period=fields["metric_period_seconds"]), client=cloudwatch)
+    window = metrics.lane("fargate", end - 20, end)
+    assert window.requests == 400
+    assert window.p95_ms == 40.0

@@ -8,6 +8,7 @@ import pytest
 
 from infra import phases
 from migration.capacity import plan_disagreement, read_stack_file
+from migration.edge_metrics import target_fields as edge_target_fields
 from migration.exceptions import PlanError
 from migration.executor import Executor, Status
 from migration.factory import build_engine
@@ -50,7 +51,8 @@ def factory_engine(fresh_data_plane, boto_session, clock, zone, stacks):
         target = Target(stack="dev", zone_id=zone_id, record_name=record,
                         environment=fresh_data_plane.environment,
                         ledger_table=fresh_data_plane.ledger_table, asg_name=stacks["asg"].name,
-                        stack_file=str(path) if path else None, **fields)
+                        stack_file=str(path) if path else None,
+                        **{**edge_target_fields(fresh_data_plane.environment), **fields})
         return build_engine(target, plan or quick_plan(), session=boto_session,
                             sleep=clock.sleep, now=clock.now)
 

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from migration.cli import migrate
+from migration.edge_metrics import target_fields as edge_target_fields
 from migration.ledger import Ledger
 from migration.router import Route53WeightedRouter
 from soundbite.exit_codes import ExitCode
@@ -24,7 +25,8 @@ def cli(tmp_path, zone, fresh_data_plane, boto_session):
     zone_id, record = zone
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
-                                  "environment": fresh_data_plane.environment}))
+                                  "environment": fresh_data_plane.environment,
+                                  **edge_target_fields(fresh_data_plane.environment)}))
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(FAST_PLAN))
     router = Route53WeightedRouter(zone_id, record, client=boto_session.client("route53"))

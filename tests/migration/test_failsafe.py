@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from infra.automation import PulumiStack
+from migration.edge_metrics import target_fields as edge_target_fields
 from migration.exceptions import AbortedError, DriftError, LeaseLostError, LockHeldError
 from migration.executor import Executor, Status
 from migration.health import AsgHealth
@@ -81,7 +82,8 @@ def target_file(tmp_path, zone, fresh_data_plane):
         zone_id, record = zone
         path = tmp_path / "target.json"
         path.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
-                                    "environment": fresh_data_plane.environment, **extra}))
+                                    "environment": fresh_data_plane.environment,
+                                    **edge_target_fields(fresh_data_plane.environment), **extra}))
         return str(path)
 
     return write
@@ -457,11 +459,15 @@ def test_cloudwatch_throttling_mid_soak_is_an_error_check_then_judging_goes_on(m
     def failing():
         return window.get("from", float("inf")) <= clock.now() < window.get("to", float("inf"))
 
+    def on_event(event):  # the soak's first look opens a throttled window of two more looks
+        if event["kind"] == "verdict" and not window:
+            window.update({"from": event["at"] + 0.5, "to": event["at"] + 2.5})
+
     faulty = Faulty(cloudwatch, {"get_metric_data", "get_metric_statistics"}, failing=failing)
     engine = make_engine()
     engine.metrics = CloudWatchMetrics(engine.metrics.profile, client=faulty)
+    engine.on_event = on_event
     validated(engine)
-    window.update({"from": clock.now() + 3, "to": clock.now() + 5})  # inside the shift-5 soak
     result = Executor(engine).advance()
     assert result.status is Status.PROMOTED
     outcomes = [v["outcome"] for v in result.verdicts]

@@ -51,28 +51,28 @@ def deployed(em) -> dict:
     }
 
 
-def test_init_writes_a_validated_production_target_and_refuses_to_overwrite(moto_server, tmp_path):
+def test_init_writes_a_validated_production_target_and_refuses_to_overwrite(aws_emulator, tmp_path):
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps(deployed(moto_server)))
+    outputs.write_text(json.dumps(deployed(aws_emulator)))
     target = tmp_path / "target.json"
     args = ("init", "--stack", "prod", "--outputs", str(outputs), "--out", str(target), "--region", "us-east-1")
-    result = soundbite(*args, env=moto_server.env)
+    result = soundbite(*args, env=aws_emulator.env)
     assert result.returncode == ExitCode.OK, result.stderr
     assert "next: soundbite migrate doctor --config" in result.stdout
     written = load_target(str(target))
     assert (written.stack, written.metrics, written.region) == ("prod", "alb", "us-east-1")
     assert set(written.load_balancers) == {"ec2", "fargate"}
     assert written.direct_urls["fargate"].startswith("https://fargate.")
-    again = soundbite(*args, env=moto_server.env)
+    again = soundbite(*args, env=aws_emulator.env)
     assert again.returncode == ExitCode.USAGE and "--force" in again.stderr
 
 
-def test_init_names_every_missing_output(moto_server, tmp_path):
+def test_init_names_every_missing_output(aws_emulator, tmp_path):
     outputs = tmp_path / "outputs.json"
-    partial = {k: v for k, v in deployed(moto_server).items() if not k.startswith("fargate")}
+    partial = {k: v for k, v in deployed(aws_emulator).items() if not k.startswith("fargate")}
     outputs.write_text(json.dumps(partial))
     result = soundbite("init", "--stack", "prod", "--outputs", str(outputs), "--out", str(tmp_path / "t.json"),
-                       env=moto_server.env)
+                       env=aws_emulator.env)
     assert result.returncode == ExitCode.USAGE
     assert "fargateLoadBalancerArnSuffix" in result.stderr and "fargateApiServiceName" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "t.json").exists()
@@ -87,20 +87,20 @@ def write_target(em, tmp_path) -> Path:
     return target
 
 
-def test_doctor_finds_what_is_missing_and_says_what_it_could_not_check(moto_server, tmp_path):
-    target = write_target(moto_server, tmp_path)
-    result = soundbite("doctor", "--config", str(target), "--json", env=moto_server.env)
+def test_doctor_finds_what_is_missing_and_says_what_it_could_not_check(aws_emulator, tmp_path):
+    target = write_target(aws_emulator, tmp_path)
+    result = soundbite("doctor", "--config", str(target), "--json", env=aws_emulator.env)
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["region"]["ok"] and checks["identity"]["ok"] and checks["records"]["ok"]
     assert checks["ledger"]["ok"] and checks["queue"]["ok"] and checks["dlq"]["ok"] and checks["alarms"]["ok"]
     assert checks["ecs-service"]["ok"] is False and "not found" in checks["ecs-service"]["detail"].lower()
     assert checks["ec2-group"]["ok"] is False and "not found" in checks["ec2-group"]["detail"]
     assert result.returncode == ExitCode.REFUSED
-    text = soundbite("doctor", "--config", str(target), env=moto_server.env).stdout
+    text = soundbite("doctor", "--config", str(target), env=aws_emulator.env).stdout
     assert "FAIL        ec2-group" in text and "{" not in text
 
 
-def test_doctor_refuses_edge_metrics_against_aws(moto_server, tmp_path):
+def test_doctor_refuses_a_target_without_load_balancers_to_judge_on(aws_emulator, tmp_path):
     target = load_target(None, zone_id="Z1", record_name="api.example.com", environment="prod")
     session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing",
                                     aws_secret_access_key="testing")

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from migration.cli import migrate
+from migration.edge_metrics import target_fields as edge_target_fields
 from soundbite.exit_codes import ExitCode
 
 from .conftest import EC2, FARGATE
@@ -46,7 +47,8 @@ def run_cli(tmp_path, zone, fresh_data_plane):
     zone_id, record = zone
     config = tmp_path / "target.json"
     config.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
-                                  "environment": fresh_data_plane.environment}))
+                                  "environment": fresh_data_plane.environment,
+                                  **edge_target_fields(fresh_data_plane.environment)}))
 
     def invoke(command, *args, plan=None, input=None):
         path = tmp_path / "plan.json"

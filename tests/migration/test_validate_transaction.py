@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from migration.edge_metrics import publish_lane_metrics
+from migration.edge_metrics import target_fields as edge_target_fields
 from migration.executor import Executor, Status
 from migration.factory import build_engine
 from migration.judge import JudgeConfig, LaneWindow, Outcome, Severity, judge_validation
@@ -166,6 +167,7 @@ def test_the_factory_gives_each_direct_name_a_signed_in_client(fresh_data_plane,
     target = Target(stack="dev", zone_id=zone_id, record_name=record,
                     environment=fresh_data_plane.environment, ledger_table=fresh_data_plane.ledger_table,
                     direct_urls={k: v.url for k, v in soundbite_lanes.items()},
+                    **edge_target_fields(fresh_data_plane.environment),
                     synthetic_auth={"token_command": f"{sys.executable} -c \"print('tok-9')\""})
     engine = build_engine(target, quick_plan(), session=boto_session)
     assert set(engine.direct_clients) == {EC2, FARGATE}

@@ -17,11 +17,11 @@ ONE_TRY = Config(retries={"max_attempts": 1, "mode": "standard"})
 
 
 @pytest.fixture
-def proxy(moto_server, aws_env):
+def proxy(aws_emulator, aws_env):
     proxies = []
 
     def start(service: str) -> tuple[FaultProxy, object]:
-        proxy = FaultProxy(moto_server.endpoint, service)
+        proxy = FaultProxy(aws_emulator.endpoint, service)
         proxies.append(proxy)
         client = boto3.client(service, endpoint_url=proxy.start(), config=ONE_TRY)
         return proxy, client
@@ -78,15 +78,17 @@ def test_a_slow_change_reports_pending_then_insync(proxy):
         assert time.monotonic() < deadline, "the change never became INSYNC"
         time.sleep(0.1)
     later = change(route53, zone_id, record, 25)["ChangeInfo"]["Id"]
-    assert route53.get_change(Id=later)["ChangeInfo"]["Status"] == "INSYNC", "only one change is slow"
+    # Route 53 may answer PENDING once for any change; only the slowed one stays PENDING
+    reads = [route53.get_change(Id=later)["ChangeInfo"]["Status"] for _ in range(2)]
+    assert "INSYNC" in reads, "only one change is slow"
 
 
-def test_a_change_whose_caller_is_killed_still_lands(proxy, moto_server):
+def test_a_change_whose_caller_is_killed_still_lands(proxy, aws_emulator):
     switch, route53 = proxy("route53")
     zone_id, record = zone_through(route53)
     switch.on_change = lambda: True
     with pytest.raises((ConnectionClosedError, EndpointConnectionError)):
         change(route53, zone_id, record, 50)
-    direct = boto3.client("route53", endpoint_url=moto_server.endpoint)
+    direct = boto3.client("route53", endpoint_url=aws_emulator.endpoint)
     sets = direct.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
     assert any(s.get("SetIdentifier") == "fargate" and s["Weight"] == 50 for s in sets)

@@ -65,15 +65,56 @@ def test_every_fault_kind_documents_its_safe_state():
     assert sorted(parse_fault(k).name for k in kinds) == sorted(SAFE_STATES)
 
 
-def test_the_baseline_alarm_fault_fires_the_alarm_the_stack_creates_and_the_engine_holds_on_it():
-    from infra.components.observability import stack_alarm_names
-    from migration.judge import Severity, classify_alarm
-    from migration.rehearsal.injector import BASELINE_ALARM
+@pytest.fixture
+def stack_alarms(aws_emulator):
+    """The rehearsal's alarms, created in the emulator as the Pulumi program creates them."""
+    if aws_emulator.kind != "ministack":
+        pytest.skip("moto never evaluates alarms")
+    import uuid
+
+    from migration.edge_metrics import balancer_names
+    from migration.health import AlarmStates
+    from migration.rehearsal.wiring import create_alarms
     from migration.target import Target
 
-    target = Target(stack="dev", zone_id="Z1", record_name="api.example.com", environment="local")
-    name = f"{target.alarms}{BASELINE_ALARM}"  # what the injector sets to ALARM
+    environment = f"a{uuid.uuid4().hex[:6]}"
+    target = Target(stack="dev", environment=environment, **balancer_names(environment))
+    cloudwatch = aws_emulator.client("cloudwatch")
+    names = create_alarms(cloudwatch, target)
+    return cloudwatch, environment, names, AlarmStates(target.alarms, cloudwatch)
 
-    assert name == stack_alarm_names("soundbite-local", "ec2")[0] == "soundbite-local-ec2-error-rate"
-    assert classify_alarm(name).severity is Severity.HOLD
+
+def publish_slow(cloudwatch, environment, lane, latency_ms, seconds=5):
+    import time
+
+    from migration.edge_metrics import publish_lane_metrics
+
+    now = time.time()
+    for back in range(seconds, 0, -1):
+        for each in ("ec2", "fargate"):
+            slow = each == lane
+            publish_lane_metrics(cloudwatch, each, 20, 0, [latency_ms if slow else 20.0] * 20, now - back,
+                                 environment=environment)
+
+
+def test_the_baseline_alarm_fault_fires_the_baseline_alarm_only_and_the_engine_holds_on_it(stack_alarms):
+    """`ec2:alarm` slows the baseline; the emulator evaluates the stack's own p95 alarm on the
+    edge's metrics, and only the baseline's goes to ALARM, which the engine holds on."""
+    from migration.judge import Severity, classify_alarm
+    from migration.rehearsal.injector import BASELINE_ALARM_LATENCY_MS
+
+    cloudwatch, environment, names, states = stack_alarms
+    assert len(names) == 7 and states.firing() == ()
+    publish_slow(cloudwatch, environment, "ec2", BASELINE_ALARM_LATENCY_MS)
+    assert states.firing() == (f"soundbite-{environment}-ec2-p95-latency",)
+    assert classify_alarm(states.firing()[0]).severity is Severity.HOLD
     assert "ec2:alarm" not in ROLLS_BACK and SAFE_STATES["ec2:alarm"].startswith("held")
+
+
+def test_a_slow_canary_fires_its_own_p95_alarm_which_is_critical(stack_alarms):
+    from migration.judge import Severity, classify_alarm
+
+    cloudwatch, environment, _names, states = stack_alarms
+    publish_slow(cloudwatch, environment, "fargate", 900.0)
+    assert states.firing() == (f"soundbite-{environment}-fargate-p95-latency",)
+    assert classify_alarm(states.firing()[0]).severity is Severity.CRITICAL

@@ -7,6 +7,7 @@ Each run is a subprocess exactly as a person starts it, and the assertions are o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -90,7 +91,7 @@ def test_crashing_the_fargate_api_at_25_percent_rolls_back_and_loses_nothing(tmp
     summary = rehearse(tmp_path, "--fault", "fargate:crash@25")
     assert summary["outcome"] == "rolled-back", summary["result_reason"]
     assert summary["final_weights"] == {"ec2": 100, "fargate": 0}
-    assert "api process exited" in summary["result_reason"]
+    assert "0 of 1 tasks running" in summary["result_reason"]  # the ECS service count
     assert summary["requests"]["failed_operations"] == 0  # retries with the same key landed
     assert status(summary)["identical_responses_across_lanes"] == "not checked"
     assert_nothing_lost(summary)
@@ -162,3 +163,12 @@ def test_each_control_plane_fault_ends_in_its_safe_state(tmp_path, fault, outcom
     if fault.startswith("control:metrics"):
         assert summary["control_plane_failures"]["cloudwatch"] > 0, "the fault reached the engine"
     assert_nothing_lost(summary)
+
+
+@pytest.mark.parametrize("kind,message", [("moto", "only MiniStack serves"), ("localstack", "choose one of")])
+def test_an_emulator_that_cannot_judge_is_refused_in_one_line(kind, message):
+    completed = subprocess.run(
+        [sys.executable, "-m", "soundbite.cli", "rehearse"], capture_output=True, text=True,
+        timeout=60, env={**os.environ, "SOUNDBITE_EMULATOR": kind})
+    assert completed.returncode == 2, completed.stderr
+    assert message in completed.stderr and "Traceback" not in completed.stderr

@@ -243,7 +243,7 @@ def metrics_lines(make_app):
 
 
 @pytest.fixture
-def api_server(fresh_data_plane, moto_server):
+def api_server(fresh_data_plane, aws_emulator):
     """Start real gunicorn API processes on the emulator's data plane: `start(backend, **env)`."""
     import os
 
@@ -255,10 +255,10 @@ def api_server(fresh_data_plane, moto_server):
     def start(backend: str = "ec2", **env: str) -> Lane:
         port = free_port()
         lane_env = {
-            **os.environ, **moto_server.env, **fresh_data_plane.service_env(),
+            **os.environ, **aws_emulator.env, **fresh_data_plane.service_env(),
             "SOUNDBITE_BACKEND": backend, "SOUNDBITE_BIND": f"127.0.0.1:{port}",
             "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_WEB_WORKERS": "1",
-            "SOUNDBITE_TRUSTED_PROXIES": "1", **auth_env(moto_server.endpoint),
+            "SOUNDBITE_TRUSTED_PROXIES": "1", **auth_env(aws_emulator.endpoint),
             "PYTHONUNBUFFERED": "1", **env,
         }
         lane = Lane(backend, port, lane_env, None)

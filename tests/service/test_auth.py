@@ -48,13 +48,13 @@ def test_another_users_soundbites_answer_404(client):
     assert mine not in [item["id"] for item in listed["items"]]
 
 
-def test_a_token_of_another_app_client_or_pool_is_refused(client, moto_server):
-    _, idp = user_pool(moto_server.endpoint)
-    other_pool = cognito.create_pool(idp, moto_server.endpoint, name=f"other-{uuid.uuid4().hex[:6]}")
+def test_a_token_of_another_app_client_or_pool_is_refused(client, aws_emulator):
+    _, idp = user_pool(aws_emulator.endpoint)
+    other_pool = cognito.create_pool(idp, aws_emulator.endpoint, name=f"other-{uuid.uuid4().hex[:6]}")
     for kind in ("IdToken", "AccessToken"):
         foreign = cognito.token_for(idp, other_pool, "alice", kind)
         assert_problem(client.get("/v1/soundbites", headers={"Authorization": f"Bearer {foreign}"}), 401)
-    pool, _ = user_pool(moto_server.endpoint)
+    pool, _ = user_pool(aws_emulator.endpoint)
     other_client = idp.create_user_pool_client(
         UserPoolId=pool.pool_id, ClientName="other", ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH"],
     )["UserPoolClient"]["ClientId"]

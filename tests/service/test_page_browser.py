@@ -54,14 +54,14 @@ def browser_page():
 
 
 def test_create_watch_and_play_a_soundbite_with_no_csp_violation(
-        api_server, browser_page, fresh_data_plane, boto_session, moto_server):
+        api_server, browser_page, fresh_data_plane, boto_session, aws_emulator):
     import jwt
 
     from infra.local import cognito
     from worker.synth import build_synthesizer
 
     server = api_server("ec2", SOUNDBITE_CACHE_TTL_SECONDS="1")
-    pool, idp = user_pool(moto_server.endpoint)
+    pool, idp = user_pool(aws_emulator.endpoint)
     password = cognito.ensure_user(idp, pool, "page-user")
     page, problems = browser_page
     page.goto(server.url + "/")

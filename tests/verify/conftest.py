@@ -77,9 +77,9 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(moto_server, fresh_data_plane, tmp_path):
+def deployment(aws_emulator, fresh_data_plane, tmp_path):
     """Lanes on the session's emulator, with a data plane of this test's own."""
-    deployed = Deployment(moto_server, fresh_data_plane, tmp_path)
+    deployed = Deployment(aws_emulator, fresh_data_plane, tmp_path)
     yield deployed
     deployed.stop()
 
@@ -188,6 +188,9 @@ def thaw(process) -> None:
     os.killpg(process.pid, signal.SIGCONT)
 
 
+HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ")
+
+
 class DelayProxy:
     """A TCP proxy that holds every chunk a client sends for `delay` seconds before passing
     it on: the emulator as a slow network or an overloaded dependency would look."""
@@ -196,6 +199,7 @@ class DelayProxy:
         self.upstream_port = upstream_port
         self.delay = delay
         self.connections = 0
+        self.requests = 0  # HTTP requests sent upstream, whether or not a connection was reused
         self.active = 0
         self.peak_active = 0
         self._lock = threading.Lock()
@@ -240,6 +244,9 @@ class DelayProxy:
     def _pump(self, source: socket.socket, target: socket.socket, delayed: bool) -> None:
         try:
             while chunk := source.recv(65536):
+                if delayed and chunk.startswith(HTTP_METHODS):
+                    with self._lock:
+                        self.requests += 1
                 if delayed and self.delay:
                     time.sleep(self.delay)
                 target.sendall(chunk)

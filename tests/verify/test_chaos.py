@@ -197,10 +197,10 @@ def test_a_slow_emulator_is_bounded_by_timeouts_and_requests_do_not_pile_up(own_
         assert proxy.peak_active <= threads + 3 + 3, f"{proxy.peak_active} calls at once"
 
         proxy.delay = aws.READ_TIMEOUT_SECONDS + 2  # slower than the read timeout
-        before = proxy.connections
+        before = proxy.requests
         slow = client.request("GET", f"/v1/soundbites/{uuid.uuid4().hex}")
         assert is_problem(slow, 503), slow
-        assert proxy.connections - before == aws.MAX_ATTEMPTS, "one try per attempt, no more"
+        assert proxy.requests - before == aws.MAX_ATTEMPTS, "one try per attempt, no more"
         assert aws.READ_TIMEOUT_SECONDS <= slow.seconds < CALL_BUDGET_SECONDS + 2, slow.seconds
 
         proxy.delay = 0

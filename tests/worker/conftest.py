@@ -164,7 +164,7 @@ def start_poller(settings, sqs):
 
 
 @pytest.fixture
-def start_worker(fresh_data_plane, moto_server, tmp_path):
+def start_worker(fresh_data_plane, aws_emulator, tmp_path):
     """Start `python -m soundbite.cli worker` on this data plane; killed at teardown if alive."""
     started: list[subprocess.Popen] = []
 
@@ -172,7 +172,7 @@ def start_worker(fresh_data_plane, moto_server, tmp_path):
         log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
             [sys.executable, "-m", "soundbite.cli", "worker"],
-            env={**os.environ, **moto_server.env, **fresh_data_plane.service_env(),
+            env={**os.environ, **aws_emulator.env, **fresh_data_plane.service_env(),
                  "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1", **env},
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         process.log_path = tmp_path / f"{name}.log"

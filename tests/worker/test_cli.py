@@ -173,23 +173,23 @@ def run_cli(args: list[str], env: dict[str, str], answer: str | None = None):
         os.close(terminal)
 
 
-def test_dlq_reads_the_migrate_target_file_with_config(dead_letters, fresh_data_plane, moto_server, tmp_path):
+def test_dlq_reads_the_migrate_target_file_with_config(dead_letters, fresh_data_plane, aws_emulator, tmp_path):
     from infra.local.emulator import LOCAL_REGION
 
     target = tmp_path / "target.json"
     target.write_text(json.dumps({"environment": fresh_data_plane.environment, "region": LOCAL_REGION}))
 
-    result = run_cli(["dlq", "--config", str(target), "inspect", "--json"], moto_server.env)
+    result = run_cli(["dlq", "--config", str(target), "inspect", "--json"], aws_emulator.env)
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["count"] == 2
-    missing = run_cli(["dlq", "--config", str(tmp_path / "nope.json"), "inspect"], moto_server.env)
+    missing = run_cli(["dlq", "--config", str(tmp_path / "nope.json"), "inspect"], aws_emulator.env)
     assert missing.returncode == 2 and missing.stderr.strip().startswith("Error: config file")
 
 
-def test_redrive_on_a_terminal_asks_and_no_moves_nothing(dead_letters, fresh_data_plane, moto_server,
+def test_redrive_on_a_terminal_asks_and_no_moves_nothing(dead_letters, fresh_data_plane, aws_emulator,
                                                          settings, sqs):
-    env = {**moto_server.env, **fresh_data_plane.service_env()}
+    env = {**aws_emulator.env, **fresh_data_plane.service_env()}
 
     refused = run_cli(["dlq", "redrive"], env, answer="n\n")
     assert refused.returncode == 5, refused.stderr

@@ -19,12 +19,12 @@ from tests.worker.conftest import TEXT_200, wait_for
 
 
 @pytest.fixture
-def lane(fresh_data_plane, moto_server, tmp_path):
+def lane(fresh_data_plane, aws_emulator, tmp_path):
     port = emulator.free_port()
-    env = {**os.environ, **moto_server.env, **fresh_data_plane.service_env(),
+    env = {**os.environ, **aws_emulator.env, **fresh_data_plane.service_env(),
            "SOUNDBITE_BACKEND": "local", "SOUNDBITE_BIND": f"127.0.0.1:{port}",
            "SOUNDBITE_FORCE_HTTPS": "false", "SOUNDBITE_WORKER_POLL_SECONDS": "1", "PYTHONUNBUFFERED": "1",
-           **auth_env(moto_server.endpoint)}
+           **auth_env(aws_emulator.endpoint)}
     lane = Lane("local", port, env, tmp_path)
     try:
         lane.start_api()

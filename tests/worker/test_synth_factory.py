@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from soundbite import spec
@@ -21,8 +20,8 @@ def test_espeak_is_the_default(name):
     assert spec.DEFAULT_FORMAT in synth.formats()
 
 
-def test_polly_uses_the_client_it_is_given(aws_env):
-    client = boto3.client("polly")
+def test_polly_uses_the_client_it_is_given(moto_polly):
+    client = moto_polly.client("polly")
     synth = build_synthesizer("polly", polly_client=client)
     assert isinstance(synth, PollySynthesizer)
     assert synth.client is client

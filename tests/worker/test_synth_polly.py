@@ -1,7 +1,7 @@
 """Amazon Polly synthesis: request mapping, content types and error classification.
 
 Two real HTTP backends, no patched clients:
-- the moto server fixture, for voices, formats and the errors moto reproduces. moto's Polly
+- moto's server (`moto_polly`: MiniStack has no Polly), for voices, formats and the errors moto reproduces. moto's Polly
   answers every synthesis with 8 zero bytes, so these tests check the mapping, the content types
   and the errors, never the audio content (the espeak tests cover real audio);
 - a small local HTTP server speaking Polly's JSON protocol, for what moto cannot do: throttle,
@@ -51,8 +51,8 @@ def polly_client(endpoint: str):
 
 
 @pytest.fixture(scope="module")
-def polly(moto_server) -> PollySynthesizer:
-    return PollySynthesizer(client=polly_client(moto_server.endpoint))
+def polly(moto_polly) -> PollySynthesizer:
+    return PollySynthesizer(client=polly_client(moto_polly.endpoint))
 
 
 # --- against the moto server --------------------------------------------------------------------
