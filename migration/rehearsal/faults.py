@@ -22,7 +22,8 @@ KINDS = LANE_KINDS + tuple(CONTROL_MODES) + tuple(k for ks in ACTORS.values() fo
 
 SAFE_STATES = {
     "fargate:errors": "rolled back by the judge within the failure limit",
-    "fargate:latency": "rolled back by the judge when p95 exceeds its limit",
+    "fargate:latency": "rolled back: past 300 ms the canary's own p95 alarm fires, a critical "
+                       "finding (below it, the judge's latency rule decides)",
     "fargate:crash": "rolled back: the ECS service runs fewer tasks than it wants, a critical finding",
     "fargate:worker-crash": "rolled back; the killed worker's job completes on the other lane",
     "ec2:alarm": "held with its reason: a baseline alarm never sends traffic back onto the sick "
@@ -75,6 +76,10 @@ class Fault:
 
     @property
     def rolls_back(self) -> bool:
+        """Whether the documented safe state is all traffic on EC2 (latency: once it is past
+        the canary's p95 alarm threshold)."""
+        if self.name == "fargate:latency":
+            return float(self.value) > spec.ALARMS.p95_latency_ms
         return self.name in ROLLS_BACK
 
     def due(self, lane_percent: int) -> bool:

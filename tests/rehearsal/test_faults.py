@@ -118,3 +118,8 @@ def test_a_slow_canary_fires_its_own_p95_alarm_which_is_critical(stack_alarms):
     publish_slow(cloudwatch, environment, "fargate", 900.0)
     assert states.firing() == (f"soundbite-{environment}-fargate-p95-latency",)
     assert classify_alarm(states.firing()[0]).severity is Severity.CRITICAL
+
+
+def test_a_canary_latency_fault_rolls_back_once_past_its_p95_alarm():
+    assert parse_fault("fargate:latency=400@25").rolls_back
+    assert not parse_fault("fargate:latency=200@25").rolls_back
