@@ -17,7 +17,6 @@ from pathlib import Path
 from infra import alarms
 from infra.local import cognito
 from infra.local.stack import LocalStack
-from migration.edge_metrics import balancer
 from migration.edge_metrics import target_fields as edge_target_fields
 from migration.rehearsal.ecs_agent import EcsService
 from migration.schemas import target_fields
@@ -51,9 +50,9 @@ def rehearsal_target(stack: LocalStack, zone_id: str, direct_urls: dict[str, str
 def create_alarms(cloudwatch, target: Target) -> list[str]:
     """The stack's alarms, as the Pulumi program creates them, in the emulator (which
     evaluates them on the metrics the edge publishes); their names."""
-    requests = alarms.put_metric_alarm_requests(
-        target.alarms.rstrip("-"), [balancer(target.environment, lane) for lane in target.load_balancers],
-        target.queue, target.dlq)
+    stacks = [alarms.StackBalancer(lane, target.load_balancers[lane], target.target_groups[lane])
+              for lane in target.load_balancers]
+    requests = alarms.put_metric_alarm_requests(target.alarms.rstrip("-"), stacks, target.queue, target.dlq)
     for request in requests:
         cloudwatch.put_metric_alarm(**request)
     return [r["AlarmName"] for r in requests]

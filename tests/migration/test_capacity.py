@@ -15,10 +15,11 @@ from migration.factory import build_engine
 from migration.plan import quick_plan
 from migration.preflight import preflight
 from migration.target import Target
+from tests.waiting import wait_for
 
 from .conftest import EC2, FARGATE
 from .fixtures_capacity import ROOT, stack_file_fixture  # noqa: F401 - the stack_file fixture
-from .test_preflight import RunningTasks, by_name
+from .test_preflight import by_name
 
 
 def test_the_prod_stack_file_says_four_and_four():
@@ -59,6 +60,14 @@ def factory_engine(fresh_data_plane, boto_session, clock, zone, stacks):
     return build
 
 
+def fargate_tasks(stacks, count: int) -> list:
+    """The ECS service scaled to `count` tasks; its health, once the emulator counts them."""
+    stacks["ecs"].update_service(cluster=stacks["cluster"], service="api", desiredCount=count)
+    [health] = stacks[FARGATE]
+    wait_for(lambda: health.running() == count, what=f"{count} tasks running")
+    return [health]
+
+
 def test_the_factory_reads_capacities_from_the_stack_file(factory_engine, stack_file):
     engine = factory_engine(stack_file(ec2ApiCount=3, fargateApiCount=6))
     assert engine.ec2_capacity.api == 3 and engine.fargate_capacity.api == 6
@@ -68,7 +77,7 @@ def test_the_factory_reads_capacities_from_the_stack_file(factory_engine, stack_
 def test_preflight_refuses_shift_100_on_two_tasks_when_the_config_says_four(
         factory_engine, stack_file, stacks):
     engine = factory_engine(stack_file())  # prod: 4 and 4
-    engine.health = {EC2: stacks[EC2], FARGATE: [RunningTasks(2)]}
+    engine.health = {EC2: stacks[EC2], FARGATE: fargate_tasks(stacks, 2)}
     engine.router.set_weights({EC2: 50, FARGATE: 50})
     checks = by_name(preflight(engine))
     assert not checks["capacity"].ok
@@ -79,7 +88,7 @@ def test_preflight_refuses_shift_100_on_two_tasks_when_the_config_says_four(
 def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,
                                                                      stacks):
     engine = factory_engine(stack_file())  # EC2 should run 4; the group runs 2
-    engine.health = {EC2: stacks[EC2], FARGATE: [RunningTasks(4)]}
+    engine.health = {EC2: stacks[EC2], FARGATE: fargate_tasks(stacks, 4)}
     checks = by_name(preflight(engine))
     assert checks["capacity"].ok, checks["capacity"].detail
     assert not checks["ec2-capacity"].ok
@@ -91,7 +100,7 @@ def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engi
 def test_a_plan_that_disagrees_with_the_phase_table_moves_nothing_but_rollback_works(
         factory_engine, stack_file, stacks):
     engine = factory_engine(stack_file(shiftSteps=[10, 50, 100]))
-    engine.health = {EC2: stacks[EC2], FARGATE: [RunningTasks(4)]}
+    engine.health = {EC2: stacks[EC2], FARGATE: fargate_tasks(stacks, 4)}
     assert not by_name(preflight(engine))["plan-steps"].ok
     before = engine.router.current()
     engine.ledger.commit("validated", state={"validated": True})

@@ -8,26 +8,12 @@ from migration.preflight import preflight
 from .conftest import EC2, FARGATE
 
 
-class RunningTasks:
-    """Scoped fake for ECS: the emulator reports runningCount from MOTO_ECS_SERVICE_RUNNING,
-    which it cannot parse as set today (so always 0); healthy ECS is faked here only."""
-
-    def __init__(self, count):
-        self.count = count
-
-    def problems(self):
-        return []
-
-    def running(self):
-        return self.count
-
-
 def by_name(checks):
     return {c.name: c for c in checks}
 
 
 def test_healthy_stacks_pass_every_check(make_engine, stacks):
-    engine = make_engine(health={EC2: stacks[EC2], FARGATE: [RunningTasks(2)]})
+    engine = make_engine(health={EC2: stacks[EC2], FARGATE: stacks[FARGATE]})  # the emulator's counts
     checks = by_name(preflight(engine))
     assert all(c.ok for c in checks.values()), [c for c in checks.values() if not c.ok]
     assert "Fargate runs 2 task(s)" in checks["capacity"].detail
