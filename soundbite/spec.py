@@ -78,7 +78,10 @@ MIGRATION_LEDGER_TABLE = TableSpec(
     hash_key="pk",  # "RUN#<stack>" or "LOCK#<stack>"
     range_key="sk",  # "STATE", "EVENT#<ts>#<seq>"
     attributes={"pk": "S", "sk": "S"},
-    ttl_attribute="expiresAt",
+    # No TTL: the lock item's `expiresAt` is its lease, and a TTL on it would delete a released
+    # or lapsed lock, restarting the fencing token at 1 (and, on an emulator that reaps, pull
+    # the lock from under a run whose clock lags).
+    ttl_attribute=None,
 )
 
 TABLES = (SOUNDBITES_TABLE, IDEMPOTENCY_TABLE, MIGRATION_LEDGER_TABLE)

@@ -41,3 +41,18 @@ def test_bootstrap_applies_the_seed_numbers(fresh_data_plane, boto_session):
 def test_bootstrap_twice_is_harmless(fresh_data_plane, aws_emulator):
     again = bootstrap.bootstrap(aws_emulator.endpoint, environment=fresh_data_plane.environment)
     assert again == fresh_data_plane
+
+
+def test_the_ledger_has_no_ttl_so_a_released_lock_keeps_its_fencing_token(boto_session, fresh_data_plane):
+    """The lock item's `expiresAt` is the lease: were it a TTL attribute, DynamoDB (and
+    MiniStack's reaper, every minute) would delete a released lock, and the next run's token
+    would start again at 1."""
+    from migration.ledger import Ledger
+
+    ddb = boto_session.client("dynamodb")
+    ttl = ddb.describe_time_to_live(TableName=fresh_data_plane.ledger_table)["TimeToLiveDescription"]
+    assert ttl["TimeToLiveStatus"] == "DISABLED"
+    first = Ledger(fresh_data_plane.ledger_table, "ttl", client=ddb, owner="a")
+    token = first.acquire()
+    first.release()
+    assert Ledger(fresh_data_plane.ledger_table, "ttl", client=ddb, owner="b").acquire() == token + 1

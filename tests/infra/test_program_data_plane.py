@@ -74,7 +74,7 @@ def test_every_spec_table_exists_with_keys_ttl_gsis_and_pitr(run):
         assert table["pointInTimeRecovery"]["enabled"] is True
         assert table["billingMode"] == "PAY_PER_REQUEST"
     ledger = tables[names.table(spec.MIGRATION_LEDGER_TABLE)]
-    assert ledger["ttl"]["attributeName"] == spec.MIGRATION_LEDGER_TABLE.ttl_attribute
+    assert "ttl" not in ledger, "a TTL on the lease's expiresAt would delete released locks"
 
 
 def test_redis_is_optional_and_reaches_the_apps_as_a_tls_url():
