@@ -24,7 +24,8 @@ from collections import Counter
 from bench import cli, machine, stats
 
 FAULTS = {
-    "errors": "fargate:errors=0.3",
+    "errors": "fargate:errors=0.3@5",
+    "errors-at-validate": "fargate:errors=0.3",
     "crash": "fargate:crash@25",
     "worker-crash": "fargate:worker-crash@25",
     "baseline-alarm": "ec2:alarm@25",
@@ -59,6 +60,7 @@ def rehearse(extra: tuple[str, ...]) -> dict:
     soundbites = summary.get("soundbites") or {}
     broken = [n for n, c in (summary.get("invariants") or {}).items() if c.get("status") == "failed"]
     return {"ok": bool(summary.get("ok")), "outcome": summary.get("outcome"), "wall_seconds": wall,
+            "reason": summary.get("result_reason"),
             "broken": broken, "lost": soundbites.get("lost"), "duplicates": soundbites.get("duplicates"),
             **{f: summary.get(f) for f in FIELDS if f not in ("lost", "duplicates")}}
 

@@ -21,7 +21,9 @@ ACTORS = {"operator": ("rollback",), "engine": ("crash",)}
 KINDS = LANE_KINDS + tuple(CONTROL_MODES) + tuple(k for ks in ACTORS.values() for k in ks)
 
 SAFE_STATES = {
-    "fargate:errors": "rolled back by the judge within the failure limit",
+    "fargate:errors": "from a shift (`@5`): rolled back by the judge within the failure limit; "
+                      "from the start: held at validate, whose transactions on Fargate's direct "
+                      "name fail, so Fargate never takes traffic",
     "fargate:latency": "rolled back: past 300 ms the canary's own p95 alarm fires, a critical "
                        "finding (below it, the judge's latency rule decides)",
     "fargate:crash": "rolled back: the ECS service runs fewer tasks than it wants, a critical finding",
@@ -80,6 +82,8 @@ class Fault:
         the canary's p95 alarm threshold)."""
         if self.name == "fargate:latency":
             return float(self.value) > spec.ALARMS.p95_latency_ms
+        if self.name == "fargate:errors" and not self.at_weight:
+            return False  # present at validate: held there, before any traffic moves
         return self.name in ROLLS_BACK
 
     def due(self, lane_percent: int) -> bool:

@@ -123,3 +123,8 @@ def test_a_slow_canary_fires_its_own_p95_alarm_which_is_critical(stack_alarms):
 def test_a_canary_latency_fault_rolls_back_once_past_its_p95_alarm():
     assert parse_fault("fargate:latency=400@25").rolls_back
     assert not parse_fault("fargate:latency=200@25").rolls_back
+
+
+def test_an_error_fault_from_the_start_is_held_at_validate_and_from_a_shift_rolled_back():
+    assert not parse_fault("fargate:errors=0.3").rolls_back
+    assert parse_fault("fargate:errors=0.3@5").rolls_back

@@ -89,7 +89,7 @@ def test_operator_finality_without_an_operator_is_not_checked():
     assert inv.operator_rollback_final((), {}, [(T0, 0)], [], T0).status == inv.NOT_CHECKED
 
 
-ERRORS = (parse_fault("fargate:errors=0.3"),)
+ERRORS = (parse_fault("fargate:errors=0.3@5"),)
 
 
 def test_a_rollback_at_the_failure_limit_is_in_time():

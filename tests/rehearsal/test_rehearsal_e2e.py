@@ -71,7 +71,7 @@ def test_a_healthy_run_promotes_to_fargate_with_no_client_errors(tmp_path):
 
 @pytest.mark.slow
 def test_a_5xx_fault_on_fargate_rolls_back_within_the_failure_limit(tmp_path):
-    summary = rehearse(tmp_path, "--fault", "fargate:errors=0.3")
+    summary = rehearse(tmp_path, "--fault", "fargate:errors=0.3@5")
     assert summary["outcome"] == "rolled-back", summary["result_reason"]
     assert summary["final_weights"] == {"ec2": 100, "fargate": 0}
     failed_checks = [e for e in summary["decisions"]
