@@ -112,7 +112,8 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
-def _dimensions(dims: Mapping[str, str]) -> list[dict[str, str]]:
+def dimensions(dims: Mapping[str, str]) -> list[dict[str, str]]:
+    """Dimensions as CloudWatch's API lists them."""
     return [{"Name": k, "Value": v} for k, v in dims.items()]
 
 
@@ -121,7 +122,7 @@ def _query_request(query: Mapping[str, Any]) -> dict:
     if "metric" in query:
         m = query["metric"]
         out["MetricStat"] = {"Metric": {"Namespace": m["namespace"], "MetricName": m["metric_name"],
-                                        "Dimensions": _dimensions(m["dimensions"])},
+                                        "Dimensions": dimensions(m["dimensions"])},
                              "Period": m["period"], "Stat": m["stat"]}
     return out
 
@@ -131,7 +132,7 @@ def put_metric_alarm_request(prefix: str, definition: AlarmDefinition) -> dict:
     request: dict[str, Any] = {"AlarmName": alarm_name(prefix, definition.key)}
     for key, value in definition.args.items():
         if key == "dimensions":
-            request["Dimensions"] = _dimensions(value)
+            request["Dimensions"] = dimensions(value)
         elif key == "metric_queries":
             request["Metrics"] = [_query_request(q) for q in value]
         else:

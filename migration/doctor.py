@@ -87,8 +87,8 @@ class Doctor:
         return _check("identity", probe)
 
     def _metrics_profile(self) -> Finding:
-        if len(self.t.load_balancers) < 2 or len(self.t.target_groups) < 2:
-            return Finding("metrics", False, "metrics: alb needs load_balancers and target_groups for both lanes")
+        if self.t.metrics_problem:
+            return Finding("metrics", False, self.t.metrics_problem)
         return Finding("metrics", True, f"profile {self.t.metrics}")
 
     def _resources(self) -> list[Finding]:

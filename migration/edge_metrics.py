@@ -14,7 +14,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
-from infra.alarms import ALB, StackBalancer
+from infra.alarms import ALB, StackBalancer, dimensions
 from soundbite import spec
 
 DEFAULT_ENVIRONMENT = "local"
@@ -39,10 +39,6 @@ def balancer_names(environment: str, lanes: Sequence[str] = spec.STACKS) -> dict
             "target_groups": {b.stack: b.target_group for b in each}}
 
 
-def _dimensions(**dims: str) -> list[dict[str, str]]:
-    return [{"Name": k, "Value": v} for k, v in dims.items()]
-
-
 def response_times(latencies_ms: Sequence[float]) -> Iterator[tuple[list[float], list[float]]]:
     """Latencies as CloudWatch `Values`/`Counts` in seconds, at most 150 values a datum."""
     counted = sorted(Counter(round(ms / 1000, RESPONSE_TIME_DECIMALS) for ms in latencies_ms).items())
@@ -60,14 +56,14 @@ def publish_lane_metrics(cloudwatch, lane: str, requests: int, errors: int,
     `balancer_errors` the 5xx the balancer answered itself (they never reached a target)."""
     lb = balancer(environment, lane)
     when = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
-    target = _dimensions(LoadBalancer=lb.load_balancer, TargetGroup=lb.target_group)
+    target = dimensions({"LoadBalancer": lb.load_balancer, "TargetGroup": lb.target_group})
     common = {"Timestamp": when, "StorageResolution": 1}
     data = [
         {"MetricName": "RequestCount", "Dimensions": target, "Value": float(requests),
          "Unit": "Count", **common},
         {"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": target, "Value": float(errors),
          "Unit": "Count", **common},
-        {"MetricName": "HTTPCode_ELB_5XX_Count", "Dimensions": _dimensions(LoadBalancer=lb.load_balancer),
+        {"MetricName": "HTTPCode_ELB_5XX_Count", "Dimensions": dimensions({"LoadBalancer": lb.load_balancer}),
          "Value": float(balancer_errors), "Unit": "Count", **common},
     ]
     data += [{"MetricName": "TargetResponseTime", "Dimensions": target, "Values": values,

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from migration.analysis import Windows
 from migration.engine import EC2, FARGATE, Engine
-from migration.exceptions import MigrationError
+from migration.exceptions import ConfigError, MigrationError
 from migration.judge import LaneWindow, Measurements
 from migration.plan import Step
 
@@ -68,6 +68,9 @@ class Evidence:
         """Both lanes over the cumulative and the recent window, with the queue, DLQ,
         alarms and the canary's capacity: everything one look judges."""
         metrics = self.e.metrics
+        if metrics is None and self.e.metrics_problem:
+            # an `error` check, counted toward the rollback, never a quiet "too few requests"
+            raise ConfigError(self.e.metrics_problem)
         start, end = windows.start, windows.end
 
         def lane(name: str, since: float) -> LaneWindow:

@@ -24,7 +24,6 @@ from migration.plan import Plan
 from migration.router import PulumiRouter, Route53WeightedRouter
 from migration.synthetic import SoundbiteClient, token_source
 from migration.target import Target
-from soundbite import spec
 
 
 @dataclass(frozen=True)
@@ -46,12 +45,8 @@ class EngineOverrides:
 def _metrics(target: Target, cloudwatch) -> tuple[CloudWatchMetrics | None, str | None]:
     """The judge's metrics, or why there are none. Never raises: a rollback must be built from
     a target that names only the records (preflight fails on the reason, so nothing shifts)."""
-    if target.metrics != "alb":
-        return None, f"unknown metrics profile {target.metrics!r} (alb)"
-    stacks = set(spec.STACKS)
-    if set(target.load_balancers) != stacks or set(target.target_groups) != stacks:
-        return None, ("no metrics to judge on: the target file needs load_balancers and "
-                      "target_groups for both ec2 and fargate (`migrate init` writes them)")
+    if target.metrics_problem:
+        return None, target.metrics_problem
     return CloudWatchMetrics(alb_profile(target.load_balancers, target.target_groups, target.queue,
                                          target.dlq, period=target.metric_period_seconds),
                              client=cloudwatch), None

@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from migration.exceptions import ConfigError, MigrationError, PlanError
 from migration.judge import JudgeConfig
+from migration.metrics import HIGH_RESOLUTION_PERIODS
 from migration.notify import EVENTS, Hook
 from migration.plan import BUILT_IN, VALIDATE, Plan, Step, SyntheticTopUp
 from soundbite import spec
@@ -232,9 +233,9 @@ class TargetFile(_Schema):
         if bool(self.ecs_cluster) != bool(self.ecs_service):
             raise ValueError("ecs_cluster and ecs_service go together: name both or neither")
         period = self.metric_period_seconds
-        if period is not None and period not in (1, 5, 10, 20, 30) and period % 60:
-            raise ValueError(f"metric_period_seconds {period}: CloudWatch periods are 1, 5, 10, 20, "
-                             "30 or a multiple of 60")
+        if period is not None and period not in HIGH_RESOLUTION_PERIODS and period % 60:
+            raise ValueError(f"metric_period_seconds {period}: CloudWatch periods are "
+                             f"{', '.join(map(str, HIGH_RESOLUTION_PERIODS))} or a multiple of 60")
         return self
 
 

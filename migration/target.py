@@ -62,6 +62,17 @@ class Target:
     def alarms(self) -> str:
         return self.alarm_prefix if self.alarm_prefix is not None else f"soundbite-{self.environment}-"
 
+    @property
+    def metrics_problem(self) -> str | None:
+        """Why the judge would have no metrics from this target; None when it names them."""
+        if self.metrics != "alb":
+            return f"unknown metrics profile {self.metrics!r} (alb)"
+        stacks = set(spec.STACKS)
+        if set(self.load_balancers) != stacks or set(self.target_groups) != stacks:
+            return ("no metrics to judge on: the target file needs load_balancers and "
+                    "target_groups for both ec2 and fargate (`migrate init` writes them)")
+        return None
+
     def require_route(self) -> tuple[str, str]:
         if not self.zone_id or not self.record_name:
             raise ConfigError("which records? pass --zone-id and --record-name, or a --config "

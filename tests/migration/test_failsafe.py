@@ -24,6 +24,7 @@ from migration.health import AsgHealth
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.router import PulumiRouter
+from migration.target import Target
 from soundbite.exit_codes import ExitCode
 from tests.signals import interruptible
 
@@ -137,6 +138,25 @@ def test_an_interrupt_mid_soak_holds_with_its_reason_and_resume_judges_on_at_onc
     # the lock was released with the hold: a resume need not wait for the lease to run out
     resumed = Executor(make_engine()).resume()
     assert (resumed.status, resumed.step) == (Status.PROMOTED, "shift-5")
+
+
+def test_a_resume_whose_target_names_no_metrics_rolls_back_rather_than_wait_unjudged(make_engine):
+    """Traffic is on Fargate and the target file lost its load balancer names: every look is an
+    `error` naming why, and the run rolls back after the limit, never 'too few requests'."""
+    engine = make_engine()
+    validated(engine)
+    interrupt_when(engine, lambda: "verdict" in kinds(engine))
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+
+    blind = make_engine(metrics=None, metrics_problem=Target(stack="dev").metrics_problem)
+    result = Executor(blind).resume()
+    assert result.status is Status.ROLLED_BACK, result.reason
+    assert blind.router.current() == ALL_ON_EC2
+    errors = [v for v in result.verdicts if v["outcome"] == "error"]
+    assert len(errors) == blind.plan.consecutive_error_limit
+    assert "load_balancers" in errors[-1]["reason"]
 
 
 def test_an_interrupt_that_cuts_the_judges_rollback_short_never_lets_traffic_back_on_fargate(

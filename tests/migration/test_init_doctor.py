@@ -105,7 +105,7 @@ def test_doctor_refuses_a_target_without_load_balancers_to_judge_on(aws_emulator
     session = boto3.session.Session(region_name="us-east-1", aws_access_key_id="testing",
                                     aws_secret_access_key="testing")
     finding = Doctor(target, session, environ={})._metrics_profile()
-    assert finding.ok is False and "metrics: alb" in finding.detail
+    assert finding.ok is False and "load_balancers and target_groups" in finding.detail
 
 
 def test_doctor_simulates_the_operator_policy_and_names_each_missing_action(ministack, tmp_path):  # noqa: F811
