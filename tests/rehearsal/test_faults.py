@@ -120,6 +120,49 @@ def test_a_slow_canary_fires_its_own_p95_alarm_which_is_critical(stack_alarms):
     assert classify_alarm(states.firing()[0]).severity is Severity.CRITICAL
 
 
+def publish_errors(cloudwatch, environment, lane, errors=0, balancer_errors=0, requests=20, seconds=5):
+    import time
+
+    from migration.edge_metrics import publish_lane_metrics
+
+    now = time.time()
+    for back in range(seconds, 0, -1):
+        for each in ("ec2", "fargate"):
+            sick = each == lane
+            publish_lane_metrics(cloudwatch, each, requests if sick else 20, errors if sick else 0,
+                                 [20.0] * 20, now - back, environment=environment,
+                                 balancer_errors=balancer_errors if sick else 0)
+
+
+def test_canary_5xx_fire_its_error_rate_alarm_through_the_spec_metric_math(stack_alarms):
+    """The spec's error-rate alarm is metric math over the balancer's counts; the emulator
+    evaluates it, and only the sick lane's alarm fires."""
+    from migration.judge import Severity, classify_alarm
+
+    cloudwatch, environment, _names, states = stack_alarms
+    publish_errors(cloudwatch, environment, "fargate", errors=0)
+    assert states.firing() == ()  # both lanes healthy: every alarm evaluated to OK, none firing
+    publish_errors(cloudwatch, environment, "fargate", errors=6)  # 6 of 20 requests: 30 %
+    assert states.firing() == (f"soundbite-{environment}-fargate-error-rate",)
+    assert classify_alarm(states.firing()[0]).severity is Severity.CRITICAL
+
+
+def test_a_dead_canarys_balancer_errors_fire_its_alarm_without_any_target_request(stack_alarms):
+    cloudwatch, environment, _names, states = stack_alarms
+    publish_errors(cloudwatch, environment, "fargate", requests=0, balancer_errors=10)
+    assert states.firing() == (f"soundbite-{environment}-fargate-error-rate",)
+
+
+def test_a_baseline_error_rate_below_the_spec_threshold_stays_ok(stack_alarms):
+    """1 error in 200 requests (0.5 %) is under the spec's 1 %: the alarm stays OK."""
+    cloudwatch, environment, names, states = stack_alarms
+    publish_errors(cloudwatch, environment, "ec2", errors=0, requests=40)
+    publish_errors(cloudwatch, environment, "ec2", errors=1, requests=200, seconds=1)
+    assert states.firing() == ()
+    described = cloudwatch.describe_alarms(AlarmNames=[f"soundbite-{environment}-ec2-error-rate"])
+    assert described["MetricAlarms"][0]["StateValue"] == "OK"
+
+
 def test_a_canary_latency_fault_rolls_back_once_past_its_p95_alarm():
     assert parse_fault("fargate:latency=400@25").rolls_back
     assert not parse_fault("fargate:latency=200@25").rolls_back
