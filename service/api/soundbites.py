@@ -115,7 +115,8 @@ def audio(soundbite_id: str):
 
 def _limit() -> int:
     raw = request.args.get("limit", str(spec.LIST_LIMIT_DEFAULT))
-    if not raw.isdigit() or not 1 <= int(raw) <= spec.LIST_LIMIT_MAX:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= spec.LIST_LIMIT_MAX:
         raise InvalidRequest("the limit is out of range", [{
             "pointer": "/limit", "detail": f"an integer from 1 to {spec.LIST_LIMIT_MAX}",
         }])

@@ -187,13 +187,18 @@ class CursorCodec:
             "the cursor is not valid",
             [{"pointer": "/cursor", "detail": "pass back the next_cursor of a previous page unchanged"}],
         )
+        if len(cursor) > CURSOR_MAX_CHARS:
+            raise bad
         try:
             token = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            if not (isinstance(token, dict) and isinstance(token.get("d"), str)
+                    and isinstance(token.get("s"), str)):
+                raise bad
             payload = token["d"].encode()
             if not hmac.compare_digest(self._sign(payload), token["s"]):
                 raise bad
             data = json.loads(payload)
-        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeError) as exc:
+        except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError) as exc:
             raise bad from exc
         if not isinstance(data, dict) or data.get("u") != user_id:
             raise bad
@@ -206,6 +211,8 @@ class CursorCodec:
 CURSOR_FIELDS = frozenset({"pk", "sk", "userId", "environmentCreatedAt"})
 """The keys of the user index's LastEvaluatedKey: all a list position may hold."""
 POSITION_VALUE_MAX_CHARS = 1024
+CURSOR_MAX_CHARS = 8 * POSITION_VALUE_MAX_CHARS
+"""Longer than any cursor this service makes (four positions at most, signed and encoded)."""
 
 
 def position_shape_ok(position: object) -> bool:

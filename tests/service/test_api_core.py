@@ -164,6 +164,21 @@ def test_tampered_or_foreign_cursors_are_refused(client):
     assert_problem(client.get("/v1/soundbites?cursor=%%%"), 400)
 
 
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("token", [
+    b'{"d": 5, "s": "x"}', b'{"d": "x", "s": 5}', b'["d", "s"]', b"7", b"[" * 3000,
+    b'{"d": "' + b"x" * 9000 + b'", "s": "y"}',
+])
+def test_a_forged_cursor_of_any_shape_is_a_400_not_a_500(client, token):
+    body = assert_problem(client.get(f"/v1/soundbites?cursor={_b64(token)}"), 400)
+    assert body["errors"][0]["pointer"] == "/cursor"
+
+
 @pytest.mark.parametrize("position", [
     {"pk": 5}, {"pk": "x", "sk": "y", "userId": "alice", "environmentCreatedAt": ""},
     {"pk": "x", "sk": "y", "userId": "alice", "environmentCreatedAt": "z", "more": "w"},
@@ -200,7 +215,7 @@ def test_a_record_the_store_would_refuse_is_refused_before_the_job_is_queued(rep
     repo.check(new_soundbite(CreateRequest("fine", "en-us", "wav"), "t", "alice"))
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1e3"])
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1e3", "%C2%B2", "%D9%A3"])
 def test_limit_out_of_range_is_refused(client, limit):
     body = assert_problem(client.get(f"/v1/soundbites?limit={limit}"), 400)
     assert body["errors"][0]["pointer"] == "/limit"
