@@ -30,6 +30,7 @@ from migration.status import reconcile as reconcile_phase
 from migration.status import status as read_status
 from migration.target import load_target
 from soundbite import exit_codes
+from soundbite.confirm import confirm
 from soundbite.console import console
 from soundbite.interrupts import sigterm_interrupts
 
@@ -122,13 +123,6 @@ def _engine(target, plan, via="route53", quiet=False, view=None):
     return engine
 
 
-def _confirm(question: str, yes: bool) -> None:
-    """Ask before moving traffic; "no" (or no terminal to ask on) refuses with exit 5."""
-    if yes:
-        return
-    if not click.confirm(question, default=False, err=True):
-        err.print("[bold red]refused:[/] not confirmed; nothing changed")
-        sys.exit(int(Exit.REFUSED))
 
 
 def _weights(weights: dict) -> str:
@@ -289,7 +283,7 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
             preview = action(Executor(engine), True)
             for line in preview.actions:
                 err.print(f"  would: {line}", soft_wrap=True, highlight=False)
-            _confirm(question, yes)
+            confirm(question, yes, as_json)
         with view, sigterm_interrupts():
             result = action(Executor(engine), dry_run)
     except KeyboardInterrupt:
@@ -384,7 +378,7 @@ def rollback(target, plan, reason, wait_capacity, dry_run, as_json, yes):
     Then records the migration aborted (advance, run, shift and resume refuse until
     `retry`) and raises EC2 capacity: each of those is best effort, a warning if it fails."""
     if not dry_run:
-        _confirm(f"Send all {target.stack} traffic back to EC2?", yes)
+        confirm(f"Send all {target.stack} traffic back to EC2?", yes, as_json)
     try:
         result = Executor(_engine(target, plan, quiet=as_json)).rollback(
             reason, dry_run=dry_run, wait_capacity=wait_capacity)
@@ -409,7 +403,7 @@ def rollback(target, plan, reason, wait_capacity, dry_run, as_json, yes):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry(target, plan, as_json, yes):
     """Clear an abort so the migration may start again (from validate)."""
-    _confirm(f"Clear the abort of {target.stack}'s migration?", yes)
+    confirm(f"Clear the abort of {target.stack}'s migration?", yes, as_json)
     try:
         data = Executor(_engine(target, plan, quiet=True)).retry()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
@@ -426,7 +420,7 @@ def resume(target, plan, via, as_json, yes):
     """After a crash: settle an interrupted shift, re-read alarms, then judge, continue, hold or roll back."""
     from migration.live import LiveView
 
-    _confirm(f"Take over {target.stack}'s interrupted migration (it may move traffic)?", yes)
+    confirm(f"Take over {target.stack}'s interrupted migration (it may move traffic)?", yes, as_json)
     view = LiveView(err, mode="json" if as_json else "auto")
     try:
         engine = _engine(target, plan, via=via, view=view)
@@ -540,7 +534,7 @@ def reconcile(target, plan, dry_run, as_json, yes):
             err.print(f"[yellow]{exc}[/]")
             engine = _engine(target, plan, quiet=True)  # reads Pulumi.<stack>.yaml, prints the command
         if not dry_run:
-            _confirm("Change the stack's migration phase to match Route 53?", yes)
+            confirm("Change the stack's migration phase to match Route 53?", yes, as_json)
         data = reconcile_phase(engine, dry_run=dry_run)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         fail(exc, as_json)

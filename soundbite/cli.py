@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
-import sys
 
 import click
 
@@ -33,6 +32,7 @@ TOOLKIT_MODULES = frozenset({"pulumi", "pulumi_aws", "moto", "matplotlib", "yaml
 # Commands that need toolkit modules even where they load them late (in a child process).
 TOOLKIT_NEEDS = {"dev": ("moto",), "emulator": ("moto",), "rehearse": ("moto", "matplotlib"),
                  "migrate": ("yaml",)}
+AS_JSON = "soundbite.as_json"
 TOOLKIT_HINT = "`soundbite {name}` needs the toolkit: pip install 'soundbite[toolkit]'"
 
 
@@ -57,23 +57,37 @@ class LazyGroup(click.Group):
             raise click.ClickException(TOOLKIT_HINT.format(name=cmd_name)) from exc
         return getattr(module, attr)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[AS_JSON] = "--json" in args  # errors answer as JSON when the command was asked to
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context):
         """No command prints a traceback unless `--debug`: one line (JSON under `--json`), exit 1."""
+        as_json = ctx.meta.get(AS_JSON, False)
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.exceptions.Exit:
             raise
+        except click.Abort:  # Ctrl-C at a prompt
+            click.echo("", err=True)
+            ctx.exit(int(ExitCode.INTERRUPTED))
+        except click.ClickException as exc:
+            if not as_json or isinstance(exc, click.UsageError):
+                raise
+            click.echo(json.dumps({"status": "error", "error": "error", "message": exc.format_message(),
+                                   "exit_code": exc.exit_code}))
+            ctx.exit(exc.exit_code)
         except ModuleNotFoundError as exc:
             # A command may load the toolkit only when it runs (moto for `dev`, pulumi for `migrate`).
             if (exc.name or "").split(".")[0] not in TOOLKIT_MODULES:
                 raise
-            name = ctx.protected_args[0] if ctx.protected_args else "this command"
+            name = ctx.invoked_subcommand or "this command"
             raise click.ClickException(TOOLKIT_HINT.format(name=name)) from exc
         except Exception as exc:  # noqa: BLE001 - the last line of defence for every command
             if (ctx.obj or {}).get("debug"):
                 raise
             message = " ".join(str(exc).split()) or type(exc).__name__
-            if "--json" in sys.argv[1:]:
+            if as_json:
                 click.echo(json.dumps({"status": "error", "error": type(exc).__name__,
                                        "message": message, "exit_code": int(ExitCode.ERROR)}))
             else:

@@ -4,7 +4,8 @@ Apart from the worker's face because `--config` reads the target file of `soundb
 (the toolkit's), which the worker, the API and their core never import.
 
 Exit codes: 0 success; 1 error (AWS failure, a message that could not be moved); 2 usage
-(click's own); 5 refused (production redrive without `--yes`).
+(click's own); 5 refused (a redrive not confirmed: "no" on a terminal, or no terminal and no
+`--yes`); 130 Ctrl-C at the prompt.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def _dlq_settings() -> Settings:
     except aws.AWS_ERRORS as exc:
         raise click.ClickException(f"could not find the queues named in {path} "
                                    f"({aws.error_code(exc)})") from exc
-    return _settings().updated({"environment": target.environment, "table": "",
+    from soundbite import spec
+
+    return _settings().updated({"environment": target.environment,
+                                "table": target.names.table(spec.SOUNDBITES_TABLE),
                                 "queue_url": urls[target.queue], "dlq_url": urls[target.dlq]})
 
 
@@ -114,35 +118,26 @@ def inspect(limit: int, as_json: bool) -> None:
 @click.option("--max", "limit", type=click.IntRange(1, 10_000), default=DEFAULT_LIMIT, show_default=True,
               help="Move no more than this many messages.")
 @click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
-@click.option("--yes", is_flag=True, help="Confirm without asking (required in production unattended).")
+@click.option("--yes", is_flag=True, help="Confirm without asking (required unattended: the schedule passes it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def redrive(limit: int, dry_run: bool, yes: bool, as_json: bool) -> None:
     """Move dead letters back to the jobs queue, with a delay that doubles per redrive.
 
     Messages keep their attributes and gain redriveCount, originalMessageId and redrivenAt.
-    Messages redriven too often stay in the DLQ, and their soundbites are marked failed. On a
-    terminal it asks first unless --yes; "no" exits 5. Unattended (the dev and staging
-    schedule) it runs, except in production, which refuses without --yes (exit 5).
+    Messages redriven too often stay in the DLQ, and their soundbites are marked failed. It
+    asks first unless --yes: "no" exits 5, and with no terminal to ask on (the dev and
+    staging schedule passes --yes) it refuses with exit 5.
     """
     from rich.progress import Progress
 
+    from soundbite.confirm import confirm
     from soundbite.console import console as make_console
-    from worker.exceptions import RedriveRefused, WorkerError
-    from worker.redrive import check_allowed
+    from worker.exceptions import WorkerError
 
     settings = _dlq_settings()
-    if not dry_run and not yes:
-        if sys.stdin.isatty() and not as_json:
-            if not click.confirm(f"Redrive up to {limit} dead letters in {settings.environment}?",
-                                 err=True):
-                click.echo("Error: not confirmed; nothing moved", err=True)
-                sys.exit(ExitCode.REFUSED)
-        else:
-            try:
-                check_allowed(settings.environment, confirmed=False)
-            except RedriveRefused as exc:
-                click.echo(f"Error: {exc}", err=True)
-                sys.exit(ExitCode.REFUSED)
+    if not dry_run:
+        confirm(f"Redrive up to {limit} dead letters in {settings.environment}?", yes, as_json,
+                nothing="nothing moved")
     redriver = _redriver(settings)
     console = make_console(stderr=True)
     try:

@@ -23,7 +23,7 @@ from infra.components.iam import (
 )
 from soundbite import spec
 
-REDRIVE_COMMAND = ["soundbite", "dlq", "redrive"]
+REDRIVE_COMMAND = ["soundbite", "dlq", "redrive", "--yes"]  # unattended: confirmed by the schedule
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 
 

@@ -174,7 +174,7 @@ def test_redrive_runs_every_15_minutes_in_dev_and_not_at_all_in_prod(run):
     [schedule] = run.mocks.of_type("aws:scheduler/schedule:Schedule")
     assert schedule.inputs["scheduleExpression"] == spec.REDRIVE_SCHEDULE == "rate(15 minutes)"
     container, _ = _container_env(run, "redrive-task")
-    assert container["command"] == ["soundbite", "dlq", "redrive"]
+    assert container["command"] == ["soundbite", "dlq", "redrive", "--yes"]
     prod = program_for("shift-25", environment="prod", apiName="api.example.com")
     assert not prod.mocks.of_type("aws:scheduler/schedule:Schedule")
     assert not [r for r in prod.mocks.resources if r.name.startswith("redrive")]

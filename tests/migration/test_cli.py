@@ -108,12 +108,39 @@ def test_lock_held_refuses_with_exit_5(cli):
 
 
 @pytest.mark.parametrize("command", [("shift", "--to", "50"), ("advance",), ("run",), ("resume",)])
-def test_every_command_that_moves_traffic_confirms_unless_yes(cli, command):
+def test_every_command_that_moves_traffic_confirms_unless_yes(cli, command, monkeypatch):
+    monkeypatch.setattr("soundbite.confirm.interactive", lambda: True)
     result = cli(*command, input="n\n")
     assert result.exit_code == ExitCode.REFUSED, result.output
     assert "not confirmed; nothing changed" in result.output
     assert cli.router.current() == {EC2: 100, FARGATE: 0}
     assert [e["kind"] for e in cli.ledger.events()] == []
+
+
+@pytest.mark.parametrize("command", [("shift", "--to", "50"), ("run",), ("rollback",), ("retry",)])
+def test_without_a_terminal_a_command_that_moves_traffic_refuses_unless_yes(cli, command):
+    """Nothing to ask on (a pipe, cron): exit 5 and one line saying to pass --yes, or JSON."""
+    result = cli(*command)
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert "no terminal to confirm on; pass --yes" in result.output
+    assert cli.router.current() == {EC2: 100, FARGATE: 0}
+    as_json = cli(*command, "--json")
+    assert as_json.exit_code == ExitCode.REFUSED
+    assert json.loads(as_json.stdout.splitlines()[-1])["error"] == "refused"
+
+
+def test_ctrl_c_at_the_prompt_exits_130_and_changes_nothing(cli, monkeypatch):
+    import click
+
+    monkeypatch.setattr("soundbite.confirm.interactive", lambda: True)
+
+    def interrupted(*_args, **_kwargs):
+        raise click.Abort
+
+    monkeypatch.setattr("click.confirm", interrupted)
+    result = cli("shift", "--to", "50")
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert cli.router.current() == {EC2: 100, FARGATE: 0}
 
 
 def test_rollback_twice_is_harmless(cli):

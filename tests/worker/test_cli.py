@@ -46,7 +46,7 @@ def test_inspect_table_and_empty_dlq(cli, dead_letters):
     assert table.exit_code == 0
     assert "1 dead letter(s)" in table.stdout
 
-    cli("dlq", "redrive", "--json")
+    cli("dlq", "redrive", "--yes", "--json")
     empty = cli("dlq", "inspect")
     assert empty.stdout.strip() == "the DLQ is empty"
 
@@ -62,7 +62,7 @@ def test_redrive_dry_run_changes_nothing(cli, dead_letters, settings, sqs):
 
 
 def test_redrive_moves_messages_and_reports_json(cli, dead_letters, settings, sqs):
-    result = cli("dlq", "redrive", "--json")
+    result = cli("dlq", "redrive", "--yes", "--json")
 
     assert result.exit_code == 0
     summary = json.loads(result.stdout)
@@ -71,13 +71,17 @@ def test_redrive_moves_messages_and_reports_json(cli, dead_letters, settings, sq
     assert queue_counts(sqs, settings.queue_url) == (0, 0, 2), "delayed by the backoff"
 
 
-def test_production_redrive_without_yes_refuses_and_moves_nothing(cli, dead_letters, settings, sqs):
-    result = cli("dlq", "redrive", SOUNDBITE_ENVIRONMENT="prod")
+@pytest.mark.parametrize("environment", ["prod", "dev"])
+def test_unattended_redrive_without_yes_refuses_and_moves_nothing(cli, dead_letters, settings, sqs,
+                                                                   environment):
+    result = cli("dlq", "redrive", SOUNDBITE_ENVIRONMENT=environment)
 
     assert result.exit_code == 5
     assert result.output.strip() == (
-        "Error: refusing to redrive in 'prod' without --yes (production redrives are manual)")
+        "refused: no terminal to confirm on; pass --yes to go ahead unattended; nothing moved")
     assert queue_counts(sqs, settings.dlq_url) == (2, 0, 0)
+    as_json = cli("dlq", "redrive", "--json", SOUNDBITE_ENVIRONMENT=environment)
+    assert as_json.exit_code == 5 and json.loads(as_json.stdout)["error"] == "refused"
 
 
 def test_production_redrive_with_yes_runs(cli, dead_letters, settings, sqs):
@@ -185,6 +189,29 @@ def test_dlq_reads_the_migrate_target_file_with_config(dead_letters, fresh_data_
     assert json.loads(result.stdout)["count"] == 2
     missing = run_cli(["dlq", "--config", str(tmp_path / "nope.json"), "inspect"], aws_emulator.env)
     assert missing.returncode == 2 and missing.stderr.strip().startswith("Error: config file")
+
+
+def test_dlq_config_names_the_soundbites_table_so_refused_letters_fail_their_soundbites(
+        fresh_data_plane, aws_emulator, tmp_path, monkeypatch):
+    import click
+
+    from infra.local.emulator import LOCAL_REGION
+    from soundbite.dlq import _dlq_settings, dlq
+
+    for key, value in aws_emulator.env.items():
+        monkeypatch.setenv(key, value)
+    target = tmp_path / "target.json"
+    target.write_text(json.dumps({"environment": fresh_data_plane.environment, "region": LOCAL_REGION}))
+    with click.Context(dlq, obj={"config": str(target)}):
+        settings = _dlq_settings()
+    assert settings.table == fresh_data_plane.service_env()["SOUNDBITE_TABLE"]
+
+
+def test_dlq_json_errors_are_json(cli):
+    result = cli("dlq", "inspect", "--json", SOUNDBITE_DLQ_URL=None)
+
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["message"] == "SOUNDBITE_DLQ_URL is not set; point it at the queue's URL"
 
 
 def test_redrive_on_a_terminal_asks_and_no_moves_nothing(dead_letters, fresh_data_plane, aws_emulator,
