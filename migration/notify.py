@@ -37,8 +37,12 @@ class Notifier:
     stack: str
     inner: Callable[[dict], None] = lambda _event: None
     sns_client: object | None = None
+    """Injected: every topic is published through it. None: one client per topic region."""
     timeout: float = HOOK_TIMEOUT_SECONDS
     failures: list[str] = field(default_factory=list)
+    region: str | None = None
+    """The target's region, for a topic whose ARN names none (a topic ARN names its own)."""
+    _sns_clients: dict[str | None, object] = field(default_factory=dict, init=False, repr=False)
 
     def __call__(self, event: dict) -> None:
         self.inner(event)
@@ -61,13 +65,21 @@ class Notifier:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 response.read()
         if hook.sns_topic:
-            client = self.sns_client
-            if client is None:
-                import boto3
-
-                client = self.sns_client = boto3.client("sns")
-            client.publish(TopicArn=hook.sns_topic, Message=body,
-                           Subject=f"soundbite {self.stack}: {payload.get('kind')}"[:100])
+            self._sns(hook.sns_topic).publish(TopicArn=hook.sns_topic, Message=body,
+                                              Subject=f"soundbite {self.stack}: {payload.get('kind')}"[:100])
         if hook.command:
             subprocess.run(hook.command, shell=True, input=body, text=True, check=True,  # noqa: S602
                            timeout=self.timeout, capture_output=True)
+
+    def _sns(self, topic: str):
+        """The SNS client for `topic`: the injected one, else a client in the topic's region
+        (SNS answers for a topic only in its own region), else in the target's."""
+        if self.sns_client is not None:
+            return self.sns_client
+        parts = topic.split(":")
+        region = (parts[3] if len(parts) > 3 else "") or self.region
+        if region not in self._sns_clients:
+            import boto3
+
+            self._sns_clients[region] = boto3.session.Session(region_name=region).client("sns")
+        return self._sns_clients[region]

@@ -4,6 +4,12 @@ A process is an entry module; its code is every project module that entry import
 or lazily inside a function, followed transitively. An AWS call is an attribute call or a
 string (`client.get_item(...)`, `self._call("get_item", ...)`, `get_paginator("...")`) that
 names an operation of one of the AWS services SoundBite uses (botocore's service models).
+
+The services read are SERVICES. Every client the scanned code creates by name
+(`boto3.client("sns")`, `session.client("iam")`, `LazyClient("sqs")`, `_client("ecs", ...)`)
+must be of one of them: reading a module that creates a client of any other service raises
+UnknownService, so a new service cannot slip past the IAM check unread. Calls that need no
+IAM permission at all are named, each with its reason, in NO_GRANT_NEEDED.
 """
 
 from __future__ import annotations
@@ -19,8 +25,18 @@ from botocore import xform_name
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("service", "worker", "migration", "soundbite", "infra")
 SERVICES = ("dynamodb", "s3", "sqs", "polly", "cloudwatch", "route53", "autoscaling", "ecs",
-            "elbv2", "secretsmanager")
+            "elbv2", "secretsmanager", "sns", "iam", "sts", "cognito-idp")
 IAM_PREFIX = {"elbv2": "elasticloadbalancing"}
+# Calls AWS answers without any IAM permission: no policy grants them, so none is asked for.
+NO_GRANT_NEEDED = {
+    # Always allowed, even under an explicit Deny: who the caller is (doctor, the event label).
+    "sts:GetCallerIdentity": "AWS allows every principal to ask who it is; no policy can deny it",
+    # An unauthenticated Cognito user-pool API: the app client id and the user's password sign
+    # the synthetic user in; the request carries no AWS signature (migration.synthetic).
+    "cognito-idp:InitiateAuth": "unauthenticated user-pool sign-in (client id and password, no AWS credentials)",
+}
+# Callables that create a client of the service named by their first argument (or service_name=).
+CLIENT_FACTORIES = ("client", "resource", "LazyClient")
 # Operations whose IAM actions have other names (a transaction needs each item's action).
 ACTION_FOR = {"s3:HeadBucket": ("s3:ListBucket",), "s3:HeadObject": ("s3:GetObject",),
               "s3:ListObjectsV2": ("s3:ListBucket",),
@@ -33,6 +49,14 @@ class Call:
     action: str  # IAM action, e.g. "sqs:ReceiveMessage"
     line: int
     queue: str | None = None  # SQS only: "dlq" or "jobs", from the QueueUrl argument
+
+    @property
+    def needs_grant(self) -> bool:
+        return self.action not in NO_GRANT_NEEDED
+
+
+class UnknownService(Exception):
+    """The code creates a client of a service whose calls this reader does not know."""
 
 
 @functools.cache
@@ -94,8 +118,35 @@ def _queue_of(call: ast.Call) -> str | None:
     return None
 
 
+def _factory_name(func: ast.expr) -> str | None:
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    return name if name and (name in CLIENT_FACTORIES or name.endswith("_client")) else None
+
+
+def clients_in(tree: ast.AST) -> list[tuple[str, int]]:
+    """(service, line) of every client created with the service's name written out."""
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and _factory_name(node.func)):
+            continue
+        named = [kw.value for kw in node.keywords if kw.arg == "service_name"] + node.args[:1]
+        found += [(arg.value, node.lineno) for arg in named[:1]
+                  if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+    return found
+
+
 def calls_in(module: str) -> list[Call]:
-    tree = ast.parse(_path(module).read_text())
+    return calls_in_source(module, _path(module).read_text())
+
+
+def calls_in_source(module: str, source: str) -> list[Call]:
+    tree = ast.parse(source)
+    unknown = [f"{module}:{line} creates a {service!r} client" for service, line in clients_in(tree)
+               if service not in SERVICES]
+    if unknown:
+        raise UnknownService(f"{'; '.join(unknown)}: tests/infra/boto_calls.py does not read that "
+                             "service's calls. Add it to SERVICES (and IAM_PREFIX if its IAM prefix "
+                             "differs); its calls that need no IAM permission go in NO_GRANT_NEEDED.")
     ops = operations()
     found: list[Call] = []
     for node in ast.walk(tree):
@@ -111,5 +162,6 @@ def calls_in(module: str) -> list[Call]:
 
 
 def calls(entry: str, skip: frozenset[str] = frozenset()) -> list[Call]:
-    """Every AWS call the process started at `entry` can make, outside the `skip` modules."""
-    return [c for m in sorted(closure(entry) - skip) for c in calls_in(m)]
+    """Every AWS call needing a grant that the process started at `entry` can make, outside
+    the `skip` modules (calls in NO_GRANT_NEEDED are left out)."""
+    return [c for m in sorted(closure(entry) - skip) for c in calls_in(m) if c.needs_grant]
