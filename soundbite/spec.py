@@ -10,6 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PRODUCTION = "prod"
+
+
+def scheduled_redrive(environment: str) -> bool:
+    """Whether a schedule redrives the environment's DLQ unattended: everywhere but production
+    (the stack's `scheduledRedrive` defaults to it and refuses it in prod; the worker decides
+    from it which attempt is a job's last)."""
+    return environment != PRODUCTION
 """The production environment's name: redrives and anonymous access are refused there."""
 
 MINUTE = 60

@@ -60,9 +60,7 @@ def worker(concurrency: int | None, grace_seconds: float | None, poll_seconds: i
         queue_url = factory.require_queue(settings.queue_url, "SOUNDBITE_QUEUE_URL")
         # `concurrency` jobs synthesize at once; as many more are prefetched so their storage
         # round trips overlap a synthesis instead of sitting between two.
-        processor = factory.build_processor(
-            settings, synthesis_slots=options.concurrency, time_limit=options.time_limit_seconds,
-            cap=factory.synthesis_cap(settings))
+        processor = factory.build_worker_processor(settings, options)
         synthesizer = processor.handler.synthesizer
         synthesizer.voices()  # load the engine now: a broken install fails here
         synthesizer.start()  # and in every synthesis process

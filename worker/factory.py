@@ -18,6 +18,7 @@ from soundbite.core.config import Settings
 from soundbite.core.metrics import MetricsEmitter
 from soundbite.core.repository import SoundbiteRepository
 from worker.batch import BatchProcessor
+from worker.config import WorkerSettings
 from worker.exceptions import ConfigurationError
 from worker.handler import JobHandler
 from worker.metrics import WorkerMetrics
@@ -73,6 +74,20 @@ def build_handler(settings: Settings, *, synthesizer: Synthesizer | None = None,
 
 def build_processor(settings: Settings, **parts) -> BatchProcessor:
     return BatchProcessor(build_handler(settings, **parts))
+
+
+def build_worker_processor(settings: Settings, options: WorkerSettings | None = None, *,
+                           synthesis_slots: int | None = None) -> BatchProcessor:
+    """The processor `soundbite worker` and the Lambda entry run: the one way to build it.
+
+    Each synthesis runs in a child process stopped after the time limit (`options`, from
+    `SOUNDBITE_WORKER_*` and the spec), and, with a Redis configured, within the cap every
+    worker shares. `synthesis_slots` defaults to the options' concurrency.
+    """
+    options = options or WorkerSettings.from_env()
+    return build_processor(
+        settings, synthesis_slots=synthesis_slots or options.concurrency,
+        time_limit=options.time_limit_seconds, cap=synthesis_cap(settings))
 
 
 def require_queue(url: str, variable: str) -> str:

@@ -4,6 +4,12 @@ Knows nothing of SQS. It returns an `Outcome` for work that is finished one way 
 (the message may be deleted) and raises a `TransientError` for work that should be tried
 again (the message must stay, so SQS redelivers it and, after the spec's maximum receive
 count, moves it to the DLQ). Delivery is at least once, so every step tolerates a repeat.
+
+Every job ends. A transient failure at a job's last receive before the DLQ marks its soundbite
+failed when nothing would try it again unattended: where a schedule redrives the DLQ (dev,
+staging) that is only once the redrive maximum is spent, and the message is then deleted;
+where none does (production) it is every job's last receive, and the message still goes to
+the DLQ, where a person's redrive reopens the soundbite and tries again (worker/redrive.py).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from worker.exceptions import (
 )
 from worker.messages import Job
 from worker.metrics import JobMeasurements, WorkerMetrics
+from worker.redrive import GAVE_UP_FOR_NOW
 from worker.synth import Synthesizer
 
 log = logging.getLogger("soundbite.worker")
@@ -62,7 +69,8 @@ class JobHandler:
                  now=time.time, timer=time.perf_counter,
                  synthesis_slots: int | None = None, synthesis_cap=None,
                  max_receives: int = spec.MAX_RECEIVE_COUNT,
-                 max_redrives: int = spec.REDRIVE_MAX_COUNT) -> None:
+                 max_redrives: int = spec.REDRIVE_MAX_COUNT,
+                 scheduled_redrive: bool | None = None) -> None:
         self.repository = repository
         self.audio_store = audio_store
         self.synthesizer = synthesizer
@@ -76,6 +84,10 @@ class JobHandler:
         self._cap = synthesis_cap
         self.max_receives = max_receives
         self.max_redrives = max_redrives
+        self.scheduled_redrive = (spec.scheduled_redrive(repository.environment)
+                                  if scheduled_redrive is None else scheduled_redrive)
+        """Whether a schedule redrives the DLQ unattended; without one, a job's last receive
+        before the DLQ is its last attempt unless a person redrives it."""
 
     def handle(self, job: Job) -> Outcome:
         """Process `job`; raises TransientError when it should be retried later."""
@@ -88,6 +100,10 @@ class JobHandler:
         except TransientError as exc:
             if self.is_last_attempt(job) and not isinstance(exc, AlreadyInProgress):
                 outcome = self._give_up(job, m, f"{exc.code}: {exc}")
+                if outcome is Outcome.FAILED and not self._final(job):
+                    # Failed for the client; the message still goes to the DLQ for a person.
+                    self._record(outcome, m, error=m.pop("error", None))
+                    raise
                 if outcome is not None:
                     self._record(outcome, m, error=m.pop("error", None))
                     return outcome
@@ -148,13 +164,25 @@ class JobHandler:
         return self._cap.slot() if self._cap is not None else contextlib.nullcontext()
 
     def is_last_attempt(self, job: Job) -> bool:
-        """Whether neither SQS (receives) nor the DLQ redrive (redrives) would try `job` again."""
-        return job.receive_count >= self.max_receives and job.redrive_count >= self.max_redrives
+        """Whether neither SQS (receives) nor an unattended redrive would try `job` again."""
+        if job.receive_count < self.max_receives:
+            return False
+        return not self.scheduled_redrive or self._final(job)
+
+    def _final(self, job: Job) -> bool:
+        """Whether the redrive would refuse `job`'s message: no attempt may follow at all."""
+        return job.redrive_count >= self.max_redrives
 
     def _give_up(self, job: Job, m: dict, error: str) -> Outcome | None:
         """Mark the soundbite failed after its last attempt; None if that cannot be recorded."""
-        attempts = self.max_receives * (self.max_redrives + 1)
-        reason = f"gave up after {attempts} attempts; the last failed with {error}"
+        attempts = self.max_receives * (job.redrive_count + 1)
+        if self._final(job):
+            reason = f"gave up after {attempts} attempts; the last failed with {error}"
+        else:
+            # Starts with the marker the redrive reopens by; short, so the 500-character
+            # reason keeps it and the promise whatever the error says.
+            reason = (f"{GAVE_UP_FOR_NOW} after {attempts} attempts (an operator's redrive may "
+                      f"retry it); the last failed with {error}")
         try:
             self.repository.mark_failed(job.soundbite_id, reason)
         except StateConflict:

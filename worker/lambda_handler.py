@@ -1,7 +1,9 @@
 """AWS Lambda entry points: the SQS consumer (partial batch responses) and the scheduled redrive.
 
 `handler` runs the same batch processor and job handler as `soundbite worker`, built once per
-container from the `SOUNDBITE_*` environment. Failed messages are returned as
+container from the `SOUNDBITE_*` environment by the same function
+(`factory.build_worker_processor`): each synthesis in a child process under the time limit,
+within the synthesis cap shared through Redis. Failed messages are returned as
 `batchItemFailures` (the event source mapping needs `ReportBatchItemFailures`), so only they
 are retried. `scheduled_redrive` is what the dev and staging schedule invokes.
 """
@@ -28,9 +30,14 @@ def _settings() -> Settings:
     return settings
 
 
+LAMBDA_SYNTHESIS_SLOTS = 1
+"""One invocation handles its batch one record at a time, so one synthesis process serves it."""
+
+
 @cache
 def _processor() -> BatchProcessor:
-    return factory.build_processor(_settings())
+    # As `soundbite worker` builds it: under the synthesis time limit, within the shared cap.
+    return factory.build_worker_processor(_settings(), synthesis_slots=LAMBDA_SYNTHESIS_SLOTS)
 
 
 def handler(event: dict, context=None, processor: BatchProcessor | None = None) -> dict:

@@ -6,6 +6,12 @@ keeps failing comes back less and less often; past the spec's maximum it is refu
 in the DLQ for a person, and its soundbite is marked failed with the reason, so no soundbite
 stays `processing` for good. A message leaves the DLQ only after its copy was sent.
 
+Where no schedule redrives (production), the worker ends a job at its last receive: it marks
+the soundbite failed with a reason starting `GAVE_UP_FOR_NOW` and lets the message go to the
+DLQ. Redriving such a message is a person's decision to try again, so the redrive first puts
+its soundbite back to `pending` (`SoundbiteRepository.reopen_failed`); a soundbite failed for any other reason
+(bad text, an unknown voice) stays failed, and the worker acknowledges its copy without work.
+
 SQS has no read-only receive. `inspect` peeks with a visibility timeout of 0 (nothing is
 hidden, and it shows the receive counts read before its own look); `redrive` hides what it
 works on for a short while and releases every message it does not move before it returns.
@@ -55,9 +61,14 @@ def backoff_delay(redrive_count: int, base: int = spec.REDRIVE_BASE_DELAY_SECOND
     return min(ceiling, base * 2 ** redrive_count)
 
 
+GAVE_UP_FOR_NOW = "gave up for now"
+"""How the reason of a soundbite the worker failed at its last receive before the DLQ, in an
+environment with no scheduled redrive, begins: a redrive of its message may reopen it."""
+
+
 def check_allowed(environment: str, confirmed: bool) -> None:
     """Production redrives only by a person who said so (`--yes`): never on a schedule."""
-    if environment == spec.PRODUCTION and not confirmed:
+    if not spec.scheduled_redrive(environment) and not confirmed:
         raise RedriveRefused(
             f"refusing to redrive in {spec.PRODUCTION!r} without --yes (production redrives are manual)")
 
@@ -233,7 +244,44 @@ class DlqRedriver:
             return
         log.info("refused soundbite marked failed", extra={"soundbiteId": job.soundbite_id})
 
+    def _reopen(self, message: QueueMessage) -> tuple[str, str] | None:
+        """Reopen the message's soundbite if the worker gave up on it for now: (id, old reason)."""
+        if self.repository is None:
+            return None
+        try:
+            job = parse_job(message)
+        except MalformedMessage:
+            return None
+        if job.environment != self.repository.environment:
+            return None
+        old = self.repository.reopen_failed(job.soundbite_id, GAVE_UP_FOR_NOW)
+        if old is None:
+            return None
+        log.info("reopened a soundbite the worker gave up on", extra={"soundbiteId": job.soundbite_id})
+        return job.soundbite_id, old
+
+    def _unreopen(self, reopened: tuple[str, str] | None) -> None:
+        """The copy was not sent: the soundbite is failed again, as it was."""
+        from soundbite.core.exceptions import DependencyUnavailable, StateConflict
+
+        if reopened is None:
+            return
+        try:
+            self.repository.mark_failed(*reopened)
+        except (StateConflict, DependencyUnavailable) as exc:
+            log.warning("could not mark a reopened soundbite failed again; the next redrive moves it",
+                        extra={"soundbiteId": reopened[0], "error": str(exc)})
+
     def _move(self, message: QueueMessage, decision: Decision) -> Decision:
+        from soundbite.core.exceptions import DependencyUnavailable
+
+        # Reopen first: a copy delivered to a soundbite still `failed` would be acknowledged
+        # without work, and the retry the person asked for would be lost.
+        try:
+            reopened = self._reopen(message)
+        except DependencyUnavailable as exc:
+            return Decision(message.message_id, ERROR, decision.redrive_count - 1,
+                            reason=f"could not reopen its soundbite ({exc}); left in the DLQ")
         attributes = {
             name: {k: v for k, v in value.items() if k in ATTRIBUTE_FIELDS}
             for name, value in message.raw_attributes.items()
@@ -252,6 +300,7 @@ class DlqRedriver:
                 QueueUrl=self.queue_url, MessageBody=message.body,
                 MessageAttributes=attributes, DelaySeconds=decision.delay_seconds)
         except aws.AWS_ERRORS as exc:
+            self._unreopen(reopened)
             return Decision(message.message_id, ERROR, decision.redrive_count - 1,
                             reason=f"send failed ({aws.error_code(exc)}); left in the DLQ")
         try:

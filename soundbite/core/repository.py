@@ -142,6 +142,24 @@ class SoundbiteRepository:
             {":failureReason": reason[:500]},
         )
 
+    def reopen_failed(self, soundbite_id: str, reason_prefix: str) -> str | None:
+        """Put a `failed` soundbite whose reason starts with `reason_prefix` back to `pending`
+        (a person retries it); its old reason, or None when it is not one (left alone)."""
+        try:
+            result = self._call(
+                "update_item", Key=self._key(soundbite_id),
+                UpdateExpression="SET #s = :pending, updatedAt = :now REMOVE failureReason",
+                ConditionExpression=("attribute_exists(pk) AND #s = :failed "
+                                     "AND begins_with(failureReason, :prefix)"),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": Status.PENDING.value}, ":failed": {"S": Status.FAILED.value},
+                    ":prefix": {"S": reason_prefix}, ":now": {"S": utcnow_iso()}},
+                ReturnValues="ALL_OLD")
+        except StateConflict:
+            return None
+        return result["Attributes"]["failureReason"]["S"]
+
     def list_by_user(self, user_id: str, limit: int, start: dict | None = None
                      ) -> tuple[list[Soundbite], dict | None]:
         """A user's soundbites in this environment, newest first, and the next position."""

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from soundbite import spec
 from soundbite.core.domain import Status
-from tests.worker.conftest import queue_counts
+from tests.service.conftest import ThrowawayRedis
+from tests.worker.conftest import queue_counts, wait_for
 from worker import lambda_handler
 from worker.exceptions import RedriveRefused
 from worker.redrive import DlqRedriver
+from worker.synth.isolated import IsolatedSynthesizer
+from worker.synthesis_cap import RedisSynthesisCap
 
 
 def lambda_event(messages: list[dict], queue_arn: str) -> dict:
@@ -70,3 +76,61 @@ def test_scheduled_redrive_refuses_in_production(settings, sqs):
         lambda_handler.scheduled_redrive(
             {}, None, settings=prod, redriver=DlqRedriver(settings.dlq_url, settings.queue_url))
     assert queue_counts(sqs, settings.dlq_url) == (1, 0, 0)
+
+
+@pytest.fixture
+def redis_server():
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def lambda_processor(settings, redis_server, monkeypatch):
+    """The processor the Lambda entry builds for itself, from settings that name a Redis."""
+    monkeypatch.setattr(lambda_handler, "_settings", lambda: settings.updated({"redis_url": redis_server.url}))
+    lambda_handler._processor.cache_clear()
+    processor = lambda_handler._processor()
+    yield processor
+    getattr(processor.handler.synthesizer, "close", lambda: None)()
+    lambda_handler._processor.cache_clear()
+
+
+@pytest.mark.xdist_group("synthesis-children")
+def test_the_lambda_synthesizes_under_the_time_limit_and_within_the_shared_cap(
+        lambda_processor, redis_server, create_soundbite, settings, sqs, repo):
+    handler = lambda_processor.handler
+    assert isinstance(handler.synthesizer, IsolatedSynthesizer)
+    assert handler.synthesizer.time_limit == spec.SYNTHESIS_TIME_LIMIT_SECONDS
+    # Every shared slot is taken by other workers: the Lambda's job waits for one.
+    others = RedisSynthesisCap(redis_server.client(), settings.environment)
+    tokens = [others.acquire() for _ in range(spec.MAX_CONCURRENT_SYNTHESES)]
+    soundbite, _ = create_soundbite()
+    event = lambda_event(receive_all(sqs, settings.queue_url, 1), "arn")
+    box: dict = {}
+    invocation = threading.Thread(target=lambda: box.update(response=lambda_handler.handler(event)),
+                                  daemon=True)
+    invocation.start()
+
+    wait_for(lambda: repo.get(soundbite.id).status is Status.PROCESSING, what="the job to start")
+    invocation.join(2)
+    assert invocation.is_alive(), "the Lambda synthesized past the shared cap"
+    others.release(tokens.pop())
+    invocation.join(90)
+
+    assert box.get("response") == {"batchItemFailures": []}
+    assert repo.get(soundbite.id).status is Status.READY
+    for token in tokens:
+        others.release(token)
+
+
+def test_the_lambda_reads_the_workers_time_limit_setting(lambda_processor, monkeypatch):
+    monkeypatch.setenv("SOUNDBITE_WORKER_TIME_LIMIT_SECONDS", "7")
+    lambda_handler._processor.cache_clear()
+    processor = lambda_handler._processor()
+    try:
+        assert processor.handler.synthesizer.time_limit == 7
+        assert processor.handler.synthesizer.processes == lambda_handler.LAMBDA_SYNTHESIS_SLOTS
+    finally:
+        getattr(processor.handler.synthesizer, "close", lambda: None)()
