@@ -107,6 +107,13 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
         "ecrRepositoryUrl": repo.repository.repository_url,
         "userPoolId": users.pool.id, "userPoolClientId": users.audience,
         "authIssuer": users.issuer, "cursorSecretArn": cursor.arn,
+        # Full capacities and shift steps (the phase's counts are ec2ApiCount etc.): what
+        # `soundbite migrate init` records, so preflight and rollback use the deployed numbers.
+        "stackCapacity": {
+            "shiftSteps": list(cfg.shift_steps),
+            EC2: {"api": cfg.ec2_capacity.api, "worker": cfg.ec2_capacity.worker},
+            FARGATE: {"api": cfg.fargate_capacity.api, "worker": cfg.fargate_capacity.worker},
+        },
     }
     targets, metrics = [], []
     if phase.ec2.exists:

@@ -70,7 +70,8 @@ class Doctor:
         return self.session.client(service)
 
     def run(self) -> list[Finding]:
-        found = [self._region(), self._identity(), self._metrics_profile()]
+        found = [self._region(), self._identity(), self._metrics_profile(), self._capacity(),
+                 self._synthetic()]
         found += self._resources()
         found.append(self._permissions())
         return found
@@ -90,6 +91,39 @@ class Doctor:
         if self.t.metrics_problem:
             return Finding("metrics", False, self.t.metrics_problem)
         return Finding("metrics", True, f"profile {self.t.metrics}")
+
+    def _capacity(self) -> Finding:
+        """The stack's full capacities, from its config: never the engine's 2/2 default."""
+        from migration.factory import stack_capacity
+
+        configured, problem = stack_capacity(self.t)
+        if problem:
+            return Finding("capacity", False, problem)
+        if configured is None:
+            return Finding("capacity", None, "the target names no Auto Scaling group or ECS service "
+                           "to size from the stack's config")
+        return Finding("capacity", True, configured.describe())
+
+    def _synthetic(self) -> Finding:
+        """Validate's transactions and the top-up sign in as the synthetic user: really sign in."""
+        from migration.preflight import NO_CLIENTS
+        from migration.synthetic import token_source
+
+        auth = self.t.synthetic_auth
+        if not auth or set(self.t.direct_urls) != {"ec2", "fargate"}:
+            return Finding("synthetic", False, f"validate would have no transaction clients: {NO_CLIENTS}")
+        if auth.get("anonymous"):
+            return Finding("synthetic", True, "anonymous (the API runs with authentication off)")
+        password_env = auth.get("password_env")
+        if password_env and not self.environ.get(password_env):
+            return Finding("synthetic", False, f"set {password_env} to the synthetic user "
+                           f"{auth.get('username')}'s password (runbooks/migration.md, first deploy)")
+
+        def sign_in() -> str:
+            token_source(auth, self.session, environ=self.environ).token(fresh=True)
+            who = auth.get("username") or f"token command {auth.get('token_command')!r}"
+            return f"{who} signed in"
+        return _check("synthetic", sign_in)
 
     def _resources(self) -> list[Finding]:
         t, found = self.t, []

@@ -75,16 +75,37 @@ def stack_file_of(target: Target) -> str | None:
     return None
 
 
-def _capacity(target: Target) -> tuple[StackCapacity | None, str | None]:
-    """The stack's configured capacities, or why they could not be read. Never raises: a
-    rollback must be built even when the config is broken (preflight fails on the reason)."""
+UNKNOWN_CAPACITY = (
+    "the stack's capacity is unknown: the target file records no `capacity` and names no stack "
+    "config, so preflight could not check Fargate's tasks and a rollback would restore a default "
+    "EC2 count. Re-run `soundbite migrate init --force` on the outputs of this program version "
+    "(it records `stackCapacity`), or pass --stack-file Pulumi.<stack>.yaml or --pulumi-dir DIR")
+
+
+def stack_capacity(target: Target, given: bool = False) -> tuple[StackCapacity | None, str | None]:
+    """The stack's configured capacities, or why they are not known. Never raises: a rollback
+    must be built even when the config is broken (preflight and doctor fail on the reason).
+
+    The stack file (what the next `pulumi up` applies) wins, and must agree with what the
+    target file recorded at init; without either, capacity is a problem wherever something is
+    sized from it (an Auto Scaling group or an ECS service), unless the caller `given` both."""
+    recorded = target.recorded_capacity
     path = stack_file_of(target)
-    if path is None:
-        return None, None
-    try:
-        return read_stack_file(path), None
-    except ConfigError as exc:
-        return None, str(exc)
+    if path is not None:
+        try:
+            configured = read_stack_file(path)
+        except ConfigError as exc:
+            return None, str(exc)
+        if recorded is not None and (recorded.shift_steps, recorded.ec2, recorded.fargate) != (
+                configured.shift_steps, configured.ec2, configured.fargate):
+            return None, (f"the target file records {recorded.describe()}, but {configured.describe()}: "
+                          "run `pulumi up` to deploy the config, then `soundbite migrate init --force`")
+        return configured, None
+    if recorded is not None:
+        return recorded, None
+    if (target.asg_name or target.ecs_service) and not given:
+        return None, UNKNOWN_CAPACITY
+    return None, None
 
 
 def _direct_clients(target: Target, session, sleep) -> dict[str, SoundbiteClient]:
@@ -117,7 +138,8 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
         phase_source = PulumiConfigPhase(pulumi_stack)
     elif stack_file_of(target):
         phase_source = StackFilePhase(stack_file_of(target), target.stack)
-    configured, capacity_problem = _capacity(target)
+    configured, capacity_problem = stack_capacity(target, given=(
+        overrides.ec2_capacity is not None and overrides.fargate_capacity is not None))
     metrics, metrics_problem = _metrics(target, session.client("cloudwatch"))
     sizes = {"ec2_capacity": configured.ec2, "fargate_capacity": configured.fargate} if configured else {}
     sizes.update({name: value for name in ("ec2_capacity", "fargate_capacity")

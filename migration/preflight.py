@@ -8,10 +8,15 @@ from dataclasses import asdict, dataclass
 from infra import phases
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import MigrationError
-from migration.plan import weights_for
+from migration.plan import VALIDATE, weights_for
 from migration.router import check_weights, fargate_percent
 
 RATE_WINDOW_SECONDS = 300
+
+
+def _weights(weights: dict) -> str:
+    """`ec2 100 / fargate 0`, as every other command prints weights (never a Python dict)."""
+    return " / ".join(f"{lane} {weight}" for lane, weight in weights.items()) or "none"
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,8 @@ def _records(live: dict[str, int]) -> list[Check]:
     checks = [Check("records", not missing, "both weighted records exist" if not missing
                     else f"missing weighted record(s): {', '.join(missing)}")]
     total = sum(live.values())
-    checks.append(Check("live-weights", total > 0, f"live weights {live}" if total > 0
-                        else f"live weights {live} are all zero"))
+    checks.append(Check("live-weights", total > 0, f"live weights {_weights(live)}" if total > 0
+                        else f"live weights {_weights(live)} are all zero"))
     return checks
 
 
@@ -55,7 +60,7 @@ def _run_state(engine: Engine) -> list[Check]:
 def _drift(engine: Engine, live: dict[str, int]) -> Check:
     expected = engine.ledger.read_state().get("weights")
     if expected and {k: live.get(k) for k in expected} != expected:
-        return Check("drift", False, f"live {live} but this tool last set {expected}")
+        return Check("drift", False, f"live {_weights(live)} but this tool last set {_weights(expected)}")
     return Check("drift", True, "live weights match the ledger")
 
 
@@ -69,7 +74,7 @@ def _next_weights(engine: Engine, live: dict[str, int]) -> tuple[Check, int | No
         check_weights(weights_for(step.percent))
     except MigrationError as exc:
         return Check("next-step", False, str(exc)), None
-    return Check("next-step", True, f"next: {step.name} -> {weights_for(step.percent)}"), step.percent
+    return Check("next-step", True, f"next: {step.name} -> {_weights(weights_for(step.percent))}"), step.percent
 
 
 def _config(engine: Engine) -> list[Check]:
@@ -80,13 +85,37 @@ def _config(engine: Engine) -> list[Check]:
     if engine.capacity_problem:
         return [Check("capacity-config", False, engine.capacity_problem)]
     if engine.stack_capacity is None:
-        return [Check("capacity-config", True, "no stack config named (stack_file or pulumi_dir): "
-                      f"capacities are the engine's own, EC2 {engine.ec2_capacity.api} and Fargate "
-                      f"{engine.fargate_capacity.api} API units")]
+        # the factory reports an unknown capacity as a problem wherever something is sized
+        return [Check("capacity-config", True, "no stack config: capacities given to the engine, "
+                      f"EC2 {engine.ec2_capacity.api} and Fargate {engine.fargate_capacity.api} API "
+                      "units (the target names no Auto Scaling group or ECS service sized from the "
+                      "stack's config)")]
     disagreement = engine.plan_disagreement
     return [Check("capacity-config", True, engine.stack_capacity.describe()),
             Check("plan-steps", disagreement is None,
                   disagreement or "the plan's shift steps are the stack's phase table")]
+
+
+NO_CLIENTS = ("the target has no synthetic_auth (and direct_urls for both lanes), so no synthetic "
+              "client can be built: re-run `soundbite migrate init --force` (it writes both from the "
+              "stack's outputs), or add `synthetic_auth` to the target file")
+
+
+def _synthetic(engine: Engine) -> list[Check]:
+    """Validate runs transactions on both direct names, and a declared top-up has a canary
+    client: neither may silently become an operator-side probe, or nothing."""
+    checks = []
+    promoted = engine.ledger.read_state().get("promoted") or []
+    if any(s.is_validation for s in engine.plan.steps) and VALIDATE not in promoted:
+        lanes = [lane for lane in (EC2, FARGATE) if lane not in engine.direct_clients]
+        checks.append(Check("validate-clients", not lanes, "validate runs synthetic transactions "
+                            "on both direct names" if not lanes else
+                            f"validate has no transaction client for {', '.join(lanes)}: {NO_CLIENTS}"))
+    if engine.plan.synthetic is not None:
+        ok = FARGATE in engine.direct_clients
+        checks.append(Check("synthetic-top-up", ok, "the plan's top-up runs on Fargate's direct name"
+                            if ok else f"the plan declares `synthetic` but {NO_CLIENTS}"))
+    return checks
 
 
 def _capacity(engine: Engine, percent: int) -> Check:
@@ -136,6 +165,7 @@ def preflight(engine: Engine) -> list[Check]:
         problems = engine.problems(lane)
         checks.append(Check(f"{lane}-health", not problems, "; ".join(problems) or "healthy"))
     checks += _config(engine)
+    checks += _synthetic(engine)
     step_check, percent = _next_weights(engine, live)
     checks.append(step_check)
     if percent:

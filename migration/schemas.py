@@ -204,6 +204,26 @@ class SyntheticAuthFile(_Schema):
         return self
 
 
+class LaneCapacityFile(_Schema):
+    api: PositiveCount
+    worker: PositiveCount
+
+
+class CapacityFile(_Schema):
+    """The stack's full capacities and shift steps, as its program was deployed with them."""
+
+    shift_steps: list[Annotated[int, Field(ge=1, le=100)]]
+    ec2: LaneCapacityFile
+    fargate: LaneCapacityFile
+
+    @model_validator(mode="after")
+    def _steps(self) -> CapacityFile:
+        from infra import phases
+
+        phases.validate_steps(tuple(self.shift_steps))  # its ValueError names the rule
+        return self
+
+
 class TargetFile(_Schema):
     stack: str | None = None
     region: str | None = None
@@ -227,6 +247,7 @@ class TargetFile(_Schema):
     stack_file: str | None = None
     fargate_capacity_rps: PositiveSeconds | None = None
     synthetic_auth: SyntheticAuthFile | None = None
+    capacity: CapacityFile | None = None
 
     @model_validator(mode="after")
     def _pairs(self) -> TargetFile:

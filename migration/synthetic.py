@@ -30,9 +30,17 @@ from migration.exceptions import ConfigError
 
 SYNTHETIC_USER = "soundbite-synthetic"
 """The user every synthetic transaction runs as (X-User-Id where authentication is off)."""
+SYNTHETIC_PASSWORD_ENV = "SOUNDBITE_SYNTHETIC_PASSWORD"
+"""The environment variable a target's `synthetic_auth` names for the user's password (never
+the target file)."""
 SYNTHETIC_TEXT = "SoundBite synthetic check: the quick brown fox jumps over the lazy dog."
 TOKEN_REUSE_SECONDS = 300
 """A fetched token is reused this long (Cognito's last an hour); a 401 fetches a fresh one."""
+
+
+def synthetic_username(record_name: str) -> str:
+    """The synthetic user in a stack's user pool, whose usernames are email addresses."""
+    return f"{SYNTHETIC_USER}@{record_name.rstrip('.')}"
 
 
 class TokenSource(Protocol):
@@ -275,15 +283,16 @@ def _title(data: bytes) -> str:
     return f" ({title})" if title else ""
 
 
-def token_source(auth: dict | None, session=None) -> TokenSource:
-    """The token source a target's `synthetic_auth` describes (none: authentication off)."""
+def token_source(auth: dict | None, session=None, environ=None) -> TokenSource:
+    """The token source a target's `synthetic_auth` describes (none: authentication off);
+    a password is read from `environ` (the process's environment by default)."""
     if not auth or auth.get("anonymous"):
         return NoToken()
     if auth.get("token_command"):
         return CommandToken(auth["token_command"])
     cognito = session.client("cognito-idp") if session is not None else None
     return CognitoPasswordToken(auth["client_id"], auth["username"], auth["password_env"],
-                                client=cognito)
+                                client=cognito, environ=os.environ if environ is None else environ)
 
 
 class Background:

@@ -39,8 +39,12 @@ class Target:
     stack_file: str | None = None
     fargate_capacity_rps: float | None = None
     synthetic_auth: dict | None = None
-    """How synthetic transactions sign in: `{token_command: "..."}`, or a user-pool
-    `{client_id, username, password_env}`; absent where the API runs with authentication off."""
+    """How synthetic transactions sign in: `{token_command: "..."}`, a user-pool
+    `{client_id, username, password_env}`, or `{anonymous: true}` where the API runs with
+    authentication off. Without it validate and the synthetic top-up have no clients."""
+    capacity: dict | None = None
+    """The stack's full capacities and shift steps as deployed (`migrate init` copies the
+    program's `stackCapacity` output): `{shift_steps: [...], ec2: {api, worker}, fargate: {...}}`."""
 
     @property
     def names(self) -> spec.ResourceNames:
@@ -72,6 +76,18 @@ class Target:
             return ("no metrics to judge on: the target file needs load_balancers and "
                     "target_groups for both ec2 and fargate (`migrate init` writes them)")
         return None
+
+    @property
+    def recorded_capacity(self):
+        """The capacities the target file records, as the stack's config would give them."""
+        from infra import phases
+        from migration.capacity import StackCapacity
+
+        if not self.capacity:
+            return None
+        c = self.capacity
+        return StackCapacity(tuple(c["shift_steps"]), phases.Capacity(**c["ec2"]),
+                             phases.Capacity(**c["fargate"]), "the target file's capacity (stack outputs)")
 
     def require_route(self) -> tuple[str, str]:
         if not self.zone_id or not self.record_name:

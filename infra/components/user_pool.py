@@ -18,6 +18,11 @@ from soundbite import spec
 PASSWORD_MIN_LENGTH = 12
 TOKEN_VALIDITY_MINUTES = 60
 REFRESH_TOKEN_VALIDITY_DAYS = 30
+AUTH_FLOWS = ["ALLOW_USER_SRP_AUTH", "ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+"""The page signs in with SRP. USER_PASSWORD_AUTH is for the migration's synthetic user
+(migration/synthetic.py, `CognitoPasswordToken`), which signs in with its password from the
+operator's environment. It must be this client: the API accepts tokens of exactly one app
+client (`SOUNDBITE_AUTH_AUDIENCE`), so a second client's tokens would be refused."""
 
 
 def issuer_url(region: str, pool_id: str) -> str:
@@ -63,7 +68,7 @@ class UserPool(pulumi.ComponentResource):
         self.client = aws.cognito.UserPoolClient(
             f"{name}-client", name=f"{args.pool_name}-api", user_pool_id=self.pool.id,
             generate_secret=False,  # a browser page signs in: a public client
-            explicit_auth_flows=["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            explicit_auth_flows=AUTH_FLOWS,
             prevent_user_existence_errors="ENABLED", enable_token_revocation=True,
             access_token_validity=TOKEN_VALIDITY_MINUTES, id_token_validity=TOKEN_VALIDITY_MINUTES,
             refresh_token_validity=REFRESH_TOKEN_VALIDITY_DAYS,

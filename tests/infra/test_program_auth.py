@@ -84,7 +84,7 @@ def test_the_user_pool_has_a_public_app_client_and_prod_cannot_be_deleted(run):
     assert pool.inputs["deletionProtection"] == "ACTIVE"
     assert client.inputs["userPoolId"] == "auth-pool-id"
     assert client.inputs["generateSecret"] is False
-    assert "ALLOW_USER_PASSWORD_AUTH" not in client.inputs["explicitAuthFlows"]
+    assert "ALLOW_USER_SRP_AUTH" in client.inputs["explicitAuthFlows"]  # the page
     [dev_pool] = program_for("shift-25").mocks.of_type("aws:cognito/userPool:UserPool")
     assert dev_pool.inputs["deletionProtection"] == "INACTIVE"
 
@@ -141,3 +141,29 @@ def test_redis_is_on_by_default_outside_local_environments_and_every_worker_gets
 def test_redis_cannot_be_turned_off_where_the_synthesis_cap_depends_on_it():
     with pytest.raises(config.ConfigError, match="redis must stay on in 'prod'.*10 syntheses"):
         config.from_values({**BASE_CONFIG, **PROD, "redis": "false"}, REGION)
+
+
+def test_init_on_the_programs_outputs_signs_the_synthetic_user_in_through_the_apis_client():
+    """`migrate init` on what the program exports: the synthetic user signs in through the one
+    app client the APIs accept (their audience), with the flow `CognitoPasswordToken` uses, and
+    the stack's own capacities (prod: 4/4 here) are recorded, not the engine's 2/2 default."""
+    import inspect
+
+    from migration import synthetic
+    from migration.init import target_from_outputs
+    from migration.target import Target
+
+    counts = {"ec2ApiCount": "4", "ec2WorkerCount": "4", "fargateApiCount": "4", "fargateWorkerCount": "3"}
+    run = program_for("shift-25", **PROD, **counts)
+    data = target_from_outputs(run.exports, "prod", REGION)
+    auth = data["synthetic_auth"]
+    assert auth["client_id"] == CLIENT_ID == _fargate_env(run, "api")["SOUNDBITE_AUTH_AUDIENCE"]
+    assert auth["username"] == "soundbite-synthetic@api.example.com"
+    assert auth["password_env"] == synthetic.SYNTHETIC_PASSWORD_ENV and "password" not in auth
+    [client] = run.mocks.of_type("aws:cognito/userPoolClient:UserPoolClient")
+    flow = re.search(r'AuthFlow="([A-Z_]+)"', inspect.getsource(synthetic.CognitoPasswordToken)).group(1)
+    assert f"ALLOW_{flow}" in client.inputs["explicitAuthFlows"]
+    capacity = Target(**data).recorded_capacity
+    assert (capacity.ec2.api, capacity.ec2.worker, capacity.fargate.api, capacity.fargate.worker) == (4, 4, 4, 3)
+    assert capacity.shift_steps == (5, 25, 50, 100)
+    assert run.exports["fargateApiCount"] == 1  # the phase's count (shift-25), not the capacity

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import boto3
 
-from infra.local import bootstrap
+from infra.local import bootstrap, cognito
 from migration.dns_setup import create_weighted_zone
 from migration.doctor import OPERATOR_POLICY, Doctor
+from migration.synthetic import SYNTHETIC_PASSWORD_ENV, synthetic_username
 from migration.target import load_target
 from soundbite.exit_codes import ExitCode
 from tests.infra.test_emulator import ministack  # noqa: F401 - the fixture
@@ -48,7 +49,18 @@ def deployed(em) -> dict:
         "ec2DirectName": f"ec2.{name}", "fargateDirectName": f"fargate.{name}",
         "ec2AsgName": f"soundbite-{environment}-ec2-api", "fargateClusterName": f"soundbite-{environment}-fargate",
         "fargateApiServiceName": "api",
+        "stackCapacity": {"shiftSteps": [5, 25, 50, 100], "ec2": {"api": 4, "worker": 4},
+                          "fargate": {"api": 4, "worker": 3}},
     }
+
+
+def with_user_pool(em, outputs: dict) -> tuple[dict, str]:
+    """The stack's user pool and its synthetic user on the emulator; the outputs naming the
+    pool's app client, and the user's password (as the runbook's first deploy creates it)."""
+    idp = em.client("cognito-idp")
+    pool = cognito.create_pool(idp, em.endpoint, name=f"pool-{uuid.uuid4().hex[:6]}")
+    password = cognito.ensure_user(idp, pool, synthetic_username(outputs["recordName"]))
+    return {**outputs, "userPoolId": pool.pool_id, "userPoolClientId": pool.client_id}, password
 
 
 def test_init_writes_a_validated_production_target_and_refuses_to_overwrite(aws_emulator, tmp_path):
@@ -63,6 +75,8 @@ def test_init_writes_a_validated_production_target_and_refuses_to_overwrite(aws_
     assert (written.stack, written.metrics, written.region) == ("prod", "alb", "us-east-1")
     assert set(written.load_balancers) == {"ec2", "fargate"}
     assert written.direct_urls["fargate"].startswith("https://fargate.")
+    assert (written.capacity["ec2"], written.capacity["fargate"]) == ({"api": 4, "worker": 4},
+                                                                     {"api": 4, "worker": 3})
     again = soundbite(*args, env=aws_emulator.env)
     assert again.returncode == ExitCode.USAGE and "--force" in again.stderr
 
@@ -137,3 +151,90 @@ def test_doctor_simulates_the_operator_policy_and_names_each_missing_action(mini
     iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=full)
     fixed = soundbite("doctor", "--config", str(target), "--principal", arn, "--json", env=ministack.env)
     assert {c["name"]: c for c in json.loads(fixed.stdout)["checks"]}["permissions"]["ok"] is True
+
+
+def test_init_records_capacity_and_synthetic_auth_and_the_factory_uses_them(aws_emulator, tmp_path):
+    """The README's path (`init --outputs`): prod's 4/4 reach the engine, not the 2/2 default,
+    and validate gets transaction clients for both direct names."""
+    from migration.factory import build_engine
+    from migration.plan import quick_plan
+
+    outputs, _ = with_user_pool(aws_emulator, deployed(aws_emulator))
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    target = tmp_path / "target.json"
+    result = soundbite("init", "--stack", "prod", "--outputs", str(path), "--out", str(target),
+                       "--region", "us-east-1", env=aws_emulator.env)
+    assert result.returncode == ExitCode.OK, result.stderr
+    written = json.loads(target.read_text())
+    assert written["synthetic_auth"] == {
+        "client_id": outputs["userPoolClientId"], "username": f"soundbite-synthetic@{outputs['recordName']}",
+        "password_env": SYNTHETIC_PASSWORD_ENV}
+    assert "password" not in json.dumps({k: v for k, v in written["synthetic_auth"].items()
+                                         if k != "password_env"})
+    engine = build_engine(load_target(str(target)), quick_plan(),
+                          session=boto3.session.Session(region_name="us-east-1"))
+    assert (engine.ec2_capacity.api, engine.fargate_capacity.api, engine.fargate_capacity.worker) == (4, 4, 3)
+    assert engine.capacity_problem is None and engine.stack_capacity.shift_steps == (5, 25, 50, 100)
+    assert set(engine.direct_clients) == {"ec2", "fargate"}
+
+
+def test_init_refuses_outputs_without_the_stacks_capacity(aws_emulator, tmp_path):
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({k: v for k, v in deployed(aws_emulator).items() if k != "stackCapacity"}))
+    result = soundbite("init", "--stack", "prod", "--outputs", str(outputs), "--out", str(tmp_path / "t.json"),
+                       env=aws_emulator.env)
+    assert result.returncode == ExitCode.USAGE and "stackCapacity" in result.stderr
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_preflight_and_doctor_fail_when_the_stacks_capacity_is_unknown(aws_emulator, boto_session, tmp_path):
+    """A target that names the EC2 group and the ECS service but no capacity (written by hand,
+    or by an older init): never the 2/2 default."""
+    data = json.loads(write_target(aws_emulator, tmp_path).read_text())
+    del data["capacity"]
+    target = tmp_path / "no-capacity.json"
+    target.write_text(json.dumps(data))
+    doctor = soundbite("doctor", "--config", str(target), "--json", env=aws_emulator.env)
+    capacity = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["capacity"]
+    assert capacity["ok"] is False and "capacity is unknown" in capacity["detail"]
+    assert "--stack-file" in capacity["detail"] and "--pulumi-dir" in capacity["detail"]
+    assert "migrate init --force" in capacity["detail"]
+    from migration.factory import build_engine
+    from migration.plan import default_plan
+    from migration.preflight import preflight
+
+    engine = build_engine(load_target(str(target)), default_plan(), session=boto_session)
+    engine.health = {}  # the emulator has no such ECS service or group to count
+    config = {c.name: c for c in preflight(engine)}["capacity-config"]
+    assert config.ok is False and "capacity is unknown" in config.detail
+    assert "plan-steps" not in {c.name for c in preflight(engine)}
+    (tmp_path / "again").mkdir()
+    recorded = soundbite("doctor", "--config", str(write_target(aws_emulator, tmp_path / "again")), "--json",
+                         env=aws_emulator.env)
+    assert {c["name"]: c for c in json.loads(recorded.stdout)["checks"]}["capacity"]["ok"] is True
+
+
+def test_doctor_signs_the_synthetic_user_in_or_names_what_is_missing(aws_emulator, tmp_path):
+    outputs, password = with_user_pool(aws_emulator, deployed(aws_emulator))
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    target = tmp_path / "target.json"
+    soundbite("init", "--stack", "prod", "--outputs", str(path), "--out", str(target),
+              "--region", "us-east-1", env=aws_emulator.env)
+
+    def synthetic(**env) -> dict:
+        result = soundbite("doctor", "--config", str(target), "--json", env={**aws_emulator.env, **env})
+        return {c["name"]: c for c in json.loads(result.stdout)["checks"]}["synthetic"]
+
+    without = synthetic()
+    assert without["ok"] is False and f"set {SYNTHETIC_PASSWORD_ENV}" in without["detail"]
+    wrong = synthetic(**{SYNTHETIC_PASSWORD_ENV: "Wrong-password-1"})
+    assert wrong["ok"] is False and "could not sign in" in wrong["detail"]
+    signed = synthetic(**{SYNTHETIC_PASSWORD_ENV: password})
+    assert signed["ok"] is True and "signed in" in signed["detail"], signed
+    data = json.loads(target.read_text())
+    del data["synthetic_auth"]
+    target.write_text(json.dumps(data))
+    none = synthetic(**{SYNTHETIC_PASSWORD_ENV: password})
+    assert none["ok"] is False and "no transaction clients" in none["detail"]
