@@ -48,7 +48,7 @@ def guard_traffic(cfg: ProgramConfig) -> LiveTraffic:
     ledger = cfg.names.table(spec.MIGRATION_LEDGER_TABLE)
     live = read_live_traffic(cfg.hosted_zone_id, cfg.api_name, ledger, pulumi.get_stack())
     try:
-        check_traffic(cfg.phase, live, cfg.move_traffic_to)
+        check_traffic(cfg.phase, live, cfg.move_traffic_to, cfg.move_traffic_from)
     except TrafficGuardError as exc:
         raise pulumi.RunError(str(exc)) from exc
     return live

@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from infra.traffic_guard import OVERRIDE_VARIABLE
+from infra.traffic_guard import FROM_VARIABLE, OVERRIDE_VARIABLE
 
 PHASE_KEY = "soundbite:migrationPhase"
 
@@ -75,12 +75,13 @@ class PulumiStack:
                 raise PulumiUnavailableError(MISSING_CLI) from exc
             raise AutomationError(f"cannot set {PHASE_KEY}={phase} on {self.name}: {exc}") from exc
 
-    def _run(self, what: str, call: Callable, moving_traffic: bool = False):
+    def _run(self, what: str, call: Callable, moving_traffic: bool = False,
+             moving_from: int | None = None):
         """One Automation API call: a missing CLI and any failure become one-line errors."""
         try:
             if not moving_traffic:
                 return call()
-            with self._moving_traffic():
+            with self._moving_traffic(moving_from):
                 return call()
         except Exception as exc:
             if _is_missing_cli(exc):
@@ -88,30 +89,37 @@ class PulumiStack:
             raise AutomationError(f"{what} failed on stack {self.name}: {exc}") from exc
 
     @contextlib.contextmanager
-    def _moving_traffic(self) -> Iterator[None]:
-        """For the run inside: the program may move traffic to the configured phase."""
+    def _moving_traffic(self, moving_from: int | None = None) -> Iterator[None]:
+        """For the run inside: the program may move traffic to the configured phase, and only
+        from `moving_from` percent on Fargate when given (what Route 53 showed the tool)."""
         env = getattr(getattr(self._stack, "workspace", None), "env_vars", None)
         if env is None:  # a test's fake runs no program
             yield
             return
         env[OVERRIDE_VARIABLE] = self.get_phase() or ""
+        if moving_from is not None:
+            env[FROM_VARIABLE] = str(moving_from)
         try:
             yield
         finally:
             env.pop(OVERRIDE_VARIABLE, None)
+            env.pop(FROM_VARIABLE, None)
 
     def outputs(self) -> dict:
         """The stack's outputs (`pulumi stack output`), name -> object with `.value`."""
         return dict(self._run("reading the outputs", self._stack.outputs))
 
-    def preview(self, on_output: Callable[[str], None] | None = None) -> dict[str, int]:
+    def preview(self, on_output: Callable[[str], None] | None = None,
+                moving_from: int | None = None) -> dict[str, int]:
         """`pulumi preview`: the planned changes by kind (create, update, delete, same)."""
         result = self._run("pulumi preview", lambda: self._stack.preview(on_output=on_output),
-                           moving_traffic=True)
+                           moving_traffic=True, moving_from=moving_from)
         return dict(getattr(result, "change_summary", None) or {})
 
-    def up(self, on_output: Callable[[str], None] | None = None) -> UpSummary:
-        result = self._run("pulumi up", lambda: self._stack.up(on_output=on_output), moving_traffic=True)
+    def up(self, on_output: Callable[[str], None] | None = None,
+           moving_from: int | None = None) -> UpSummary:
+        result = self._run("pulumi up", lambda: self._stack.up(on_output=on_output), moving_traffic=True,
+                           moving_from=moving_from)
         summary = result.summary
         return UpSummary(summary.result, dict(summary.resource_changes or {}))
 

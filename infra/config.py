@@ -66,6 +66,7 @@ class ProgramConfig:
     rate_limit: str
     alarm_subscriber: tuple[str, str] | None = None  # (SNS protocol, endpoint)
     move_traffic_to: str | None = None  # the explicit override of infra/traffic_guard.py
+    move_traffic_from: int | None = None  # the Fargate share that override was decided from
 
     @property
     def names(self) -> spec.ResourceNames:
@@ -160,7 +161,7 @@ def _move_traffic_to(values: Mapping[str, str], environ_override: str | None) ->
 
 
 def from_values(values: Mapping[str, str], region: str | None,
-                environ_override: str | None = None) -> ProgramConfig:
+                environ_override: str | None = None, environ_from: str | None = None) -> ProgramConfig:
     """Parse raw config strings (keys without the `soundbite:` prefix) into a ProgramConfig.
 
     `environ_override` is SOUNDBITE_MOVE_TRAFFIC_TO, the one-run form of moveTrafficTo."""
@@ -191,8 +192,7 @@ def from_values(values: Mapping[str, str], region: str | None,
             f"{NAMESPACE}:redis must stay on in {environment!r}: both stacks' workers share one "
             f"Redis semaphore (at most {spec.MAX_CONCURRENT_SYNTHESES} syntheses at once) and the "
             "APIs one rate limit")
-    redrive_default = environment != PRODUCTION
-    scheduled_redrive = _flag(values, "scheduledRedrive", redrive_default)
+    scheduled_redrive = _flag(values, "scheduledRedrive", spec.scheduled_redrive(environment))
     if scheduled_redrive and environment == PRODUCTION:
         raise ConfigError("the scheduled DLQ redrive must stay off in prod: redrive there is manual (soundbite dlq)")
     return ProgramConfig(
@@ -218,7 +218,16 @@ def from_values(values: Mapping[str, str], region: str | None,
         rate_limit=values.get("rateLimit") or spec.RATE_LIMIT_DEFAULT,
         alarm_subscriber=alarm_subscriber(values.get("alarmSubscriber")),
         move_traffic_to=_move_traffic_to(values, environ_override),
+        move_traffic_from=_percent(traffic_guard.FROM_VARIABLE, environ_from),
     )
+
+
+def _percent(name: str, raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) > 100:
+        raise ConfigError(f"{name} must be a Fargate share from 0 to 100, got {raw!r}")
+    return int(raw)
 
 
 def load() -> ProgramConfig:
@@ -230,4 +239,5 @@ def load() -> ProgramConfig:
     cfg = pulumi.Config(NAMESPACE)
     values = {key: cfg.get(key) for key in KEYS}
     return from_values({k: v for k, v in values.items() if v is not None}, pulumi.Config("aws").get("region"),
-                       os.environ.get(traffic_guard.OVERRIDE_VARIABLE) or None)
+                       os.environ.get(traffic_guard.OVERRIDE_VARIABLE) or None,
+                       os.environ.get(traffic_guard.FROM_VARIABLE))

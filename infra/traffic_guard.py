@@ -5,7 +5,10 @@ rollback moves them without Pulumi. So before the program writes weights it read
 ones, and if the configured phase would send a different share to Fargate it refuses, unless
 the move is asked for explicitly for this phase: `soundbite:moveTrafficTo=<phase>` in the
 stack config, or `SOUNDBITE_MOVE_TRAFFIC_TO=<phase>` in the environment of one `pulumi up`
-(the migration tool's Pulumi router sets the latter for the runs it starts). After a rollback
+(the migration tool's Pulumi router sets the latter for the runs it starts, together with
+`SOUNDBITE_MOVE_TRAFFIC_FROM`, the Fargate share it decided the move from: if Route 53 shows
+another share when the program runs, someone moved traffic since, a rollback perhaps, and
+the program refuses rather than undo it). After a rollback
 the tool's ledger says `aborted`, and then no override moves traffic: `soundbite migrate
 reconcile` (config follows Route 53) or `soundbite migrate retry` (clears the abort) first.
 
@@ -24,6 +27,7 @@ from infra.phases import EC2, FARGATE, Capacity, Phase, StackShape
 
 OVERRIDE_KEY = "soundbite:moveTrafficTo"
 OVERRIDE_VARIABLE = "SOUNDBITE_MOVE_TRAFFIC_TO"
+FROM_VARIABLE = "SOUNDBITE_MOVE_TRAFFIC_FROM"
 
 
 class TrafficGuardError(ValueError):
@@ -70,8 +74,10 @@ def _weights(weights: dict[str, int]) -> str:
     return " / ".join(f"{k} {weights.get(k, 0)}" for k in (EC2, FARGATE))
 
 
-def check_traffic(phase: Phase, live: LiveTraffic, override: str | None) -> None:
-    """Refuse a `pulumi up` that would move live traffic without being asked to."""
+def check_traffic(phase: Phase, live: LiveTraffic, override: str | None,
+                  moving_from: int | None = None) -> None:
+    """Refuse a `pulumi up` that would move live traffic without being asked to, or that was
+    asked to move it from a share Route 53 no longer shows (`moving_from`, in percent)."""
     if override and override != phase.name:
         raise TrafficGuardError(
             f"{OVERRIDE_KEY}={override} does not match soundbite:migrationPhase={phase.name}: "
@@ -93,6 +99,10 @@ def check_traffic(phase: Phase, live: LiveTraffic, override: str | None) -> None
             "reconcile` so the config agrees with Route 53, then `pulumi up --refresh`; to start "
             "again after the incident, `soundbite migrate retry`")
     if override == phase.name:
+        if moving_from is not None and live.fargate_percent != moving_from:
+            raise TrafficGuardError(
+                f"{moving}, but this move was decided from {moving_from}% on Fargate: someone moved "
+                "traffic since (a rollback?), and the program will not undo it; nothing changed")
         return
     raise TrafficGuardError(
         f"{moving}. Refusing to move live traffic: if Route 53 is right (a rollback), run "

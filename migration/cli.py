@@ -25,6 +25,7 @@ from migration.exceptions import (
 )
 from migration.executor import Executor, Status, StepResult
 from migration.preflight import as_dicts, preflight
+from migration.router import describe as _weights
 from migration.schemas import load_plan
 from migration.status import reconcile as reconcile_phase
 from migration.status import status as read_status
@@ -92,14 +93,21 @@ def target_options(func):
     return wrapper
 
 
+IDENTITY_TIMEOUT_SECONDS = 2
+"""The caller's identity is a label on events: never worth a long wait."""
+
+
 def _operator(target) -> str | None:
     """The caller's STS identity and the local user, for every event; None if STS is unreachable."""
     import boto3
+    from botocore.config import Config
 
     from migration.ledger import default_operator
 
+    quick = Config(connect_timeout=IDENTITY_TIMEOUT_SECONDS, read_timeout=IDENTITY_TIMEOUT_SECONDS,
+                   retries={"max_attempts": 1})
     try:
-        arn = boto3.client("sts", region_name=target.region).get_caller_identity()["Arn"]
+        arn = boto3.client("sts", region_name=target.region, config=quick).get_caller_identity()["Arn"]
     except Exception:  # noqa: BLE001 - the identity is a label; the local user still names who
         return None
     return f"{arn} ({default_operator()})"
@@ -111,11 +119,11 @@ def _engine(target, plan, via="route53", quiet=False, view=None):
     from migration.notify import Notifier
 
     listener = view if (view is not None and not quiet) else (lambda _event: None)
-    notifier = Notifier(plan.notify, target.stack, inner=listener)
+    notifier = Notifier(plan.notify, target.stack, inner=listener, region=target.region)
     context = click.get_current_context(silent=True)
     overrides = ((context.find_root().obj or {}) if context else {}).get("engine_overrides")
     engine = build_engine(target, plan, via=via, on_event=notifier, overrides=overrides)
-    engine.ledger.operator = _operator(target) or engine.ledger.operator
+    engine.ledger.operator = lambda: _operator(target)  # looked up when first written
     if hasattr(engine.router, "on_preview"):
         engine.router.on_preview = lambda phase, changes: notifier(
             {"kind": "preview", "step": phase, "reason": "pulumi preview: " + (
@@ -123,10 +131,6 @@ def _engine(target, plan, via="route53", quiet=False, view=None):
     return engine
 
 
-
-
-def _weights(weights: dict) -> str:
-    return " / ".join(f"{lane} {weight}" for lane, weight in weights.items())
 
 
 def _finish(result: StepResult, as_json: bool) -> None:
@@ -175,7 +179,7 @@ def plan_cmd(target, plan, from_percent, as_json):
                f"roll back after {plan.failure_limit} failed checks")
     for r in rows:
         gate = "  [approval]" if r["approval"] else ""
-        click.echo(f"  {r['step']:<10} {r['weights']}  ttl {r['dns_ttl_wait_seconds']:g} s  "
+        click.echo(f"  {r['step']:<10} {_weights(r['weights'])}  ttl {r['dns_ttl_wait_seconds']:g} s  "
                    f"lag {r['metric_lag_seconds']:g} s  soak {r['soak_seconds']:g} s  "
                    f"ends +{r['ends_after_seconds'] / 60:.1f} min{gate}")
     click.echo(f"expected duration: {plan.expected_seconds(from_percent) / 60:.1f} min")

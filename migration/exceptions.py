@@ -34,6 +34,10 @@ class AbortedError(MigrationError):
     """The migration was rolled back and stays aborted until `soundbite migrate retry`."""
 
 
+class AbortedUnderRunError(StoodDownError):
+    """The migration was aborted while this run held it: its writes are refused, it stands down."""
+
+
 class ProviderError(MigrationError):
     """A metrics, alarm or health read failed: recorded as an `error` measurement."""
 

@@ -36,12 +36,13 @@ from migration.exceptions import (
     StoodDownError,
 )
 from migration.judge import Outcome, Severity, Verdict, classify_alarm, judge, unmeasured
+from migration.ledger import ABORTED
 from migration.plan import Step, weights_for
 from migration.router import check_weights, fargate_percent, same_weights
+from migration.router import describe as _weights
 from migration.top_up import TopUp
 
 DLQ_LOOKBACK_SECONDS = 300
-ABORTED = "aborted"
 
 
 class Status(StrEnum):
@@ -88,7 +89,6 @@ class Executor:
             if step is None:
                 return StepResult(Status.COMPLETE, None, live, "all traffic is already on Fargate")
             return self._describe(step, live)
-        self._refuse_if_aborted()
         with self._lease():
             live, step = self._next(to_percent)
             if step is None:
@@ -102,10 +102,9 @@ class Executor:
             live, _ = self._next(None)
             done = set(self._promoted())
             rows = [r for r in self.e.plan.timeline(fargate_percent(live)) if r["step"] not in done]
-            actions = [f"{r['step']}: set weights {r['weights']}, soak {r['soak_seconds']:.0f} s"
+            actions = [f"{r['step']}: set weights {_weights(r['weights'])}, soak {r['soak_seconds']:.0f} s"
                        + (" (needs approval)" if r["approval"] else "") for r in rows]
             return StepResult(Status.DRY_RUN, None, live, "nothing changed", actions=actions)
-        self._refuse_if_aborted()
         with self._lease():
             self.ledger.commit("run", state={"mode": "run", "plan": self.e.plan.name})
             return self._run_loop()
@@ -120,17 +119,16 @@ class Executor:
         target = weights_for(0)
         if dry_run:
             return StepResult(Status.DRY_RUN, "rollback", live, "nothing changed", actions=[
-                f"set weights {live} -> {target} in one change batch, read them back",
+                f"set weights {_weights(live)} -> {_weights(target)} in one change batch, read them back",
                 "record the migration aborted (refuses advance/run/shift/resume until retry)",
                 f"scale EC2 to at least {self.e.ec2_capacity.api} if reduced"])
-        result = self._rollback_now(reason, by_operator=True, live=live)
+        result = self._rollback_now(reason, by_operator=True, live=live, outcome="aborted")
         if wait_capacity:
             result.actions.append(self._wait_for_capacity())
         return result
 
     def resume(self) -> StepResult:
         """Take over a crashed run: settle its pending shift, re-read alarms, then judge."""
-        self._refuse_if_aborted()
         with self._lease():
             state = self.ledger.read_state()
             live = self.e.router.current()
@@ -160,18 +158,19 @@ class Executor:
 
     def retry(self) -> dict:
         """Clear an abort (Argo Rollouts' retry): the migration starts again from validate."""
-        with self._lease():
+        with self._lease(refuse_aborted=False):
             state = self.ledger.read_state()
             live = self.e.router.current()
             if state.get("status") != ABORTED:
                 raise PlanError(f"nothing to retry: the migration is {state.get('status') or 'not started'}, "
                                 "not aborted")
             if fargate_percent(live) != 0:
-                raise DriftError(f"live weights {live} still send traffic to Fargate after the abort: "
+                raise DriftError(f"live weights {_weights(live)} still send traffic to Fargate after the abort: "
                                  "run rollback first")
             self.ledger.commit("retry", state={
                 "status": "ready", "abort": None, "promoted": [], "steps": {}, "approvals": [],
-                "mode": "stopped", "weights": live, "pending": None}, previous_abort=state.get("abort"))
+                "mode": "stopped", "weights": live, "pending": None}, over_abort=True,
+                previous_abort=state.get("abort"))
             return {"status": "ready", "weights": live, "previous_abort": state.get("abort"),
                     "reason": "abort cleared: the next advance or run starts again from validate"}
 
@@ -240,14 +239,19 @@ class Executor:
     def _check_drift(self, live: dict[str, int], state: dict) -> None:
         expected = state.get("weights")
         if expected and not same_weights(live, expected):
-            raise DriftError(f"live weights {live} differ from the last weights this tool set "
-                             f"{expected}: someone changed Route 53 by hand; check, then rollback "
+            raise DriftError(f"live weights {_weights(live)} differ from the last weights this tool set "
+                             f"{_weights(expected)}: someone changed Route 53 by hand; check, then rollback "
                              "or reconcile")
 
     def _require_approval(self, step: Step) -> None:
+        """A gate not yet opened is recorded (and notified) as a wait for a person, then raised."""
         if step.approval and step.name not in self.ledger.read_state().get("approvals", []):
-            raise ApprovalRequiredError(f"step {step.name} needs approval: "
-                                        f"run `soundbite migrate approve --step {step.name}`")
+            reason = (f"step {step.name} needs approval: "
+                      f"run `soundbite migrate approve --step {step.name}`")
+            self._log("awaiting-approval", state={
+                "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name,
+                reason=reason)
+            raise ApprovalRequiredError(reason)
 
     def _settle_pending(self, state: dict, live: dict[str, int]) -> str | None:
         """A shift written ahead but never confirmed: did Route 53 take it?"""
@@ -256,28 +260,29 @@ class Executor:
             self._check_drift(live, state)
             return None
         if same_weights(live, pending["after"]):
-            return f"the interrupted shift to {pending['after']} reached Route 53"
+            return f"the interrupted shift to {_weights(pending['after'])} reached Route 53"
         if same_weights(live, pending["before"]):
-            return f"the interrupted shift to {pending['after']} never reached Route 53"
-        raise DriftError(f"live weights {live} are neither before {pending['before']} nor after "
-                         f"{pending['after']} the interrupted shift: check, then rollback or reconcile")
+            return f"the interrupted shift to {_weights(pending['after'])} never reached Route 53"
+        raise DriftError(f"live weights {_weights(live)} are neither before {_weights(pending['before'])} "
+                         f"nor after {_weights(pending['after'])} the interrupted shift: check, then rollback or reconcile")
 
     # --- steps ----------------------------------------------------------------------------
 
     def _run_loop(self) -> StepResult:
         while True:
-            live, step = self._next(None)
-            if step is None:
-                self._log("complete", state={"status": Status.COMPLETE.value, "mode": "done"},
-                          weights=live)
-                return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
             try:
+                live, step = self._next(None)
+                if step is None:
+                    self._log("complete", state={"status": Status.COMPLETE.value, "mode": "done"},
+                              weights=live)
+                    return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
                 self._require_approval(step)
             except ApprovalRequiredError as exc:
-                self._log("awaiting-approval", state={
-                    "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name,
-                    reason=str(exc))
                 return StepResult(Status.AWAITING_APPROVAL, step.name, live, str(exc))
+            except CONTROL_PLANE_ERRORS as exc:  # between steps: Fargate is not left unjudged either
+                if isinstance(exc, (StoodDownError, AbortedError)):
+                    raise
+                return self._fail_safe(None, exc)
             result = self._guarded(step, live)
             if result.status is not Status.PROMOTED:
                 return result
@@ -294,22 +299,29 @@ class Executor:
             self._interrupted(step)
             raise
         except Exception as exc:  # noqa: BLE001 - whatever failed, Fargate is not left unjudged
-            try:
-                now_live = self.e.direct_router.current()
-            except CONTROL_PLANE_ERRORS:
-                now_live = None
-            if now_live is not None and fargate_percent(now_live) == 0:
-                raise  # nothing on Fargate: the error is the whole story
-            failure = ("control-plane failure" if isinstance(exc, CONTROL_PLANE_ERRORS)
-                       else f"internal error ({type(exc).__name__})")
-            try:
-                return self._rollback_now(f"{step.name}: {failure}, rolled back rather "
-                                          f"than leave Fargate unjudged: {one_line(exc)}")
-            except Exception as failed:  # noqa: BLE001 - the operator must hear it, whatever it was
-                raise MigrationError(
-                    f"{step.name}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
-                    f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
-                    "run `soundbite migrate rollback` now") from failed
+            return self._fail_safe(step, exc)
+
+    def _fail_safe(self, step: Step | None, exc: Exception) -> StepResult:
+        """An error with traffic on Fargate rolls back through Route 53 (its outcome `error`);
+        with none there, the error is the whole story and is raised."""
+        try:
+            now_live = self.e.direct_router.current()
+        except CONTROL_PLANE_ERRORS:
+            now_live = None
+        if now_live is not None and fargate_percent(now_live) == 0:
+            raise exc  # nothing on Fargate: the error is the whole story
+        failure = ("control-plane failure" if isinstance(exc, CONTROL_PLANE_ERRORS)
+                   else f"internal error ({type(exc).__name__})")
+        where = step.name if step else "between steps"
+        try:
+            return self._rollback_now(f"{where}: {failure}, rolled back rather than leave Fargate "
+                                      f"unjudged: {one_line(exc)}", step=step and step.name,
+                                      outcome="error")
+        except Exception as failed:  # noqa: BLE001 - the operator must hear it, whatever it was
+            raise MigrationError(
+                f"{where}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
+                f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
+                "run `soundbite migrate rollback` now") from failed
 
     def _interrupted(self, step: Step) -> None:
         """Record why nobody judges the canary now (best effort: a second interrupt or a
@@ -365,17 +377,23 @@ class Executor:
             self.ledger.commit("shifted", state={"status": "soaking", "step": name, "weights": after,
                                                  "pending": None}, step=name, weights=after)
         except StoodDownError:
-            self._undo_in_flight(before)
+            self._undo_in_flight(before, after)
             raise
 
-    def _undo_in_flight(self, before: dict[str, int]) -> None:
-        """Our change landed after someone took over: put back what they decided."""
-        state = self.ledger.read_state()
-        restore = weights_for(0) if state.get("status") == ABORTED else before
-        self.e.direct_router.set_weights(restore)
-        with contextlib.suppress(*CONTROL_PLANE_ERRORS):
-            self.ledger.commit("in-flight-undone", fenced=False, restored=restore,
-                               why="this run's change landed after a takeover")
+    def _undo_in_flight(self, before: dict[str, int], after: dict[str, int]) -> None:
+        """Our change landed after someone took over: put back what they decided, and only if
+        our change is still what Route 53 shows (a newer decision is never overwritten). An
+        abort, or a state nobody can read, puts everything back on EC2."""
+        try:
+            aborted = self.ledger.read_state().get("status") == ABORTED
+        except CONTROL_PLANE_ERRORS:
+            aborted = True
+        restore = weights_for(0) if aborted else before
+        with contextlib.suppress(StoodDownError):  # someone moved it since: theirs stands
+            self.e.direct_router.set_weights(restore, expect=after)
+            with contextlib.suppress(*CONTROL_PLANE_ERRORS):
+                self.ledger.commit("in-flight-undone", fenced=False, restored=restore,
+                                   why="this run's change landed after a takeover")
 
     def _soak(self, step: Step, settled_at: float) -> StepResult:
         plan, lag = self.e.plan, self.e.plan.metric_lag_seconds
@@ -408,7 +426,7 @@ class Executor:
                 if decision.action is Action.PROMOTE:
                     return self._promote(step, step.weights, decision.reason, verdicts)
                 if decision.action is Action.ROLLBACK:
-                    return self._with(self._rollback_now(decision.reason), verdicts)
+                    return self._with(self._rollback_now(decision.reason, step=step.name), verdicts)
                 if decision.action is Action.STEP_BACK:
                     return self._with(self._step_back(step, decision.reason), verdicts)
                 return self._with(self._hold(step, step.weights, decision.reason), verdicts)
@@ -447,19 +465,25 @@ class Executor:
         return StepResult(Status.PROMOTED, step.name, weights, reason, verdicts)
 
     def _rollback_now(self, reason: str, by_operator: bool = False,
-                      live: dict[str, int] | None = None) -> StepResult:
-        """Weights first (Route 53 only), then the sticky abort, then EC2 capacity: best effort."""
+                      live: dict[str, int] | None = None, step: str | None = None,
+                      outcome: str = "rolled-back") -> StepResult:
+        """Weights first (Route 53 only), then the sticky abort, then EC2 capacity: best effort.
+
+        After the abort is recorded (an operator's takes the lease, so the run it interrupts
+        can no longer write), Route 53 is read once more: a run's move that landed meanwhile is
+        put back, so nothing in flight undoes the rollback."""
         self._rolling_back = True
         router, actions, warnings = self.e.direct_router, [], []
         router.on_poll = lambda: None  # nothing may interrupt a rollback's INSYNC wait
-        before = live if live is not None else router.current()
         target = weights_for(0)
-        if not same_weights(before, target):
-            router.set_weights(target)
-            actions.append(f"weights {_weights(before)} -> {_weights(target)}")
-        else:
-            actions.append("weights already all on EC2")
-        router.verify(target)
+        with self.ledger.heartbeat():  # a judge's rollback keeps its lease through INSYNC
+            before = live if live is not None else router.current()
+            if not same_weights(before, target):
+                router.set_weights(target)
+                actions.append(f"weights {_weights(before)} -> {_weights(target)}")
+            else:
+                actions.append("weights already all on EC2")
+            router.verify(target)
         abort = {"by": self.ledger.operator if by_operator else f"judge ({self.ledger.owner})",
                  "at": self.e.now(), "reason": reason}
         try:
@@ -467,20 +491,35 @@ class Executor:
                 taken = self.ledger.acquire_forcibly()
                 if taken:
                     actions.append(f"took the lock from {taken}: it can no longer move traffic")
-            self.ledger.commit("rollback", state={
-                "status": ABORTED, "abort": abort, "weights": target, "pending": None,
-                "mode": "stopped", "approvals": [], "promoted": [], "validated": False},
-                reason=reason, before=before, after=target, actions=actions)
+            state = {"status": ABORTED, "abort": abort, "weights": target, "pending": None,
+                     "mode": "stopped", "approvals": [], "promoted": [], "validated": False}
+            step = step or (self.ledger.read_state().get("step") if by_operator else None)
+            if step:
+                state["steps"] = self._outcome(step, outcome, reason)
+            self.ledger.commit("rollback", state=state, reason=reason, before=before, after=target,
+                               actions=actions)
             actions.append("recorded the migration aborted: `soundbite migrate retry` clears it")
         except CONTROL_PLANE_ERRORS as exc:
             warnings.append(f"traffic is safe on EC2, but the abort was not recorded: {one_line(exc)}")
         finally:
             if by_operator:
                 self.ledger.release()
+        self._put_back_a_late_move(target, actions)
         warnings += self._ensure_ec2_capacity(actions)
         self._emit("rollback", reason=reason, weights=target, evidence=self._last)
         return StepResult(Status.ROLLED_BACK, "rollback", target, reason, actions=actions,
                           warnings=warnings)
+
+    def _put_back_a_late_move(self, target: dict[str, int], actions: list[str]) -> None:
+        """A run's change submitted before it saw the abort may land after our verify."""
+        try:
+            now = self.e.direct_router.current()
+        except CONTROL_PLANE_ERRORS:
+            return  # read a moment ago; the run's own fencing undoes anything later
+        if not same_weights(now, target):
+            self.e.direct_router.set_weights(target)
+            self.e.direct_router.verify(target)
+            actions.append(f"a move that landed during the rollback ({_weights(now)}) was put back")
 
     def _ensure_ec2_capacity(self, actions: list[str]) -> list[str]:
         if self.e.ec2_scaler is None:
@@ -591,10 +630,15 @@ class Executor:
         return result
 
     @contextlib.contextmanager
-    def _lease(self):
-        """Hold the stack's lease; a killed process leaves it to expire (`resume` takes over)."""
+    def _lease(self, refuse_aborted: bool = True):
+        """Hold the stack's lease; a killed process leaves it to expire (`resume` takes over).
+
+        The abort is checked once the lease is ours: a rollback that finished just before we
+        took it is seen, and one that starts after moves the fencing token under us."""
         self.ledger.acquire()
         try:
+            if refuse_aborted:
+                self._refuse_if_aborted()
             yield
         except (Exception, KeyboardInterrupt):  # an interrupt's hold is recorded: no expiry wait
             self.ledger.release()
@@ -611,10 +655,6 @@ def _lanes(evidence: dict) -> dict:
         if window:
             found[lane] = {k: window.get(k) for k in ("requests", "errors", "p95_ms")}
     return found
-
-
-def _weights(weights: dict[str, int]) -> str:
-    return " / ".join(f"{lane} {weights.get(lane, 0)}" for lane in (EC2, FARGATE))
 
 
 __all__ = ["Executor", "LockHeldError", "Status", "StepResult"]

@@ -5,7 +5,7 @@ Item layout (table `spec.MIGRATION_LEDGER_TABLE`, keys pk/sk):
 | pk | sk | attributes |
 |---|---|---|
 | `LOCK#<stack>` | `STATE` | `owner`, `version` (the fencing token), `operator`, `acquiredAt`, `expiresAt` |
-| `RUN#<stack>` | `STATE` | `runId`, `updatedAt`, `doc` (JSON: status, steps, weights, pending, abort...) |
+| `RUN#<stack>` | `STATE` | `runId`, `updatedAt`, `revision`, `doc` (JSON: status, steps, weights, pending, abort...) |
 | `RUN#<stack>` | `EVENT#<epoch ms, 15 digits>#<seq>#<owner>` | `runId`, `kind`, `at`, `doc` (JSON evidence) |
 
 Every acquisition, forcible or not, increments `version`. A holder's writes go through
@@ -13,6 +13,11 @@ Every acquisition, forcible or not, increments `version`. A holder's writes go t
 state and appends the event; a run whose lease was taken over (an operator's rollback) can
 therefore never write again, whatever it believed. Expiry only decides who may *take* a lease;
 fencing is by version.
+
+The state document is read, merged and written back conditional on its `revision`, so two
+writers (a run and `approve`, a run and an operator's rollback) never lose each other's
+fields: the later one merges again. Once the state says `aborted`, only a rollback (which
+keeps the first abort's record) and `retry` may write it; anything else is refused.
 """
 
 from __future__ import annotations
@@ -28,10 +33,26 @@ from collections.abc import Callable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from migration.exceptions import LeaseLostError, LockHeldError, MigrationError
+from migration.exceptions import (
+    AbortedError,
+    AbortedUnderRunError,
+    LeaseLostError,
+    LockHeldError,
+    MigrationError,
+)
 from soundbite import spec
 
 STATE = "STATE"
+ABORTED = "aborted"
+"""The sticky status a rollback leaves (Argo Rollouts' abort): cleared only by `retry`."""
+STATE_WRITE_ATTEMPTS = 5
+"""Merges retried when another writer changed the state between our read and our write."""
+
+
+def _cancelled(exc: ClientError) -> list[bool]:
+    """Per transaction item, whether its condition failed (empty when DynamoDB did not say)."""
+    return [r.get("Code") == "ConditionalCheckFailed"
+            for r in exc.response.get("CancellationReasons") or []]
 
 
 def _failed_condition(exc: ClientError) -> bool:
@@ -41,6 +62,16 @@ def _failed_condition(exc: ClientError) -> bool:
     reasons = exc.response.get("CancellationReasons") or []
     return error == "TransactionCanceledException" and any(
         r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+
+
+def _unchanged_since(revision: int | None) -> dict:
+    """The condition that the state item is still the one read at `revision`."""
+    if revision is None:
+        return {"ConditionExpression": "attribute_not_exists(pk)"}
+    if revision == 0:
+        return {"ConditionExpression": "attribute_not_exists(revision)"}
+    return {"ConditionExpression": "revision = :rev",
+            "ExpressionAttributeValues": {":rev": {"N": str(revision)}}}
 
 
 def default_operator() -> str:
@@ -55,11 +86,12 @@ def default_operator() -> str:
 class Ledger:
     def __init__(self, table: str, stack: str, client=None, owner: str | None = None,
                  now: Callable[[], float] = time.time,
-                 lease_seconds: float = spec.LEDGER_LEASE_SECONDS, operator: str | None = None):
+                 lease_seconds: float = spec.LEDGER_LEASE_SECONDS,
+                 operator: str | Callable[[], str | None] | None = None):
         self.table, self.stack = table, stack
         self._client = client
         self.owner = owner or f"run-{uuid.uuid4().hex[:12]}"
-        self.operator = operator or default_operator()
+        self._operator = operator
         self.now = now
         self.lease_seconds = lease_seconds
         self.fence: int | None = None
@@ -69,6 +101,20 @@ class Ledger:
         self._renewed_at = 0.0
         self._seq = 0
         self._lock = threading.Lock()
+
+    @property
+    def operator(self) -> str:
+        """Who acts, for the events; a lookup (the caller's STS identity) runs on first use, so
+        a rollback moves traffic before it asks anyone who it is."""
+        if callable(self._operator):
+            self._operator = self._operator()
+        if not self._operator:
+            self._operator = default_operator()
+        return self._operator
+
+    @operator.setter
+    def operator(self, value: str | Callable[[], str | None] | None) -> None:
+        self._operator = value
 
     @property
     def client(self):
@@ -232,14 +278,22 @@ class Ledger:
     # --- run state and events -----------------------------------------------------------
 
     def read_state(self) -> dict:
-        item = self._call("get_item", Key=self.state_key, ConsistentRead=True).get("Item")
-        return json.loads(item["doc"]["S"]) if item else {}
+        return self._read_state()[0]
 
-    def commit(self, kind: str, state: dict | None = None, fenced: bool = True, **data) -> dict:
+    def _read_state(self) -> tuple[dict, int | None]:
+        """The state document and its revision (None: no state yet, 0: written before revisions)."""
+        item = self._call("get_item", Key=self.state_key, ConsistentRead=True).get("Item")
+        if not item:
+            return {}, None
+        return json.loads(item["doc"]["S"]), int(item.get("revision", {}).get("N", 0))
+
+    def commit(self, kind: str, state: dict | None = None, fenced: bool = True,
+               over_abort: bool = False, **data) -> dict:
         """Append one event and (optionally) merge `state` into the run's state, atomically.
 
         While this run holds a lease the write is fenced: if the lease's owner or version
-        moved on, nothing is written and LeaseLostError is raised."""
+        moved on, nothing is written and LeaseLostError is raised. A state write over an
+        aborted migration is refused unless it is a rollback's or `over_abort` (`retry`)."""
         self._seq += 1
         at = self.now()
         event = {"kind": kind, "at": at, "runId": self.owner, "operator": self.operator, **data}
@@ -247,37 +301,56 @@ class Ledger:
             "pk": {"S": self.run_pk}, "sk": {"S": f"EVENT#{int(at * 1000):015d}#{self._seq:06d}#{self.owner}"},
             "runId": {"S": self.owner}, "kind": {"S": kind}, "at": {"N": repr(at)},
             "doc": {"S": json.dumps(event, default=str)}}}}]
-        self._transact(items, state, at, fenced)
+        self._transact(items, state, at, fenced, over_abort)
         return event
 
-    def append(self, kind: str, **data) -> dict:
-        """Append one event (fenced while this run holds a lease)."""
-        return self.commit(kind, **data)
+    def _transact(self, items: list[dict], state: dict | None, at: float, fenced: bool = True,
+                  over_abort: bool = False) -> dict:
+        for _ in range(STATE_WRITE_ATTEMPTS):
+            merged, batch = {}, list(items)
+            if state is not None:
+                current, revision = self._read_state()
+                merged = {**current, **self._over(current, state, over_abort), "runId": self.owner,
+                          "updatedAt": at}
+                batch.append({"Put": {
+                    "TableName": self.table, "Item": {
+                        **self.state_key, "runId": {"S": self.owner}, "updatedAt": {"N": repr(at)},
+                        "revision": {"N": str((revision or 0) + 1)},
+                        "doc": {"S": json.dumps(merged, default=str)}},
+                    **_unchanged_since(revision)}})
+            if fenced and self.fence is not None:
+                batch.append({"ConditionCheck": {
+                    "TableName": self.table, "Key": self.lock_key,
+                    "ConditionExpression": "#o = :me AND #v = :v",
+                    "ExpressionAttributeNames": {"#o": "owner", "#v": "version"},
+                    "ExpressionAttributeValues": {":me": {"S": self.owner}, ":v": {"N": str(self.fence)}}}})
+            try:
+                self._call("transact_write_items", TransactItems=batch)
+                return merged
+            except ClientError as exc:
+                failed = _cancelled(exc)
+                state_only = (state is not None and len(failed) == len(batch)
+                              and failed[len(items)] and not any(failed[len(items) + 1:]))
+                if not state_only:
+                    self.lost = True
+                    raise LeaseLostError(f"this run lost the lock on {self.stack}: another run or an "
+                                         "operator took it over; nothing was written") from exc
+                # Another writer changed the state since our read: merge again.
+        raise MigrationError(f"ledger table {self.table}: the run's state kept changing under "
+                             f"{STATE_WRITE_ATTEMPTS} attempts to write it; nothing was written")
 
-    def write_state(self, **fields) -> dict:
-        """Merge `fields` into the run's state (fenced like `commit`, with no event)."""
-        return self._transact([], fields, self.now())
-
-    def _transact(self, items: list[dict], state: dict | None, at: float, fenced: bool = True) -> dict:
-        merged = {}
-        if state is not None:
-            merged = {**self.read_state(), **state, "runId": self.owner, "updatedAt": at}
-            items = [*items, {"Put": {"TableName": self.table, "Item": {
-                **self.state_key, "runId": {"S": self.owner}, "updatedAt": {"N": repr(at)},
-                "doc": {"S": json.dumps(merged, default=str)}}}}]
-        if fenced and self.fence is not None:
-            items.append({"ConditionCheck": {
-                "TableName": self.table, "Key": self.lock_key,
-                "ConditionExpression": "#o = :me AND #v = :v",
-                "ExpressionAttributeNames": {"#o": "owner", "#v": "version"},
-                "ExpressionAttributeValues": {":me": {"S": self.owner}, ":v": {"N": str(self.fence)}}}})
-        try:
-            self._call("transact_write_items", TransactItems=items)
-        except ClientError as exc:
-            self.lost = True
-            raise LeaseLostError(f"this run lost the lock on {self.stack}: another run or an "
-                                 "operator took it over; nothing was written") from exc
-        return merged
+    def _over(self, current: dict, state: dict, over_abort: bool) -> dict:
+        """`state` as it may be merged over `current`: an abort is sticky."""
+        if current.get("status") != ABORTED or over_abort:
+            return state
+        if state.get("status") == ABORTED:  # a second rollback: the first abort's record stays
+            return {**state, "abort": current.get("abort") or state.get("abort")}
+        abort = current.get("abort") or {}
+        message = (f"the migration of {self.stack} was aborted by {abort.get('by', 'someone')}: "
+                   f"{abort.get('reason', 'no reason recorded')}")
+        if self.fence is not None:
+            raise AbortedUnderRunError(f"{message}; this run stands down and writes nothing")
+        raise AbortedError(f"{message}; run `soundbite migrate retry` to start again")
 
     def events(self, limit: int = 20) -> list[dict]:
         """The newest `limit` events, oldest first."""

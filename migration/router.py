@@ -28,13 +28,21 @@ def check_weights(weights: Mapping[str, int]) -> None:
     if unknown:
         raise RouterError(f"unknown stack(s) {', '.join(unknown)}; known: {', '.join(spec.STACKS)}")
     if any(w < 0 or w > 255 for w in weights.values()):
-        raise RouterError(f"Route 53 weights must be 0..255, got {dict(weights)}")
+        raise RouterError(f"Route 53 weights must be 0..255, got {describe(weights)}")
     if sum(weights.values()) <= 0:
-        raise RouterError(f"refusing all-zero weights {dict(weights)}: no stack would serve")
+        raise RouterError(f"refusing all-zero weights {describe(weights)}: no stack would serve")
 
 
 def same_weights(live: Mapping[str, int], wanted: Mapping[str, int]) -> bool:
     return {k: live.get(k) for k in wanted} == {k: int(v) for k, v in wanted.items()}
+
+
+def describe(weights: Mapping[str, int] | None) -> str:
+    """Weights for a person: `ec2 95 / fargate 5` (the stacks first, in spec order)."""
+    if not weights:
+        return "no weights"
+    order = [*spec.STACKS, *(k for k in weights if k not in spec.STACKS)]
+    return " / ".join(f"{lane} {weights[lane]}" for lane in order if lane in weights)
 
 
 def fargate_percent(weights: Mapping[str, int]) -> int:
@@ -103,7 +111,7 @@ class Route53WeightedRouter:
         if expect is not None:
             live = {stack: int(r.get("Weight", 0)) for stack, r in records.items()}
             if not same_weights(live, expect):
-                raise WeightsChangedError(f"Route 53 shows {live}, not {dict(expect)} as this run "
+                raise WeightsChangedError(f"Route 53 shows {describe(live)}, not {describe(expect)} as this run "
                                           "last set: someone else moved traffic; standing down")
         missing = sorted(set(weights) - set(records))
         if missing:
@@ -117,7 +125,7 @@ class Route53WeightedRouter:
         try:
             change = self.client.change_resource_record_sets(
                 HostedZoneId=self.zone_id,
-                ChangeBatch={"Comment": f"soundbite migrate: {dict(weights)}", "Changes": changes})
+                ChangeBatch={"Comment": f"soundbite migrate: {describe(weights)}", "Changes": changes})
         except (ClientError, BotoCoreError) as exc:
             raise RouterError(f"Route 53 refused the weight change: {exc}") from exc
         change_id = change["ChangeInfo"]["Id"]
@@ -141,7 +149,7 @@ class Route53WeightedRouter:
     def verify(self, weights: Mapping[str, int]) -> None:
         live = self.current()
         if not same_weights(live, weights):
-            raise RouterError(f"Route 53 shows {live}, expected {dict(weights)}")
+            raise RouterError(f"Route 53 shows {describe(live)}, expected {describe(weights)}")
 
 
 class PulumiRouter:
@@ -163,17 +171,18 @@ class PulumiRouter:
                     expect: Mapping[str, int] | None = None) -> str:
         check_weights(weights)
         if expect is not None and not same_weights(live := self.reader.current(), expect):
-            raise WeightsChangedError(f"Route 53 shows {live}, not {dict(expect)} as this run "
+            raise WeightsChangedError(f"Route 53 shows {describe(live)}, not {describe(expect)} as this run "
                                       "last set: someone else moved traffic; standing down")
         try:
             phase = phases.phase_for_fargate_percent(fargate_percent(weights), self.phase_table)
         except phases.UnknownPhaseError as exc:
             raise RouterError(f"{exc}; use the Route 53 router for weights outside the phase table") from exc
+        moving_from = None if expect is None else fargate_percent(expect)
         self.stack.set_phase(phase.name)
-        changes = self.stack.preview(on_output=self.on_output)
+        changes = self.stack.preview(on_output=self.on_output, moving_from=moving_from)
         if self.on_preview is not None:
             self.on_preview(phase.name, changes)
-        self.stack.up(on_output=self.on_output)
+        self.stack.up(on_output=self.on_output, moving_from=moving_from)
         return phase.name
 
     def verify(self, weights: Mapping[str, int]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra import phases
 from migration.engine import EC2, FARGATE, Engine
 from migration.exceptions import MigrationError
-from migration.router import fargate_percent
+from migration.router import describe, fargate_percent
 
 RECENT_EVENTS = 10
 
@@ -79,11 +79,11 @@ def reconcile(engine: Engine, dry_run: bool = False) -> dict:
     except Exception:  # noqa: BLE001 - the ledger is optional here; Route 53 is the truth
         pending = None
     if pending:
-        raise MigrationError(f"a shift to {pending.get('after')} ({pending.get('step')}) is in flight: "
+        raise MigrationError(f"a shift to {describe(pending.get('after'))} ({pending.get('step')}) is in flight: "
                              "let it finish, or run `soundbite migrate resume` or `rollback` first")
     target = live_phase(engine, live)
     if target is None:
-        raise MigrationError(f"live weights {live} match no phase of the table: fix them first")
+        raise MigrationError(f"live weights {describe(live)} match no phase of the table: fix them first")
     apply = (f"then apply it: pulumi up --refresh --stack {engine.stack} "
              "(its plan shows no change to the weighted records)")
     drift = config_drift(engine, live)
@@ -95,5 +95,5 @@ def reconcile(engine: Engine, dry_run: bool = False) -> dict:
         return {"changed": False, "phase": target, "detail": f"would set the phase to {target}; {apply}",
                 "next": apply}
     detail = engine.phase_source.set(target)
-    engine.ledger.append("reconcile", phase=target, live=live, detail=detail)
+    engine.ledger.commit("reconcile", phase=target, live=live, detail=detail)
     return {"changed": True, "phase": target, "detail": f"{detail}; {apply}", "next": apply}

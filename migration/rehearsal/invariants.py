@@ -15,12 +15,12 @@ from migration.rehearsal.settle import SoundbiteTally
 
 HELD, FAILED, NOT_CHECKED = "held", "failed", "not checked"
 JUDGING = {"run", "validate", "shift", "shifted", "resoak", "verdict", "resume",
-           "in-flight-undone", "approval"}
-"""Ledger events written by an engine that is judging (or moving traffic under its lease)."""
-DECIDED = {"held", "awaiting-approval", "promoted", "complete"}
+           "in-flight-undone", "approval", "promoted"}
+"""Ledger events written by an engine that is judging (or moving traffic under its lease). A
+promotion counts only as long as a live engine goes on to the next step: `run` does at once."""
+DECIDED = {"held", "awaiting-approval", "complete"}
 """Ledger states in which Fargate may carry traffic with no engine running: a hold with its
-reason, an approval wait, a step the judge promoted (`advance` ends there; a person runs the
-next one), the plan complete."""
+reason, an approval wait, and the plan complete (all traffic on Fargate, the migration done)."""
 LIVE_GAP_SECONDS = 20.0
 """A judging engine writes at least every this many seconds (a check every analysis interval,
 reads retried with backoff); a longer silence is not a live soak."""

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from infra.automation import PHASE_KEY, AutomationError, PulumiStack
-from infra.traffic_guard import OVERRIDE_VARIABLE
+from infra.traffic_guard import FROM_VARIABLE, OVERRIDE_VARIABLE
 
 
 class StackWithWorkspace:
@@ -51,3 +51,13 @@ def test_a_failed_up_leaves_no_override_behind():
         PulumiStack(fake, "prod").up()
     assert fake.seen[0][OVERRIDE_VARIABLE] == "shift-25"
     assert OVERRIDE_VARIABLE not in fake.workspace.env_vars
+
+
+def test_the_share_a_move_was_decided_from_rides_along_for_that_run_only():
+    fake = StackWithWorkspace()
+    stack = PulumiStack(fake, "prod")
+    stack.preview(moving_from=5)
+    stack.up(moving_from=5)
+    stack.up()
+    assert [env.get(FROM_VARIABLE) for env in fake.seen] == ["5", "5", None]
+    assert fake.workspace.env_vars == {"AWS_PROFILE": "ops"}

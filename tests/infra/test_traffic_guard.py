@@ -11,6 +11,7 @@ import pytest
 from infra import config, phases
 from infra.live_traffic import abort_from_item, ledger_key
 from infra.traffic_guard import (
+    FROM_VARIABLE,
     LiveTraffic,
     TrafficGuardError,
     check_traffic,
@@ -36,11 +37,13 @@ def _weighted(run) -> dict[str, int]:
             for r in run.mocks.of_type(RECORD) if r.inputs.get("setIdentifier")}
 
 
-def _refused(phase_name: str, live, ledger=None, **overrides) -> tuple[str, RecordingMocks]:
-    """Run the program expecting the guard to stop it; returns its message and the mocks."""
+def _refused(phase_name: str, live, ledger=None, moving_from=None, **overrides) -> tuple[str, RecordingMocks]:
+    """Run the program expecting the guard to stop it; returns its message and the mocks.
+    `moving_from` is what the tool's one-run environment says the move was decided from."""
     from infra import __main__ as program
 
-    cfg = config.from_values({**BASE_CONFIG, "migrationPhase": phase_name, **overrides}, REGION)
+    cfg = config.from_values({**BASE_CONFIG, "migrationPhase": phase_name, **overrides}, REGION,
+                             environ_from=moving_from)
     mocks = RecordingMocks(live=live, ledger=ledger, api_name=cfg.api_name)
     with pytest.raises(pulumi.RunError) as caught:
         run_program(program.build, cfg, mocks=mocks)
@@ -160,3 +163,19 @@ def test_from_complete_pulumi_up_does_not_shrink_ec2_while_rolled_back():
     assert run.exports["ec2ApiCount"] == 2
     settled = program_for("complete", live=ALL_ON_FARGATE, ledger={"status": "promoted"})
     assert (_api_group(settled)["minSize"], _api_group(settled)["desiredCapacity"]) == (1, 1)
+
+
+def test_a_move_decided_from_a_share_route53_no_longer_shows_is_refused():
+    """The tool asked for 5% -> 25%; an operator's rollback (Route 53 only, its abort not
+    recorded) put Fargate at 0 while `pulumi up` started: the program does not undo it."""
+    with pytest.raises(TrafficGuardError, match="decided from 5% on Fargate: someone moved traffic since"):
+        check_traffic(phase("shift-25"), LiveTraffic(ALL_ON_EC2), "shift-25", moving_from=5)
+    check_traffic(phase("shift-25"), LiveTraffic({"ec2": 95, "fargate": 5}), "shift-25", moving_from=5)
+
+
+def test_the_program_refuses_a_move_decided_from_a_share_route53_no_longer_shows():
+    message, mocks = _refused("shift-25", ALL_ON_EC2, moving_from="5", moveTrafficTo="shift-25")
+    assert "decided from 5%" in message
+    assert not [r for r in mocks.resources if r.typ.startswith("aws:route53/record")]
+    with pytest.raises(config.ConfigError, match=f"{FROM_VARIABLE} must be a Fargate share"):
+        config.from_values({**BASE_CONFIG, "migrationPhase": "shift-25"}, REGION, "shift-25", "lots")

@@ -55,7 +55,7 @@ def test_5xx_burst_at_25_percent_rolls_back_within_the_failure_limit(make_engine
 def test_no_traffic_is_inconclusive_then_held(make_engine, traffic):
     engine = make_engine()
     traffic().rate = 0
-    engine.ledger.write_state(validated=True)
+    engine.ledger.commit("seeded", state=dict(validated=True))
     result = Executor(engine).advance()
     assert result.status is Status.HELD
     assert engine.router.current() == {EC2: 95, FARGATE: 5}, "held, not rolled back"
@@ -66,7 +66,7 @@ def test_no_traffic_is_inconclusive_then_held(make_engine, traffic):
 
 def test_latency_regression_steps_back_one_phase_and_holds(make_engine, traffic):
     engine = make_engine()
-    engine.ledger.write_state(validated=True)
+    engine.ledger.commit("seeded", state=dict(validated=True))
     executor = Executor(engine)
     assert executor.advance().status is Status.PROMOTED  # shift-5
     traffic().p95_ms[FARGATE] = 450.0
@@ -78,7 +78,7 @@ def test_latency_regression_steps_back_one_phase_and_holds(make_engine, traffic)
 
 def test_firing_alarm_rolls_back(make_engine, cloudwatch, fresh_data_plane):
     engine = make_engine()
-    engine.ledger.write_state(validated=True)
+    engine.ledger.commit("seeded", state=dict(validated=True))
     name = f"soundbite-{fresh_data_plane.environment}-fargate-5xx"
     cloudwatch.put_metric_alarm(AlarmName=name, MetricName="Target5XXCount", Namespace="X",
                                 Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
@@ -112,7 +112,7 @@ def test_two_runs_contend_for_the_lock(make_engine, clock):
 
 def test_run_killed_mid_soak_resumes_from_live_weights(make_engine, clock):
     crashed = make_engine(owner="run-a")
-    crashed.ledger.write_state(validated=True)
+    crashed.ledger.commit("seeded", state=dict(validated=True))
     clock.crash_after = clock.sleeps + 12  # inside the shift-25 soak of the quick plan
     with pytest.raises(Crash):
         Executor(crashed).run()
@@ -133,7 +133,7 @@ def test_run_killed_mid_soak_resumes_from_live_weights(make_engine, clock):
 
 def test_hand_edited_weights_are_drift_and_refused(make_engine):
     engine = make_engine()
-    engine.ledger.write_state(weights={EC2: 100, FARGATE: 0})
+    engine.ledger.commit("seeded", state=dict(weights={EC2: 100, FARGATE: 0}))
     engine.router.set_weights({EC2: 50, FARGATE: 50})
     with pytest.raises(DriftError, match="changed Route 53 by hand"):
         Executor(engine).advance()
@@ -180,7 +180,7 @@ def test_a_run_whose_lease_is_taken_stops_moving_traffic(make_engine, clock):
     from migration.ledger import Ledger
 
     engine = make_engine(owner="run-a")
-    engine.ledger.write_state(validated=True)
+    engine.ledger.commit("seeded", state=dict(validated=True))
     operator = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="oncall",
                       now=clock.now)
     takeover_at = clock.t + 5  # during the shift-5 soak

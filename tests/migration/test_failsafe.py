@@ -18,7 +18,13 @@ from botocore.exceptions import ClientError
 
 from infra.automation import PulumiStack
 from migration.edge_metrics import target_fields as edge_target_fields
-from migration.exceptions import AbortedError, DriftError, LeaseLostError, LockHeldError
+from migration.exceptions import (
+    AbortedError,
+    DriftError,
+    LeaseLostError,
+    LockHeldError,
+    StoodDownError,
+)
 from migration.executor import Executor, Status
 from migration.health import AsgHealth
 from migration.ledger import Ledger
@@ -54,7 +60,7 @@ class Faulty:
 
 
 def validated(engine) -> None:
-    engine.ledger.write_state(promoted=["validate"])
+    engine.ledger.commit("seeded", state=dict(promoted=["validate"]))
 
 
 def kinds(engine) -> list[str]:
@@ -696,8 +702,178 @@ def test_a_fenced_write_after_a_takeover_writes_nothing(make_engine, clock):
     operator.acquire_forcibly()
     operator.commit("rollback", state={"status": "aborted"})
     clock.t += 1
-    with pytest.raises(LeaseLostError):
+    with pytest.raises(StoodDownError, match="aborted"):  # exit 6: the abort stands
         run.commit("promoted", state={"status": "promoted"})
+    with pytest.raises(LeaseLostError):
+        run.commit("verdict")  # an event alone is fenced by the lease
     assert run.read_state()["status"] == "aborted"
     assert [e["kind"] for e in run.events()] == ["shift", "rollback"]
     assert operator.holder()["version"] == 2, "every acquisition moves the fencing token on"
+
+
+# --- races between a run and an operator ----------------------------------------------------
+
+
+def test_a_rollback_that_lands_while_a_run_takes_its_lease_is_seen_once_the_lease_is_ours(make_engine):
+    """The abort is checked after the lease is taken: a rollback that finished (and released
+    the lock) between a check and the acquisition cannot let the run carry on over it."""
+    engine = make_engine(owner="run-a")
+    validated(engine)
+    operator = make_engine(owner="oncall", traffic=False)
+    take = engine.ledger.acquire
+
+    def acquire_just_after_a_rollback():
+        Executor(operator).rollback("clients see 5xx")
+        return take()
+
+    engine.ledger.acquire = acquire_just_after_a_rollback
+    with pytest.raises(AbortedError, match="clients see 5xx"):
+        Executor(engine).run()
+    assert engine.router.current() == ALL_ON_EC2
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and state["abort"]["reason"] == "clients see 5xx"
+    assert "run" not in kinds(engine), "the run wrote nothing over the abort"
+
+
+def test_an_approval_never_erases_an_abort(make_engine):
+    engine = make_engine()
+    validated(engine)
+    Executor(engine).rollback("bad build")
+    with pytest.raises(AbortedError, match="bad build"):
+        Executor(make_engine(owner="approver", traffic=False)).approve("shift-5")
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and state["abort"]["reason"] == "bad build"
+    assert state["approvals"] == []
+
+
+def test_two_writers_of_the_state_never_lose_each_others_fields(make_engine):
+    """Read, merge, write conditional on the revision: the later writer merges again."""
+    first = make_engine(owner="first", traffic=False).ledger
+    second = make_engine(owner="second", traffic=False).ledger
+    first.commit("seeded", state={"status": "soaking", "step": "shift-5"})
+    read = first._read_state
+    raced = {"done": False}
+
+    def read_then_lose_the_race():
+        found = read()
+        if not raced["done"]:
+            raced["done"] = True
+            second.commit("approval", state={"approvals": ["shift-100"]})
+        return found
+
+    first._read_state = read_then_lose_the_race
+    first.commit("held", state={"status": "held", "reason": "too few requests"})
+    state = first.read_state()
+    assert (state["status"], state["approvals"]) == ("held", ["shift-100"])
+
+
+def test_a_runs_move_that_lands_during_an_operators_rollback_is_put_back(make_engine):
+    """The run's change was submitted before it saw the new fencing token, and lands after
+    the rollback verified EC2: the rollback reads Route 53 once more and puts it back."""
+    engine = make_engine(owner="oncall", traffic=False)
+    validated(engine)
+    take = engine.ledger.acquire_forcibly
+
+    def a_late_move_lands_first():
+        engine.direct_router.set_weights({EC2: 95, FARGATE: 5})  # the run's in-flight change
+        return take()
+
+    engine.ledger.acquire_forcibly = a_late_move_lands_first
+    result = Executor(engine).rollback("operator says no")
+    assert engine.router.current() == ALL_ON_EC2
+    assert any("was put back" in a for a in result.actions)
+    assert engine.ledger.read_state()["status"] == "aborted"
+
+
+def test_a_stood_down_run_never_overwrites_a_newer_decision(make_engine):
+    """Undoing its own late change, a run restores only if its change is still what Route 53
+    shows: weights someone set since stand."""
+    engine = make_engine(owner="run-a", traffic=False)
+    engine.ledger.commit("seeded", state={"status": "soaking"})
+    engine.direct_router.set_weights({EC2: 50, FARGATE: 50})  # someone else's newer decision
+    Executor(engine)._undo_in_flight({EC2: 75, FARGATE: 25}, {EC2: 95, FARGATE: 5})
+    assert engine.router.current() == {EC2: 50, FARGATE: 50}
+
+
+def test_rollback_moves_traffic_before_it_asks_sts_who_is_acting(target_file, make_engine, monkeypatch):
+    from click.testing import CliRunner
+
+    from migration.cli import migrate
+
+    engine = make_engine(traffic=False)
+    engine.direct_router.set_weights({EC2: 75, FARGATE: 25})
+    seen = []
+    monkeypatch.setattr("migration.cli._operator", lambda _target: seen.append(
+        engine.direct_router.current()) or None)
+    result = CliRunner().invoke(migrate, ["rollback", "--config", target_file(), "--yes"])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert seen == [ALL_ON_EC2], "the identity was looked up only once traffic was safe"
+
+
+# --- every step's outcome, and nothing unjudged between steps -----------------------------
+
+
+def test_each_steps_outcome_is_recorded_rolled_back_error_or_aborted(make_engine, monkeypatch):
+    import migration.executor as executor
+
+    engine = make_engine()
+    validated(engine)
+    real_judge, looks = executor.judge, {"n": 0}
+
+    def broken_judge(*args, **kwargs):
+        looks["n"] += 1
+        if looks["n"] == 2:
+            raise ValueError("bad value")
+        return real_judge(*args, **kwargs)
+
+    monkeypatch.setattr(executor, "judge", broken_judge)
+    Executor(engine).advance()
+    assert engine.ledger.read_state()["steps"]["shift-5"]["outcome"] == "error"
+
+    monkeypatch.setattr(executor, "judge", real_judge)
+    Executor(engine).retry()
+    validated(engine)
+    engine.ledger.commit("seeded", state={"status": "soaking", "step": "shift-5"})
+    engine.direct_router.set_weights({EC2: 95, FARGATE: 5})
+    Executor(make_engine(owner="oncall", traffic=False)).rollback("drill")
+    assert engine.ledger.read_state()["steps"]["shift-5"]["outcome"] == "aborted"
+
+
+def test_a_ledger_failure_between_two_steps_rolls_back_rather_than_leave_fargate_unjudged(make_engine):
+    from migration.exceptions import MigrationError
+
+    engine = make_engine()
+    validated(engine)
+    read = engine.ledger.read_state
+    failed = {"n": 0}
+
+    def unreadable_once_shift_5_is_promoted():
+        state = read()
+        if "shift-5" in state.get("promoted", []) and not failed["n"]:
+            failed["n"] += 1
+            raise MigrationError("ledger table: throttled")
+        return state
+
+    engine.ledger.read_state = unreadable_once_shift_5_is_promoted
+    result = Executor(engine).run()
+    assert failed["n"] == 1
+    assert result.status is Status.ROLLED_BACK and "between steps" in result.reason
+    assert engine.router.current() == ALL_ON_EC2
+    assert engine.ledger.read_state()["status"] == "aborted"
+
+
+def test_advance_to_a_gated_step_records_and_notifies_the_wait_for_approval(make_engine):
+    seen = []
+    engine = make_engine()
+    engine.on_event = seen.append
+    engine.ledger.commit("seeded", state={"promoted": ["validate", "shift-5", "shift-25", "shift-50"],
+                                          "weights": {EC2: 50, FARGATE: 50}})
+    engine.direct_router.set_weights({EC2: 50, FARGATE: 50})
+    from migration.exceptions import ApprovalRequiredError
+    from migration.plan import default_plan
+
+    engine.plan = default_plan()
+    with pytest.raises(ApprovalRequiredError):
+        Executor(engine).advance()
+    assert "awaiting-approval" in [e["kind"] for e in seen]
+    assert engine.ledger.read_state()["status"] == "awaiting-approval"

@@ -177,3 +177,12 @@ def test_tables_and_lines_printed_to_a_pipe_keep_their_width(monkeypatch):
     lines = piped.getvalue().splitlines()
     assert lines[0] == reason
     assert sum(reason in line for line in lines) == 2, lines
+
+
+@pytest.mark.parametrize("command", [("plan",), ("run", "--dry-run"), ("advance", "--dry-run"),
+                                     ("rollback", "--dry-run"), ("preflight",)])
+def test_human_output_has_no_python_reprs(run_cli, command):
+    result = run_cli(*command)
+    text = result.stdout + result.stderr
+    assert "{'" not in text and "': " not in text, text
+    assert " / fargate " in text or command == ("preflight",), "weights read `ec2 N / fargate M`"

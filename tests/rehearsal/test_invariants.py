@@ -52,10 +52,16 @@ def test_a_hold_needs_a_stated_reason():
     assert inv.traffic_never_unjudged(log, stated, always_alive, T0 + 60).status == inv.HELD
 
 
-def test_a_promoted_step_may_stand_between_advances():
+def test_a_promoted_step_left_with_no_engine_is_unjudged_but_a_complete_plan_is_not():
+    """The issue's three covers: a live soak, a hold with its reason, an approval wait. A run
+    that stopped after a promotion (an error between steps) leaves Fargate unjudged; the plan
+    complete (all traffic on Fargate) is the migration's end, not a gap."""
     log = [(T0, 0), (T0 + 1.2, 25)]
     events = [*SOAK, event("promoted", 12, step="shift-25")]
-    assert inv.traffic_never_unjudged(log, events, dead_after(T0 + 12.5), T0 + 300).status == inv.HELD
+    assert inv.traffic_never_unjudged(log, events, dead_after(T0 + 12.5), T0 + 300).status == inv.FAILED
+    done = [(T0, 0), (T0 + 1.2, 100)]
+    finished = [*SOAK, event("promoted", 12, step="shift-100"), event("complete", 12.1)]
+    assert inv.traffic_never_unjudged(done, finished, dead_after(T0 + 12.5), T0 + 300).status == inv.HELD
 
 
 def test_no_fargate_traffic_is_not_checked():
