@@ -26,6 +26,7 @@ from bench import cli, machine, stats
 FAULTS = {
     "errors": "fargate:errors=0.3@5",
     "errors-at-validate": "fargate:errors=0.3",
+    "latency": "fargate:latency=400@25",
     "crash": "fargate:crash@25",
     "worker-crash": "fargate:worker-crash@25",
     "baseline-alarm": "ec2:alarm@25",

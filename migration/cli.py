@@ -66,15 +66,26 @@ def fail(exc: Exception, as_json: bool = False) -> None:
     sys.exit(int(code))
 
 
-def target_options(func):
-    """The options every command shares; the command receives `ctx_obj` with target and plan."""
+NAME_THE_STACK = ("name the stack: --config <target file> (written by `soundbite migrate init`), or "
+                  "--stack and --environment; nothing is assumed")
 
-    @click.option("--stack", default=None, help="Stack name (default: dev).")
+
+def target_options(func=None, *, needs_target: bool = True):
+    """The options every command shares; the command receives the target and the plan.
+
+    A command that reads or moves a stack refuses to guess which one: without a target file it
+    needs both --stack and --environment (a production stack judged as `dev` on `local`'s
+    names is the mistake this prevents)."""
+    if func is None:
+        return functools.partial(target_options, needs_target=needs_target)
+
+    @click.option("--stack", default=None, help="Stack name (required without --config).")
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
                   envvar="SOUNDBITE_MIGRATE_CONFIG", help="JSON/YAML target description.")
     @click.option("--zone-id", default=None, help="Route 53 hosted zone id.")
     @click.option("--record-name", default=None, help="The public weighted record name.")
-    @click.option("--environment", default=None, help="SoundBite environment (names, ledger).")
+    @click.option("--environment", default=None,
+                  help="SoundBite environment (names, ledger; required without --config).")
     @click.option("--stack-file", default=None, help="Pulumi.<stack>.yaml to read the phase from.")
     @click.option("--pulumi-dir", default=None, help="Directory with Pulumi.yaml (Automation API).")
     @click.option("--plan", "plan_name", default="default", show_default=True,
@@ -83,6 +94,8 @@ def target_options(func):
     def wrapper(stack, config_file, zone_id, record_name, environment, stack_file, pulumi_dir,
                 plan_name, **kwargs):
         try:
+            if needs_target and not config_file and not (stack and environment):
+                raise ConfigError(NAME_THE_STACK)
             target = load_target(config_file, stack=stack, zone_id=zone_id, record_name=record_name,
                                  environment=environment, stack_file=stack_file, pulumi_dir=pulumi_dir)
             plan = load_plan(plan_name)
@@ -165,7 +178,7 @@ def migrate() -> None:
 
 
 @migrate.command("plan")
-@target_options
+@target_options(needs_target=False)
 @click.option("--from-percent", default=0, show_default=True, help="Start from this Fargate share.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plan_cmd(target, plan, from_percent, as_json):
@@ -276,7 +289,7 @@ def _refuse_unless_preflight(engine) -> None:
         sys.exit(int(Exit.REFUSED))
 
 
-def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
+def _move(target, plan, via, as_json, dry_run, action, yes=True, question="", to_percent=None):
     from migration.live import LiveView
 
     view = LiveView(err, mode="json" if as_json else "auto")
@@ -287,6 +300,9 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
             preview = action(Executor(engine), True)
             for line in preview.actions:
                 err.print(f"  would: {line}", soft_wrap=True, highlight=False)
+            if via == "pulumi":
+                for line in pulumi_preview_lines(engine, to_percent):
+                    err.print(f"  would: {line}", soft_wrap=True, highlight=False)
             confirm(question, yes, as_json)
         with view, sigterm_interrupts():
             result = action(Executor(engine), dry_run)
@@ -295,6 +311,17 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question=""):
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         fail(exc, as_json)
     _finish(result, as_json)
+
+
+def pulumi_preview_lines(engine, to_percent: int | None = None) -> list[str]:
+    """What `pulumi up` would change for the next move, previewed before anyone confirms it
+    (the stack's config is left as it was); later steps of a `run` show theirs as they go."""
+    weights = Executor(engine).next_move(to_percent)
+    if weights is None or not hasattr(engine.router, "preview_move"):
+        return ["pulumi up: not needed for the next step (it moves no traffic)"]
+    phase, changes = engine.router.preview_move(weights)
+    summary = ", ".join(f"{n} to {kind}" for kind, n in sorted(changes.items()) if n) or "no changes"
+    return [f"pulumi preview of phase {phase} ({_weights(weights)}): {summary}"]
 
 
 def _interrupted(as_json: bool) -> None:
@@ -340,7 +367,7 @@ def advance(target, plan, via, dry_run, as_json, yes):
 def shift(target, plan, to_percent, via, dry_run, as_json, yes):
     """Shift straight to N percent on Fargate, then soak and judge it."""
     _move(target, plan, via, as_json, dry_run, lambda ex, dry: ex.advance(to_percent, dry_run=dry),
-          yes, f"Send {to_percent}% of {target.stack} traffic to Fargate?")
+          yes, f"Send {to_percent}% of {target.stack} traffic to Fargate?", to_percent=to_percent)
 
 
 @migrate.command()

@@ -188,6 +188,14 @@ class Executor:
         self.ledger.commit("approval", state={"approvals": approvals}, step=step_name, weights=live)
         return step_name
 
+    def next_move(self, to_percent: int | None = None) -> dict[str, int] | None:
+        """The weights the next step (or the step to `to_percent`) would set; None when it
+        moves no traffic (validate, a held step soaked again, nothing left)."""
+        live, step = self._next(to_percent)
+        if step is None or step.is_validation or same_weights(live, step.weights):
+            return None
+        return step.weights
+
     # --- where a run stands -----------------------------------------------------------------
 
     def _promoted(self) -> list[str]:

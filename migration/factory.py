@@ -127,7 +127,7 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
     overrides = overrides or EngineOverrides()
     session = session or boto3.session.Session(region_name=target.region)
     if not session.region_name:
-        raise ConfigError("no AWS region: set `region` in the target file, or AWS_REGION / a profile")
+        raise ConfigError("no AWS region: set `region` in the target file, AWS_DEFAULT_REGION, or a profile's region")
     zone_id, record = target.require_route()
     direct = Route53WeightedRouter(zone_id, record, client=session.client("route53"),
                                    sleep=sleep, now=now, poll_seconds=plan.insync_poll_seconds)

@@ -167,16 +167,34 @@ class PulumiRouter:
     def current(self) -> dict[str, int]:
         return self.reader.current()
 
+    def _phase(self, weights: Mapping[str, int]) -> phases.Phase:
+        try:
+            return phases.phase_for_fargate_percent(fargate_percent(weights), self.phase_table)
+        except phases.UnknownPhaseError as exc:
+            raise RouterError(f"{exc}; use the Route 53 router for weights outside the phase table") from exc
+
+    def preview_move(self, weights: Mapping[str, int]) -> tuple[str, dict[str, int]]:
+        """`pulumi preview` of the phase that sets `weights`, with the stack's config put back as
+        it was: what a person sees before confirming any `pulumi up`."""
+        check_weights(weights)
+        phase = self._phase(weights)
+        previous = self.stack.get_phase()
+        self.stack.set_phase(phase.name)
+        try:
+            changes = self.stack.preview(on_output=self.on_output,
+                                         moving_from=fargate_percent(self.reader.current()))
+        finally:
+            if previous is not None:
+                self.stack.set_phase(previous)
+        return phase.name, changes
+
     def set_weights(self, weights: Mapping[str, int],
                     expect: Mapping[str, int] | None = None) -> str:
         check_weights(weights)
         if expect is not None and not same_weights(live := self.reader.current(), expect):
             raise WeightsChangedError(f"Route 53 shows {describe(live)}, not {describe(expect)} as this run "
                                       "last set: someone else moved traffic; standing down")
-        try:
-            phase = phases.phase_for_fargate_percent(fargate_percent(weights), self.phase_table)
-        except phases.UnknownPhaseError as exc:
-            raise RouterError(f"{exc}; use the Route 53 router for weights outside the phase table") from exc
+        phase = self._phase(weights)
         moving_from = None if expect is None else fargate_percent(expect)
         self.stack.set_phase(phase.name)
         changes = self.stack.preview(on_output=self.on_output, moving_from=moving_from)

@@ -75,7 +75,12 @@ def rehearse(plan_name, faults, rate, seed, report_dir, log_dir, drain_timeout, 
         with view:
             summary = run(options, view.update, stop)
     except RehearsalInterrupted as exc:
-        console.print(f"interrupted: {exc}; lanes, edge, load and engine are stopped")
+        message = f"interrupted: {exc}; lanes, edge, load and engine are stopped"
+        if as_json:
+            click.echo(json.dumps({"status": "interrupted", "message": message,
+                                   "exit_code": int(ExitCode.INTERRUPTED)}))
+        else:
+            console.print(message)
         sys.exit(ExitCode.INTERRUPTED)
     except (MigrationError, OSError, RuntimeError) as exc:
         raise click.ClickException(f"the rehearsal could not run: {exc}") from exc

@@ -192,3 +192,30 @@ def rolled_back_in_time(faults: tuple[Fault, ...], effective: float | None, rest
             break
     return held(f"rolled back {restored - effective:.1f} s after the fault took effect, "
                 f"{fails} failed and {errors} unreadable checks in between")
+
+
+HOLDS = {"ec2:alarm"}
+"""Kinds whose documented safe state is a hold with its reason (a person decides)."""
+
+
+def documented_outcome(faults: tuple[Fault, ...]) -> str | None:
+    """The outcome the README documents for these faults; None when the judge's own rule
+    decides (a latency below the canary's p95 alarm)."""
+    if any(f.rolls_back for f in faults):
+        return "rolled-back"
+    if any(f.name in HOLDS or (f.name == "fargate:errors" and not f.at_weight) for f in faults):
+        return "held"
+    if any(f.name == "fargate:latency" for f in faults):
+        return None
+    return "promoted"
+
+
+def ended_as_documented(faults: tuple[Fault, ...], outcome: str) -> Check:
+    """The run ended in the safe state its faults document (promoted when there are none)."""
+    expected = documented_outcome(faults)
+    if expected is None:
+        return not_checked(f"{', '.join(map(str, faults))}: the judge's latency rule decides")
+    if outcome != expected:
+        return failed(f"ended {outcome}, where {', '.join(map(str, faults)) or 'a healthy run'} "
+                      f"documents {expected}")
+    return held(f"ended {outcome}, as documented")

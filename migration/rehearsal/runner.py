@@ -292,15 +292,23 @@ def _lease_ran_out(run: EngineRun, ledger: Ledger) -> None:
 
 def _compare_lanes(stack: LocalStack, ids: list[str], sample: int = 5) -> tuple[int, list[str], list[str]]:
     """The same soundbite read from both lanes (presigned URLs compared without their query)."""
+    import urllib.error
     import urllib.request
 
     token = stack.token(LOAD_USER)
 
     def body(lane: str, soundbite_id: str) -> dict:
+        """The lane's answer; an HTTP error or an unreadable answer is an answer too (it then
+        differs from a healthy lane's, and the invariant fails rather than the rehearsal)."""
         url = f"{stack.lanes[lane].url}/v1/soundbites/{soundbite_id}"
         request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            data = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                data = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return {"http_status": exc.code}
+        except (OSError, ValueError) as exc:
+            return {"unreadable": type(exc).__name__}
         if "audio_url" in data:
             data["audio_url"] = data["audio_url"].split("?")[0]
         return data
@@ -366,7 +374,9 @@ def _summary(options, plan, supervisor, final, load, soundbites, observed, edge,
         (t for t, p in observed.weights if effective is not None and t >= effective and p == 0), None)
     alive = _alive(supervisor)
     lost, duplicates = inv.soundbites_kept(soundbites)
+    outcome = _outcome(supervisor.runs, observed.events, final)
     checks = {
+        "ended_in_its_documented_safe_state": inv.ended_as_documented(options.faults, outcome),
         "no_soundbite_lost": lost,
         "no_duplicates": duplicates,
         "identical_responses_across_lanes": inv.identical_across_lanes(*lanes),
@@ -390,7 +400,7 @@ def _summary(options, plan, supervisor, final, load, soundbites, observed, edge,
     decisions += [{"kind": "fault", "at": at, "fault": name} for name, at in observed.fault_started.items()]
     t0 = observed.started_at
     return {
-        "outcome": _outcome(supervisor.runs, observed.events, final),
+        "outcome": outcome,
         "final_weights": {lane: final.get(lane, 0) for lane in spec.STACKS},
         "plan": options.plan,
         "faults": [str(f) for f in options.faults],

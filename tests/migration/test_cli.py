@@ -59,9 +59,20 @@ def test_plan_json_touches_nothing(cli):
 
 
 def test_missing_records_is_a_usage_error():
-    result = CliRunner().invoke(migrate, ["advance"])
+    result = CliRunner().invoke(migrate, ["advance", "--stack", "dev", "--environment", "dev"],
+                                env={"AWS_DEFAULT_REGION": "eu-west-1"})
     assert result.exit_code == ExitCode.USAGE
     assert "pass --zone-id and --record-name" in result.output
+
+
+@pytest.mark.parametrize("args", [["status"], ["rollback", "--yes"], ["advance", "--yes"],
+                                  ["status", "--stack", "prod"], ["rollback", "--environment", "prod"]])
+def test_a_command_that_reads_or_moves_a_stack_never_guesses_which(args):
+    """No dev/local default: without a target file, both --stack and --environment, or exit 2."""
+    result = CliRunner().invoke(migrate, args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "name the stack: --config <target file>" in result.output
+    assert CliRunner().invoke(migrate, ["plan"]).exit_code == ExitCode.OK, "plan needs no stack"
 
 
 def test_unknown_plan_is_a_usage_error(cli):

@@ -75,6 +75,19 @@ def test_advance_via_pulumi_sets_the_phase_and_runs_up(pulumi_engine):
     assert config_drift(engine, engine.direct_router.current())["drift"] is False
 
 
+def test_the_pulumi_preview_is_shown_before_confirming_and_changes_nothing(pulumi_engine):
+    from migration.cli import pulumi_preview_lines
+
+    engine, fake = pulumi_engine
+    engine.ledger.commit("seeded", state={"validated": True})
+    lines = pulumi_preview_lines(engine)
+    assert lines == ["pulumi preview of phase shift-25 (ec2 75 / fargate 25): 40 to same, 2 to update"]
+    assert fake.previews == 1 and fake.ups == 0
+    assert fake.config[PHASE_KEY] == "validate", "the stack's config is left as it was"
+    assert engine.direct_router.current() == {EC2: 100, FARGATE: 0}
+    assert pulumi_preview_lines(engine, to_percent=100)[0].startswith("pulumi preview of phase shift-100")
+
+
 def test_rollback_bypasses_pulumi_then_reconcile_fixes_the_config(pulumi_engine):
     engine, fake = pulumi_engine
     Executor(engine).advance()

@@ -144,3 +144,15 @@ def test_nothing_accepted_is_not_checked():
     assert [c.status for c in inv.soundbites_kept(empty)] == [inv.NOT_CHECKED] * 2
     lossy = SoundbiteTally(10, 8, 1, 1, 0, 10)
     assert [c.status for c in inv.soundbites_kept(lossy)] == [inv.FAILED, inv.HELD]
+
+
+def test_a_run_that_ends_other_than_its_faults_document_breaks_an_invariant():
+    errors_at_5 = (parse_fault("fargate:errors=0.3@5"),)
+    assert inv.ended_as_documented(errors_at_5, "rolled-back").status == inv.HELD
+    assert inv.ended_as_documented(errors_at_5, "held").status == inv.FAILED
+    assert inv.ended_as_documented((), "promoted").status == inv.HELD
+    assert inv.ended_as_documented((), "held").status == inv.FAILED
+    assert inv.ended_as_documented((parse_fault("ec2:alarm@25"),), "held").status == inv.HELD
+    assert inv.ended_as_documented((parse_fault("fargate:errors=0.3"),), "held").status == inv.HELD
+    assert inv.ended_as_documented((parse_fault("engine:crash@50"),), "promoted").status == inv.HELD
+    assert inv.ended_as_documented((parse_fault("fargate:latency=200@25"),), "held").status == inv.NOT_CHECKED
