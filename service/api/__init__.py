@@ -32,8 +32,9 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
 
     The mapping may hold settings fields (`environment`, `queue_url`, ...) and ready-made
     clients (`repository`, `audio_store`, `publisher`, `metrics`, `idempotency_store`,
-    `soundbite_reader`) that tests pass in. `catalog`, the synthesizer whose voices and formats
-    the API offers, is always passed in by whoever assembles the app (soundbite/wsgi.py).
+    `soundbite_reader`) that tests pass in. `catalog`, the voices and formats the API offers
+    (a `soundbite.core.synth.base.Catalog`), is always passed in by whoever assembles the app
+    (soundbite/wsgi.py builds it with the core's `build_catalog`).
     """
     config = dict(config or {})
     settings = config.pop("settings", None) or Settings.from_env()

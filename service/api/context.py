@@ -17,7 +17,7 @@ from soundbite.core.idempotency.persistence import DynamoDBIdempotencyStore, Ide
 from soundbite.core.metrics import MetricsEmitter
 from soundbite.core.publisher import JobPublisher
 from soundbite.core.repository import SoundbiteRepository
-from soundbite.core.synth.base import Synthesizer
+from soundbite.core.synth.base import Catalog
 
 KEY = "soundbite"
 
@@ -49,12 +49,12 @@ def publisher() -> JobPublisher:
     return _get("publisher", lambda s: JobPublisher(s.queue_url))
 
 
-def catalog() -> Synthesizer:
-    """The synthesizer whose voices and formats the API offers (`voices()`, `formats()`),
+def catalog() -> Catalog:
+    """The voices and formats the API offers (`voices()`, `formats()`, `default_voice`),
     passed to `create_app` as `catalog` by whoever assembles the app."""
     ext = current_app.extensions[KEY]
     if "catalog" not in ext:
-        raise RuntimeError("create_app was given no catalog (the synthesizer whose voices it offers)")
+        raise RuntimeError("create_app was given no catalog (the voices and formats it offers)")
     return ext["catalog"]
 
 

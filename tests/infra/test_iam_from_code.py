@@ -42,7 +42,6 @@ PROCESSES = {
 }
 NOT_REACHED = {
     ("api", "soundbite.core.audio_store", "s3:PutObject"): "the API only presigns reads; the worker writes audio",
-    ("api", "worker.synth.polly", "polly:SynthesizeSpeech"): "the API lists voices; synthesis is the worker's",
     ("worker", "soundbite.core.repository", "dynamodb:PutItem"): "records are created by the API",
     ("worker", "soundbite.core.repository", "dynamodb:Query"): "listing is the API's",
     ("migration", "migration.edge_metrics", "cloudwatch:PutMetricData"):
@@ -59,8 +58,9 @@ NOT_REACHED = {
         ("soundbite.core.audio_store", ("s3:GetObject", "s3:PutObject"), "build_redriver builds no audio store"),
         ("soundbite.core.repository", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
          "a refused letter only marks its soundbite failed (UpdateItem)"),
-        ("worker.synth.polly", ("polly:DescribeVoices", "polly:SynthesizeSpeech"),
-         "build_redriver builds no synthesizer"),
+        ("worker.synth.polly", ("polly:SynthesizeSpeech",), "build_redriver builds no synthesizer"),
+        ("soundbite.core.synth.catalog", ("polly:DescribeVoices",),
+         "build_redriver builds no synthesizer (nor its catalog)"),
     ) for action in actions},
 }
 

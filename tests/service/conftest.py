@@ -1,4 +1,5 @@
-"""Fixtures for the API: the real app on the emulator's data plane, with the real synthesizer."""
+"""Fixtures for the API: the real app on the emulator's data plane, with the real catalog
+(the core's, as soundbite/wsgi.py builds it)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from service.api import create_app
 from soundbite.core.config import Settings
 from soundbite.core.repository import SoundbiteRepository
-from worker.synth import build_synthesizer
+from soundbite.core.synth.catalog import build_catalog
 
 CURSOR_SECRET = "test-cursor-secret-0123456789abcdef0123456789"
 DEFAULT_USER = "alice"
@@ -97,7 +98,7 @@ class SignedInClient(FlaskClient):
 def make_app(fresh_data_plane):
     def build(**config):
         settings = config.pop("settings", None) or settings_for(fresh_data_plane)
-        config.setdefault("catalog", build_synthesizer(settings.updated(config).synthesizer))
+        config.setdefault("catalog", build_catalog(settings.updated(config).synthesizer))
         app = create_app({"settings": settings, **config})
         app.test_client_class = SignedInClient
         return app

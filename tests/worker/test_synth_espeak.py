@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from soundbite.core.synth.catalog import CURATED_VOICES, CuratedVoice, EspeakCatalog
 from worker.exceptions import PermanentError, TextRejected, UnsupportedFormat, UnsupportedVoice
 from worker.synth.espeak import DEFAULT_VOICE, EspeakSynthesizer
 
@@ -117,6 +118,28 @@ def test_every_offered_voice_speaks(espeak):
         for v in espeak.voices()
     }
     assert all(seconds > 1.0 for seconds in durations.values()), durations
+
+
+def test_the_engine_offers_every_voice_of_the_catalog(espeak):
+    """The API lists the core's catalog without loading the engine: the engine's data must
+    have every curated voice, so the API offers no voice the worker cannot speak."""
+    assert espeak.voices() == EspeakCatalog().voices()
+    assert espeak.formats() == EspeakCatalog().formats()
+
+
+@pytest.mark.parametrize("voice", [c.id for c in CURATED_VOICES])
+def test_every_curated_voice_speaks(espeak, voice):
+    audio = espeak.synthesize("Bonjour, hello, hola, guten Tag.", voice, "wav")
+    assert audio.duration_seconds > 1.0
+    assert np.abs(pcm_of(audio.data)).max() > 5000, "speech, not silence"
+
+
+def test_a_curated_voice_the_engine_lacks_is_refused_for_good():
+    missing = CuratedVoice("xx", "Nowhere", "xx-XX", "male", "zzz/no-such-voice")
+    synth = EspeakSynthesizer(catalog=EspeakCatalog((*CURATED_VOICES, missing)))
+    assert "xx" not in {v.id for v in synth.voices()}
+    with pytest.raises(UnsupportedVoice, match="'xx'"):
+        synth.synthesize(SENTENCE, "xx", "wav")
 
 
 def test_unknown_voice_is_permanent_and_names_the_choices(espeak):

@@ -1,8 +1,11 @@
 """The synthesizer interface: voices, formats, and text -> audio.
 
-Every engine (espeak-ng locally and in the image, Amazon Polly in AWS) implements
-`Synthesizer`. The shared `synthesize` checks text, voice and format the same way for all of
-them, so a bad request gets the same clear `PermanentError` whichever engine is configured.
+A `Catalog` is what an engine offers (voices, formats, the default voice) without the engine
+itself: the API lists and checks requests against one (soundbite/core/synth/catalog.py). Every
+engine (espeak-ng locally and in the image, Amazon Polly in AWS) implements `Synthesizer`, a
+catalog that also speaks. The shared `synthesize` checks text, voice and format the same way
+for all of them, so a bad request gets the same clear `PermanentError` whichever engine is
+configured.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ class Audio:
         return len(self.data)
 
 
-class Synthesizer(ABC):
-    """Turns text into audio in one of its voices and formats."""
+class Catalog(ABC):
+    """The voices and formats a client may choose, and the voice used when it names none."""
 
     name: str
     default_voice: str
@@ -55,16 +58,6 @@ class Synthesizer(ABC):
     @abstractmethod
     def formats(self) -> tuple[str, ...]:
         """The format names a client may choose, e.g. ("wav", "mp3", "ogg")."""
-
-    @abstractmethod
-    def _synthesize(self, text: str, voice: str, fmt: str) -> Audio:
-        """Synthesize already-validated input."""
-
-    def synthesize(self, text: str, voice: str, fmt: str) -> Audio:
-        """Synthesize `text`; raises a PermanentError for input no retry can fix."""
-        self.check_voice(voice)
-        self.check_format(fmt)
-        return self._synthesize(check_text(text), voice, fmt)
 
     def check_voice(self, voice: str) -> None:
         known = [v.id for v in self.voices()]
@@ -79,6 +72,20 @@ class Synthesizer(ABC):
             raise UnsupportedFormat(
                 f"unknown format {fmt!r}; {self.name} produces: {', '.join(known)}"
             )
+
+
+class Synthesizer(Catalog):
+    """A catalog that turns text into audio in one of its voices and formats."""
+
+    @abstractmethod
+    def _synthesize(self, text: str, voice: str, fmt: str) -> Audio:
+        """Synthesize already-validated input."""
+
+    def synthesize(self, text: str, voice: str, fmt: str) -> Audio:
+        """Synthesize `text`; raises a PermanentError for input no retry can fix."""
+        self.check_voice(voice)
+        self.check_format(fmt)
+        return self._synthesize(check_text(text), voice, fmt)
 
 
 def check_text(text: str) -> str:
