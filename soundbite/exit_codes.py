@@ -8,7 +8,7 @@
 | 2 | usage error: bad option, invalid plan or target file (the field is named) |
 | 3 | rolled back: the judge failed the canary (or could not measure it) and traffic went back to EC2 |
 | 4 | held: inconclusive, soft failure, or an approval gate; a person decides next |
-| 5 | refused: preflight failed, the lock is held, live weights drifted, or the migration is aborted |
+| 5 | refused: preflight failed, the lock is held, live weights drifted, the migration is aborted, or a confirmation was not given ("no", or no terminal and no `--yes`) |
 | 6 | stood down: an operator or another run took over mid-step; this run touched nothing after that |
 | 7 | broken: a rehearsal ended with an invariant broken (the toolkit failed its own check) |
 | 130 | interrupted by Ctrl-C or SIGTERM: `rehearse` stopped everything it started; `migrate advance/shift/run/resume` held a step that had traffic on Fargate with that reason and released the lock (`resume` judges on) |

@@ -10,6 +10,10 @@ series whose dimensions are the alarm's. Both stacks publish `TargetResponseTime
 the correction a slow canary would also put the baseline's p95 alarm in ALARM (and a slow
 baseline the canary's), and the judge would act on the wrong stack.
 
+MiniStack also drops `EvaluateLowSampleCountPercentile`; this keeps it, and an alarm set to
+`ignore` keeps its state while its window holds fewer than 10/(1-p) samples per period, as
+CloudWatch does.
+
 One addition: MiniStack keeps no metric-math alarm (`Metrics`) and so never evaluates the
 spec's error-rate alarms. This keeps each alarm's queries and evaluates them the way MiniStack
 evaluates a single-metric alarm, over the alarm's whole window (period x evaluation periods):
@@ -49,9 +53,28 @@ class _DimensionScopedMetrics(type(cloudwatch._metrics)):
 _evaluate_any_dimensions = cloudwatch._evaluate_alarm
 
 
+def _too_few_samples(alarm):
+    """CloudWatch's low-sample rule for a percentile alarm set to `ignore`."""
+    stat = alarm.get("ExtendedStatistic") or ""
+    if alarm.get("EvaluateLowSampleCountPercentile") != "ignore" or not cloudwatch._is_percentile_stat(stat):
+        return False
+    fraction = float(stat[1:]) / 100
+    needed = 10 / (1 - fraction) if fraction >= 0.5 else 10 / fraction
+    periods = alarm.get("EvaluationPeriods", 1)
+    since = time.time() - alarm.get("Period", 60) * periods
+    wanted = cloudwatch._dims_key(cloudwatch._dims_from_list(alarm.get("Dimensions") or []))
+    samples = sum(cloudwatch._point_stats(p)[0]
+                  for (ns, name, dims), pts in cloudwatch._metrics.items()
+                  if (ns, name, dims) == (alarm.get("Namespace"), alarm.get("MetricName"), wanted)
+                  for p in pts if p["Timestamp"] >= since)
+    return samples < needed * periods
+
+
 def _evaluate_alarm(alarm):
     if alarm.get("Metrics"):
         _evaluate_math_alarm(alarm)
+        return
+    if _too_few_samples(alarm):
         return
     _evaluating.dimensions = cloudwatch._dims_key(
         cloudwatch._dims_from_list(alarm.get("Dimensions") or []))
@@ -145,13 +168,15 @@ _put_single_metric_alarm = cloudwatch._put_metric_alarm
 
 
 def _put_metric_alarm(params, cbor_data, is_cbor, is_json=False):
-    """MiniStack's PutMetricAlarm, keeping the queries of a metric-math alarm sent as JSON or
-    CBOR (boto3's protocols for CloudWatch; one sent by the query protocol stays unevaluated)."""
+    """MiniStack's PutMetricAlarm, keeping a metric-math alarm's queries and a percentile
+    alarm's low-sample rule, sent as JSON or CBOR (boto3's protocols for CloudWatch; the query
+    protocol's stay as MiniStack keeps them)."""
     answer = _put_single_metric_alarm(params, cbor_data, is_cbor, is_json)
-    queries = cbor_data.get("Metrics") if (is_cbor or is_json) else None
-    alarm = cloudwatch._alarms.get(cbor_data.get("AlarmName")) if queries else None
+    kept = {key: cbor_data[key] for key in ("Metrics", "EvaluateLowSampleCountPercentile")
+            if (is_cbor or is_json) and cbor_data.get(key)}
+    alarm = cloudwatch._alarms.get(cbor_data.get("AlarmName")) if kept else None
     if alarm is not None:
-        alarm["Metrics"] = queries
+        alarm.update(kept)
         _evaluate_alarm(alarm)
     return answer
 

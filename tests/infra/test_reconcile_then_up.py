@@ -32,7 +32,7 @@ def engine(live, configured, state=None):
     return SimpleNamespace(
         stack="dev", phase_table=TABLE, phase_source=Config(configured),
         direct_router=SimpleNamespace(current=lambda: dict(live)),
-        ledger=SimpleNamespace(read_state=lambda: state or {}, append=lambda kind, **d: events.append(kind)),
+        ledger=SimpleNamespace(read_state=lambda: state or {}, commit=lambda kind, **d: events.append(kind)),
         events=events)
 
 

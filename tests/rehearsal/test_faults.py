@@ -84,7 +84,9 @@ def stack_alarms(aws_emulator):
     return cloudwatch, environment, names, AlarmStates(target.alarms, cloudwatch)
 
 
-def publish_slow(cloudwatch, environment, lane, latency_ms, seconds=5):
+def publish_slow(cloudwatch, environment, lane, latency_ms, seconds=5, per_second=150):
+    """`per_second` requests a second on both lanes, `lane`'s at `latency_ms`: 150 a second for
+    5 s is 750, past CloudWatch's 200 a period (x 3 periods) a p95 alarm needs to be evaluated."""
     import time
 
     from migration.edge_metrics import publish_lane_metrics
@@ -93,7 +95,8 @@ def publish_slow(cloudwatch, environment, lane, latency_ms, seconds=5):
     for back in range(seconds, 0, -1):
         for each in ("ec2", "fargate"):
             slow = each == lane
-            publish_lane_metrics(cloudwatch, each, 20, 0, [latency_ms if slow else 20.0] * 20, now - back,
+            publish_lane_metrics(cloudwatch, each, per_second, 0,
+                                 [latency_ms if slow else 20.0] * per_second, now - back,
                                  environment=environment)
 
 
@@ -118,6 +121,16 @@ def test_a_slow_canary_fires_its_own_p95_alarm_which_is_critical(stack_alarms):
     publish_slow(cloudwatch, environment, "fargate", 900.0)
     assert states.firing() == (f"soundbite-{environment}-fargate-p95-latency",)
     assert classify_alarm(states.firing()[0]).severity is Severity.CRITICAL
+
+
+def test_a_p95_alarm_ignores_a_window_with_too_few_requests_for_a_p95(stack_alarms):
+    """A canary at 5 % of thin traffic: 100 slow requests are too few for CloudWatch's p95
+    (fewer than 200 a period), so the alarm keeps its state; the judge's statistics decide."""
+    cloudwatch, environment, _names, states = stack_alarms
+    publish_slow(cloudwatch, environment, "fargate", 900.0, per_second=20)
+    assert states.firing() == ()
+    described = cloudwatch.describe_alarms(AlarmNames=[f"soundbite-{environment}-fargate-p95-latency"])
+    assert described["MetricAlarms"][0]["StateValue"] == "INSUFFICIENT_DATA"
 
 
 def publish_errors(cloudwatch, environment, lane, errors=0, balancer_errors=0, requests=20, seconds=5):
