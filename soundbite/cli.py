@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "image": ("infra.image:image", "Build the runtime image and push it to the stack's ECR repository."),
 }
 # Top-level modules that only the `toolkit` extra installs.
-TOOLKIT_MODULES = frozenset({"pulumi", "pulumi_aws", "moto", "matplotlib", "yaml"})
+TOOLKIT_MODULES = frozenset({"pulumi", "pulumi_aws", "moto", "matplotlib", "yaml", "pydantic", "scipy"})
 # Commands that need toolkit modules even where they load them late (in a child process).
 TOOLKIT_NEEDS = {"dev": ("moto",), "emulator": ("moto",), "rehearse": ("moto", "matplotlib"),
                  "migrate": ("yaml",)}

@@ -63,6 +63,11 @@ def test_the_runtime_image_is_lean_and_holds_no_toolkit(image):
     assert docker("run", "--rm", image, "python", "-c", probe).stdout.strip() == "[]"
     hint = docker("run", "--rm", image, "soundbite", "rehearse", check=False)
     assert hint.returncode == 1 and "soundbite[toolkit]" in hint.stderr, hint.stderr
+    # `dlq --config` reads the toolkit's target file: one line naming the extra, no traceback
+    config = docker("run", "--rm", image, "soundbite", "dlq", "--config", "/nowhere.json", "inspect",
+                    check=False)
+    assert config.returncode == 1 and "soundbite[toolkit]" in config.stderr, config.stderr
+    assert "Traceback" not in config.stderr
 
 
 def _wait(predicate, what: str, timeout: float = 120.0):

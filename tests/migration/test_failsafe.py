@@ -877,3 +877,52 @@ def test_advance_to_a_gated_step_records_and_notifies_the_wait_for_approval(make
         Executor(engine).advance()
     assert "awaiting-approval" in [e["kind"] for e in seen]
     assert engine.ledger.read_state()["status"] == "awaiting-approval"
+
+
+def test_ecs_unreadable_mid_soak_is_an_error_check_and_rolls_back_after_the_limit(make_engine, stacks):
+    """The canary's ECS service cannot be read (ECS answers 503): each look is `error` with its
+    cause, and after the plan's consecutive-error limit traffic goes back to EC2."""
+    from migration.health import EcsServiceHealth
+
+    ecs = Faulty(stacks["ecs"], {"describe_services"}, code="ServiceUnavailable")
+    engine = make_engine(health={EC2: [], FARGATE: [EcsServiceHealth(stacks["cluster"], "api", ecs)]})
+    validated(engine)
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
+    errors = [v for v in result.verdicts if v["outcome"] == "error"]
+    assert len(errors) == engine.plan.consecutive_error_limit and ecs.failures >= len(errors)
+    assert "ServiceUnavailable" in result.reason
+    assert engine.ledger.read_state()["steps"]["shift-5"]["outcome"] == "rolled-back"
+
+
+def test_a_pulumi_up_that_outlasts_the_lease_keeps_it(make_engine, zone, route53):
+    """`pulumi up` blocks for twice the lease; a rival trying to take the lock meanwhile is
+    refused, because the heartbeat renews it through the call."""
+    import time
+
+    engine = make_engine()
+    validated(engine)
+    engine.ledger.lease_seconds, engine.ledger.now = 2.0, time.time
+    fake = FakeWorkspaceStack(route53, *zone, engine.phase_table)
+    stack = PulumiStack(fake, "dev")
+    stack.set_phase("validate")
+    rival = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="rival", lease_seconds=2.0)
+    attempts = []
+    original_up = fake.up
+
+    def slow_up(on_output=None):
+        started = time.time()
+        while time.time() - started < 2 * engine.ledger.lease_seconds:  # held past the lease
+            time.sleep(0.1)
+        try:
+            rival.acquire()
+            attempts.append("took it")
+        except LockHeldError:
+            attempts.append("refused")
+        return original_up(on_output)
+
+    fake.up = slow_up
+    engine.router = PulumiRouter(stack, engine.direct_router, engine.phase_table)
+    result = Executor(engine).advance()
+    assert attempts == ["refused"], "the lease was kept through a pulumi up twice its length"
+    assert result.status is Status.PROMOTED and engine.direct_router.current() == {EC2: 95, FARGATE: 5}
