@@ -47,6 +47,8 @@ def _dlq_settings() -> Settings:
 
     try:
         target = load_target(path)
+    except ModuleNotFoundError:
+        raise  # a runtime install without the toolkit: the root names the extra
     except Exception as exc:  # noqa: BLE001 - a bad file is one line, exit 2
         click.echo(f"Error: {exc}", err=True)
         sys.exit(ExitCode.USAGE)

@@ -210,11 +210,19 @@ def documented_outcome(faults: tuple[Fault, ...]) -> str | None:
     return "promoted"
 
 
-def ended_as_documented(faults: tuple[Fault, ...], outcome: str) -> Check:
-    """The run ended in the safe state its faults document (promoted when there are none)."""
+def ended_as_documented(faults: tuple[Fault, ...], outcome: str, events: list[dict] = ()) -> Check:
+    """The run ended in the safe state its faults document (promoted when there are none).
+
+    A hold on the baseline's own signals (its alarm: EC2 slow, on one machine usually load)
+    is the judge doing right by a sick baseline, not the fault's outcome: not checked."""
     expected = documented_outcome(faults)
     if expected is None:
         return not_checked(f"{', '.join(map(str, faults))}: the judge's latency rule decides")
+    verdicts = [e for e in events if e.get("kind") == "verdict"]
+    last = (verdicts[-1].get("verdict") or {}) if verdicts else {}
+    if outcome == "held" != expected and last.get("severity") == "hold":
+        return not_checked(f"held on the baseline's own signals ({last.get('reason', 'no reason')}): "
+                           "the baseline decided before the faults could")
     if outcome != expected:
         return failed(f"ended {outcome}, where {', '.join(map(str, faults)) or 'a healthy run'} "
                       f"documents {expected}")

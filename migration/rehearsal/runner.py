@@ -376,7 +376,8 @@ def _summary(options, plan, supervisor, final, load, soundbites, observed, edge,
     lost, duplicates = inv.soundbites_kept(soundbites)
     outcome = _outcome(supervisor.runs, observed.events, final)
     checks = {
-        "ended_in_its_documented_safe_state": inv.ended_as_documented(options.faults, outcome),
+        "ended_in_its_documented_safe_state": inv.ended_as_documented(options.faults, outcome,
+                                                                      observed.events),
         "no_soundbite_lost": lost,
         "no_duplicates": duplicates,
         "identical_responses_across_lanes": inv.identical_across_lanes(*lanes),

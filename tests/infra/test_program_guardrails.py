@@ -221,5 +221,7 @@ def test_the_local_stack_creates_exactly_the_alarms_the_program_creates(run):
             elif key == "Metrics":
                 assert [q["Id"] for q in value] == [q["id"] for q in program["metricQueries"]]
                 assert [q.get("Expression") for q in value] == [q.get("expression") for q in program["metricQueries"]]
+            elif key == "EvaluateLowSampleCountPercentile":  # Pulumi names it in the plural
+                assert program["evaluateLowSampleCountPercentiles"] == value
             elif key != "AlarmName":
                 assert program[key[0].lower() + key[1:]] == value, key

@@ -156,3 +156,12 @@ def test_a_run_that_ends_other_than_its_faults_document_breaks_an_invariant():
     assert inv.ended_as_documented((parse_fault("fargate:errors=0.3"),), "held").status == inv.HELD
     assert inv.ended_as_documented((parse_fault("engine:crash@50"),), "promoted").status == inv.HELD
     assert inv.ended_as_documented((parse_fault("fargate:latency=200@25"),), "held").status == inv.NOT_CHECKED
+
+
+def test_a_hold_on_the_baselines_own_alarm_is_not_the_faults_outcome():
+    sick_baseline = [{"kind": "verdict", "at": T0, "verdict": {
+        "outcome": "fail", "severity": "hold", "reason": "alarm ec2-p95-latency (ec2) is in ALARM"}}]
+    check = inv.ended_as_documented((), "held", sick_baseline)
+    assert check.status == inv.NOT_CHECKED and "baseline" in check.detail
+    canary_fault = [{"kind": "verdict", "at": T0, "verdict": {"outcome": "fail", "severity": "soft"}}]
+    assert inv.ended_as_documented((), "held", canary_fault).status == inv.FAILED
