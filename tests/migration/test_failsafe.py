@@ -33,6 +33,7 @@ from migration.router import PulumiRouter
 from migration.target import Target
 from soundbite.exit_codes import ExitCode
 from tests.signals import interruptible
+from tests.waiting import wait_for
 
 from .conftest import EC2, FARGATE
 from .test_pulumi_path import FakeWorkspaceStack
@@ -57,6 +58,21 @@ class Faulty:
                 raise ClientError({"Error": {"Code": self.code, "Message": "injected"}}, name)
             return fail
         return attr
+
+
+def judge_breaks_at_look(monkeypatch, look: int, error: Exception) -> None:
+    """The engine's judge raises `error` at its `look`-th call (a fault of our own)."""
+    import migration.executor as executor
+
+    real_judge, looks = executor.judge, {"n": 0}
+
+    def broken_judge(*args, **kwargs):
+        looks["n"] += 1
+        if looks["n"] == look:
+            raise error
+        return real_judge(*args, **kwargs)
+
+    monkeypatch.setattr(executor, "judge", broken_judge)
 
 
 def validated(engine) -> None:
@@ -265,20 +281,9 @@ def test_an_interrupt_while_the_ledger_is_unreachable_still_stops_as_an_interrup
 
 def test_an_internal_error_mid_soak_rolls_back_instead_of_leaving_fargate_unjudged(
         make_engine, monkeypatch):
-    import migration.executor as executor
-
     engine = make_engine()
     validated(engine)
-    looks = {"n": 0}
-    real_judge = executor.judge
-
-    def broken_judge(*args, **kwargs):
-        looks["n"] += 1
-        if looks["n"] == 2:
-            raise TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'")
-        return real_judge(*args, **kwargs)
-
-    monkeypatch.setattr(executor, "judge", broken_judge)
+    judge_breaks_at_look(monkeypatch, 2, TypeError("unsupported operand type(s) for +: 'NoneType' and 'int'"))
     result = Executor(engine).advance()
 
     assert result.status is Status.ROLLED_BACK
@@ -814,23 +819,13 @@ def test_rollback_moves_traffic_before_it_asks_sts_who_is_acting(target_file, ma
 
 
 def test_each_steps_outcome_is_recorded_rolled_back_error_or_aborted(make_engine, monkeypatch):
-    import migration.executor as executor
-
     engine = make_engine()
     validated(engine)
-    real_judge, looks = executor.judge, {"n": 0}
-
-    def broken_judge(*args, **kwargs):
-        looks["n"] += 1
-        if looks["n"] == 2:
-            raise ValueError("bad value")
-        return real_judge(*args, **kwargs)
-
-    monkeypatch.setattr(executor, "judge", broken_judge)
+    judge_breaks_at_look(monkeypatch, 2, ValueError("bad value"))
     Executor(engine).advance()
     assert engine.ledger.read_state()["steps"]["shift-5"]["outcome"] == "error"
 
-    monkeypatch.setattr(executor, "judge", real_judge)
+    monkeypatch.undo()
     Executor(engine).retry()
     validated(engine)
     engine.ledger.commit("seeded", state={"status": "soaking", "step": "shift-5"})
@@ -911,9 +906,10 @@ def test_a_pulumi_up_that_outlasts_the_lease_keeps_it(make_engine, zone, route53
     original_up = fake.up
 
     def slow_up(on_output=None):
-        started = time.time()
-        while time.time() - started < 2 * engine.ledger.lease_seconds:  # held past the lease
-            time.sleep(0.1)
+        first_expiry = engine.ledger.holder()["expiresAt"]
+        # held until the lease taken before the up would have run out, and then some
+        wait_for(lambda: time.time() > first_expiry + engine.ledger.lease_seconds,
+                 timeout=30, interval=0.1, what="the first lease to run out")
         try:
             rival.acquire()
             attempts.append("took it")

@@ -8,7 +8,6 @@ import pytest
 
 from soundbite import spec
 from soundbite.core.domain import Status
-from tests.service.conftest import ThrowawayRedis
 from tests.worker.conftest import queue_counts, wait_for
 from worker import lambda_handler
 from worker.exceptions import RedriveRefused
@@ -76,14 +75,6 @@ def test_scheduled_redrive_refuses_in_production(settings, sqs):
         lambda_handler.scheduled_redrive(
             {}, None, settings=prod, redriver=DlqRedriver(settings.dlq_url, settings.queue_url))
     assert queue_counts(sqs, settings.dlq_url) == (1, 0, 0)
-
-
-@pytest.fixture
-def redis_server():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -13,20 +13,11 @@ import pytest
 
 from soundbite import spec
 from soundbite.core.domain import Status
-from tests.service.conftest import ThrowawayRedis
 from tests.worker.conftest import LONG_TEXT, wait_for
 from worker.exceptions import SynthesisCapUnavailable
 from worker.synthesis_cap import RedisSynthesisCap
 
 CAP = spec.MAX_CONCURRENT_SYNTHESES
-
-
-@pytest.fixture
-def redis_server():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
