@@ -482,7 +482,7 @@ class Executor:
         put back, so nothing in flight undoes the rollback."""
         self._rolling_back = True
         router, actions, warnings = self.e.direct_router, [], []
-        router.on_poll = lambda: None  # nothing may interrupt a rollback's INSYNC wait
+        router.on_poll = self._keep_lease  # renews on the engine's clock, never interrupts
         target = weights_for(0)
         with self.ledger.heartbeat():  # a judge's rollback keeps its lease through INSYNC
             before = live if live is not None else router.current()
@@ -554,6 +554,12 @@ class Executor:
                 seen = "unknown" if running is None else running
                 return f"EC2 has {seen} of {wanted} instances in service after waiting: check the group"
             self.e.sleep(min(5.0, self.e.plan.analysis_interval_seconds))
+
+    def _keep_lease(self) -> None:
+        """Between a rollback's INSYNC polls: keep the lease, and let nothing (a ledger outage
+        included) interrupt the wait."""
+        with contextlib.suppress(Exception):
+            self.ledger.keep_alive()
 
     def _step_back(self, step: Step, reason: str) -> StepResult:
         target = weights_for(self.e.plan.previous_percent(step.percent))

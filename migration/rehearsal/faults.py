@@ -24,8 +24,11 @@ SAFE_STATES = {
     "fargate:errors": "from a shift (`@5`): rolled back by the judge within the failure limit; "
                       "from the start: held at validate, whose transactions on Fargate's direct "
                       "name fail, so Fargate never takes traffic",
-    "fargate:latency": "rolled back: past 300 ms the canary's own p95 alarm fires, a critical "
-                       "finding (below it, the judge's latency rule decides)",
+    "fargate:latency": "past 300 ms: stepped back one step and held with the latency reason. A "
+                       "slow canary is a soft finding (it may be load), which the judge sees in "
+                       "its first windows, minutes before the canary's p95 alarm (critical) has "
+                       "its three one-minute periods of 200 requests; below 300 ms the judge's "
+                       "latency rule decides",
     "fargate:crash": "rolled back: the ECS service runs fewer tasks than it wants, a critical finding",
     "fargate:worker-crash": "rolled back; the killed worker's job completes on the other lane",
     "ec2:alarm": "held with its reason: a baseline alarm never sends traffic back onto the sick "
@@ -77,11 +80,14 @@ class Fault:
         return self.scope in spec.STACKS and self.kind != "alarm"
 
     @property
+    def steps_back(self) -> bool:
+        """Whether the documented safe state is a step back and a hold: a canary latency past
+        the p95 objective."""
+        return self.name == "fargate:latency" and float(self.value) > spec.ALARMS.p95_latency_ms
+
+    @property
     def rolls_back(self) -> bool:
-        """Whether the documented safe state is all traffic on EC2 (latency: once it is past
-        the canary's p95 alarm threshold)."""
-        if self.name == "fargate:latency":
-            return float(self.value) > spec.ALARMS.p95_latency_ms
+        """Whether the documented safe state is all traffic on EC2."""
         if self.name == "fargate:errors" and not self.at_weight:
             return False  # present at validate: held there, before any traffic moves
         return self.name in ROLLS_BACK

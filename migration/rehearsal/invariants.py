@@ -200,10 +200,11 @@ HOLDS = {"ec2:alarm"}
 
 def documented_outcome(faults: tuple[Fault, ...]) -> str | None:
     """The outcome the README documents for these faults; None when the judge's own rule
-    decides (a latency below the canary's p95 alarm)."""
+    decides (a latency below the p95 objective)."""
     if any(f.rolls_back for f in faults):
         return "rolled-back"
-    if any(f.name in HOLDS or (f.name == "fargate:errors" and not f.at_weight) for f in faults):
+    if any(f.name in HOLDS or f.steps_back or (f.name == "fargate:errors" and not f.at_weight)
+           for f in faults):
         return "held"
     if any(f.name == "fargate:latency" for f in faults):
         return None
@@ -226,4 +227,11 @@ def ended_as_documented(faults: tuple[Fault, ...], outcome: str, events: list[di
     if outcome != expected:
         return failed(f"ended {outcome}, where {', '.join(map(str, faults)) or 'a healthy run'} "
                       f"documents {expected}")
+    if any(f.steps_back for f in faults):
+        holds = [e for e in events if e.get("kind") == "held"]
+        reason = holds[-1].get("reason", "") if holds else ""
+        if not reason.startswith("stepped back"):
+            return failed(f"held without stepping back ({reason or 'no reason'}), where "
+                          f"{', '.join(map(str, faults))} documents a step back")
+        return held(f"ended held, as documented: {reason}")
     return held(f"ended {outcome}, as documented")

@@ -481,6 +481,32 @@ def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock
     assert result.status is Status.PROMOTED and engine.router.current() == {EC2: 95, FARGATE: 5}
 
 
+def test_a_judges_rollback_keeps_the_lease_through_an_insync_wait_longer_than_the_lease(
+        make_engine, clock, route53, cloudwatch):
+    """CloudWatch goes down at 5 %; the rollback's own change stays PENDING 90 s: nobody may
+    take the stack's lease (and move traffic back) before the rollback has landed."""
+    engine = make_engine()
+    engine.metrics = CloudWatchMetrics(engine.metrics.profile, client=Faulty(
+        cloudwatch, {"get_metric_data", "get_metric_statistics"}, code="ServiceUnavailable"))
+    validated(engine)
+    slow = engine.direct_router._client = SlowInsync(route53, clock, seconds=90)
+    rival = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="rival", now=clock.now)
+    attempts = []
+
+    def contend(start, end):  # 70 s into the rollback's change (the run's second)
+        if len(slow.started) == 2 and not attempts and clock.now() - max(slow.started.values()) >= 70:
+            try:
+                rival.acquire()
+                attempts.append("took it")
+            except LockHeldError:
+                attempts.append("refused")
+
+    clock.listeners.append(contend)
+    result = Executor(engine).advance()
+    assert attempts == ["refused"], "70 s into the rollback's INSYNC wait the lease was still held"
+    assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
+
+
 # --- provider errors are measurements ------------------------------------------------------------
 
 

@@ -176,9 +176,11 @@ def test_a_baseline_error_rate_below_the_spec_threshold_stays_ok(stack_alarms):
     assert described["MetricAlarms"][0]["StateValue"] == "OK"
 
 
-def test_a_canary_latency_fault_rolls_back_once_past_its_p95_alarm():
-    assert parse_fault("fargate:latency=400@25").rolls_back
-    assert not parse_fault("fargate:latency=200@25").rolls_back
+def test_a_canary_latency_fault_past_the_objective_steps_back_and_holds():
+    assert parse_fault("fargate:latency=400@25").steps_back
+    assert not parse_fault("fargate:latency=400@25").rolls_back
+    assert not parse_fault("fargate:latency=200@25").steps_back
+    assert not parse_fault("ec2:latency=400").steps_back
 
 
 def test_an_error_fault_from_the_start_is_held_at_validate_and_from_a_shift_rolled_back():

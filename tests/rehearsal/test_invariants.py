@@ -165,3 +165,12 @@ def test_a_hold_on_the_baselines_own_alarm_is_not_the_faults_outcome():
     assert check.status == inv.NOT_CHECKED and "baseline" in check.detail
     canary_fault = [{"kind": "verdict", "at": T0, "verdict": {"outcome": "fail", "severity": "soft"}}]
     assert inv.ended_as_documented((), "held", canary_fault).status == inv.FAILED
+
+
+def test_a_slow_canary_is_documented_as_a_step_back_and_a_hold():
+    slow = (parse_fault("fargate:latency=400@25"),)
+    stepped = [{"kind": "held", "at": T0, "reason": "stepped back to ec2 95 / fargate 5: p95 ..."}]
+    assert inv.ended_as_documented(slow, "held", stepped).status == inv.HELD
+    assert inv.ended_as_documented(slow, "rolled-back", stepped).status == inv.FAILED
+    held_in_place = [{"kind": "held", "at": T0, "reason": "too few canary requests"}]
+    assert inv.ended_as_documented(slow, "held", held_in_place).status == inv.FAILED
