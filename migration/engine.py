@@ -42,6 +42,8 @@ class Engine:
     probe: HttpProbe | None = None
     phase_source: PhaseSource | None = None
     ec2_scaler: AsgHealth | None = None
+    ec2_worker_scaler: AsgHealth | None = None
+    """EC2's worker group, raised with the API group on rollback (`complete` runs it at 0)."""
     ec2_capacity: phases.Capacity = field(default_factory=phases.Capacity)
     fargate_capacity: phases.Capacity = field(default_factory=phases.Capacity)
     fargate_capacity_rps: float | None = None

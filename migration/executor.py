@@ -530,14 +530,21 @@ class Executor:
             actions.append(f"a move that landed during the rollback ({_weights(now)}) was put back")
 
     def _ensure_ec2_capacity(self, actions: list[str]) -> list[str]:
-        if self.e.ec2_scaler is None:
-            return []
-        try:
-            if self.e.ec2_scaler.ensure_at_least(self.e.ec2_capacity.api):
-                actions.append(f"raised EC2 desired capacity to {self.e.ec2_capacity.api}")
-        except CONTROL_PLANE_ERRORS as exc:
-            return [f"traffic is safe on EC2, but its capacity could not be checked: {one_line(exc)}"]
-        return []
+        """EC2's API and worker groups back to their configured counts, each on its own: one
+        group unreachable is a warning and does not keep the other from being raised."""
+        warnings = []
+        groups = (("", self.e.ec2_scaler, self.e.ec2_capacity.api),
+                  ("worker ", self.e.ec2_worker_scaler, self.e.ec2_capacity.worker))
+        for kind, scaler, count in groups:
+            if scaler is None:
+                continue
+            try:
+                if scaler.ensure_at_least(count):
+                    actions.append(f"raised EC2 {kind}desired capacity to {count}")
+            except CONTROL_PLANE_ERRORS as exc:
+                warnings.append(f"traffic is safe on EC2, but its {kind}capacity could not be "
+                                f"checked: {one_line(exc)}")
+        return warnings
 
     def _wait_for_capacity(self) -> str:
         """Wait (up to the plan's soak extension) for EC2's configured InService count."""

@@ -154,6 +154,8 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
         probe=overrides.probe or (HttpProbe(target.direct_urls) if target.direct_urls else None),
         phase_source=phase_source,
         ec2_scaler=AsgHealth(target.asg_name, session.client("autoscaling")) if target.asg_name else None,
+        ec2_worker_scaler=(AsgHealth(target.worker_asg_name, session.client("autoscaling"))
+                           if target.worker_asg_name else None),
         fargate_capacity_rps=target.fargate_capacity_rps,
         direct_clients=_direct_clients(target, session, sleep),
         synthetic_in_metrics=True,  # direct names go through each stack's balancer

@@ -50,7 +50,7 @@ def target_from_outputs(outputs: Mapping[str, object], stack: str, region: str |
         "queue_name": outputs["queueName"], "dlq_name": outputs["dlqName"],
         "alarm_prefix": f"soundbite-{environment}-",
         "ecs_cluster": outputs["fargateClusterName"], "ecs_service": outputs["fargateApiServiceName"],
-        "asg_name": outputs["ec2AsgName"],
+        "asg_name": outputs["ec2AsgName"], "worker_asg_name": outputs.get("ec2WorkerAsgName"),
         "direct_urls": {lane: f"https://{outputs[f'{lane}DirectName']}" for lane in (EC2, FARGATE)},
         "pulumi_dir": pulumi_dir,
         "capacity": capacity,

@@ -242,6 +242,7 @@ class TargetFile(_Schema):
     ecs_cluster: str | None = None
     ecs_service: str | None = None
     asg_name: str | None = None
+    worker_asg_name: str | None = None
     direct_urls: dict[Lane, Url] | None = None
     pulumi_dir: str | None = None
     stack_file: str | None = None

@@ -34,6 +34,8 @@ class Target:
     ecs_cluster: str | None = None
     ecs_service: str | None = None
     asg_name: str | None = None
+    worker_asg_name: str | None = None
+    """The EC2 worker group: a rollback from `complete` (EC2 workers at 0) raises it too."""
     direct_urls: dict[str, str] = field(default_factory=dict)  # lane -> http(s)://direct name
     pulumi_dir: str | None = None
     stack_file: str | None = None

@@ -171,7 +171,8 @@ def traffic(clock):
 
 @pytest.fixture
 def stacks(boto_session):
-    """An ECS service (2 tasks) and an Auto Scaling group (2 instances) on the emulator."""
+    """An ECS service (2 tasks), an Auto Scaling group (2 instances) and an empty worker group
+    on the emulator."""
     tag = uuid.uuid4().hex[:8]
     ecs = boto_session.client("ecs")
     cluster = f"c-{tag}"
@@ -188,8 +189,12 @@ def stacks(boto_session):
     autoscaling.create_auto_scaling_group(
         AutoScalingGroupName=f"asg-{tag}", LaunchTemplate={"LaunchTemplateName": f"lt-{tag}"},
         MinSize=1, MaxSize=4, DesiredCapacity=2, VPCZoneIdentifier=subnet)
+    autoscaling.create_auto_scaling_group(  # the EC2 workers, as `complete` leaves them
+        AutoScalingGroupName=f"workers-{tag}", LaunchTemplate={"LaunchTemplateName": f"lt-{tag}"},
+        MinSize=0, MaxSize=4, DesiredCapacity=0, VPCZoneIdentifier=subnet)
     return {
         EC2: [AsgHealth(f"asg-{tag}", autoscaling)],
         FARGATE: [EcsServiceHealth(cluster, "api", ecs)],
         "ecs": ecs, "cluster": cluster, "asg": AsgHealth(f"asg-{tag}", autoscaling),
+        "worker_asg": AsgHealth(f"workers-{tag}", autoscaling),
     }

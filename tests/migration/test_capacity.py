@@ -19,6 +19,7 @@ from tests.waiting import wait_for
 
 from .conftest import EC2, FARGATE
 from .fixtures_capacity import ROOT, stack_file_fixture  # noqa: F401 - the stack_file fixture
+from .test_failsafe import Faulty
 from .test_preflight import by_name
 
 
@@ -52,6 +53,7 @@ def factory_engine(fresh_data_plane, boto_session, clock, zone, stacks):
         target = Target(stack="dev", zone_id=zone_id, record_name=record,
                         environment=fresh_data_plane.environment,
                         ledger_table=fresh_data_plane.ledger_table, asg_name=stacks["asg"].name,
+                        worker_asg_name=stacks["worker_asg"].name,
                         stack_file=str(path) if path else None,
                         **{**edge_target_fields(fresh_data_plane.environment), **fields})
         return build_engine(target, plan or quick_plan(), session=boto_session,
@@ -126,3 +128,23 @@ def test_rollback_raises_ec2_to_the_configured_count_and_waits_for_it(factory_en
     assert "raised EC2 desired capacity to 4" in result.actions
     assert result.actions[-1] == "EC2 has 4 of 4 instances in service"
     assert stacks["asg"].running() == 4
+
+
+def test_rollback_from_complete_raises_the_ec2_workers_from_zero(factory_engine, stack_file, stacks):
+    """`complete` runs no EC2 workers: a rollback brings back the configured count, so jobs do
+    not wait on Fargate's workers alone."""
+    engine = factory_engine(stack_file())  # prod: 4 EC2 workers
+    engine.router.set_weights({EC2: 0, FARGATE: 100})
+    result = Executor(engine).rollback("test")
+    assert "raised EC2 worker desired capacity to 4" in result.actions
+    assert stacks["worker_asg"]._describe()["DesiredCapacity"] == 4
+
+
+def test_an_unreachable_api_group_does_not_keep_the_workers_down(factory_engine, stack_file, stacks):
+    engine = factory_engine(stack_file())
+    engine.ec2_scaler._client = Faulty(engine.ec2_scaler._client, {"describe_auto_scaling_groups"})
+    engine.router.set_weights({EC2: 0, FARGATE: 100})
+    result = Executor(engine).rollback("test")
+    assert engine.router.current()[FARGATE] == 0
+    assert any("capacity could not be checked" in w for w in result.warnings)
+    assert stacks["worker_asg"]._describe()["DesiredCapacity"] == 4

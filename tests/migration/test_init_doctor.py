@@ -47,7 +47,8 @@ def deployed(em) -> dict:
         "ec2LoadBalancerArnSuffix": "app/ec2/1", "ec2TargetGroupArnSuffix": "targetgroup/ec2/1",
         "fargateLoadBalancerArnSuffix": "app/fargate/2", "fargateTargetGroupArnSuffix": "targetgroup/fargate/2",
         "ec2DirectName": f"ec2.{name}", "fargateDirectName": f"fargate.{name}",
-        "ec2AsgName": f"soundbite-{environment}-ec2-api", "fargateClusterName": f"soundbite-{environment}-fargate",
+        "ec2AsgName": f"soundbite-{environment}-ec2-api",
+        "ec2WorkerAsgName": f"soundbite-{environment}-ec2-worker", "fargateClusterName": f"soundbite-{environment}-fargate",
         "fargateApiServiceName": "api",
         "stackCapacity": {"shiftSteps": [5, 25, 50, 100], "ec2": {"api": 4, "worker": 4},
                           "fargate": {"api": 4, "worker": 3}},
@@ -75,6 +76,7 @@ def test_init_writes_a_validated_production_target_and_refuses_to_overwrite(aws_
     assert (written.stack, written.metrics, written.region) == ("prod", "alb", "us-east-1")
     assert set(written.load_balancers) == {"ec2", "fargate"}
     assert written.direct_urls["fargate"].startswith("https://fargate.")
+    assert written.worker_asg_name.endswith("-ec2-worker")
     assert (written.capacity["ec2"], written.capacity["fargate"]) == ({"api": 4, "worker": 4},
                                                                      {"api": 4, "worker": 3})
     again = soundbite(*args, env=aws_emulator.env)
