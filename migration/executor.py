@@ -389,16 +389,29 @@ class Executor:
             raise
 
     def _undo_in_flight(self, before: dict[str, int], after: dict[str, int]) -> None:
-        """Our change landed after someone took over: put back what they decided, and only if
-        our change is still what Route 53 shows (a newer decision is never overwritten). An
-        abort, or a state nobody can read, puts everything back on EC2."""
+        """Our change landed after someone took over.
+
+        After an abort (or with a state nobody can read) any share on Fargate is ours to
+        remove, whatever Route 53 shows: a `pulumi up` writes its two records in separate
+        calls, so a half-landed move matches neither side. Otherwise (another run took over)
+        we put back what it decided, only if our change is still what Route 53 shows (a newer
+        decision is never overwritten), and never to a higher Fargate share than ours (a step
+        back that landed stays)."""
         try:
             aborted = self.ledger.read_state().get("status") == ABORTED
         except CONTROL_PLANE_ERRORS:
             aborted = True
-        restore = weights_for(0) if aborted else before
+        if aborted:
+            restore, expect = weights_for(0), None
+            with contextlib.suppress(*CONTROL_PLANE_ERRORS):  # unreadable: put it back anyway
+                if fargate_percent(self.e.direct_router.current()) == 0:
+                    return
+        elif fargate_percent(before) > fargate_percent(after):
+            return  # ours lowered Fargate's share: undoing it would raise it behind their back
+        else:
+            restore, expect = before, after
         with contextlib.suppress(StoodDownError):  # someone moved it since: theirs stands
-            self.e.direct_router.set_weights(restore, expect=after)
+            self.e.direct_router.set_weights(restore, expect=expect)
             with contextlib.suppress(*CONTROL_PLANE_ERRORS):
                 self.ledger.commit("in-flight-undone", fenced=False, restored=restore,
                                    why="this run's change landed after a takeover")

@@ -822,8 +822,30 @@ def test_a_stood_down_run_never_overwrites_a_newer_decision(make_engine):
     engine = make_engine(owner="run-a", traffic=False)
     engine.ledger.commit("seeded", state={"status": "soaking"})
     engine.direct_router.set_weights({EC2: 50, FARGATE: 50})  # someone else's newer decision
-    Executor(engine)._undo_in_flight({EC2: 75, FARGATE: 25}, {EC2: 95, FARGATE: 5})
+    Executor(engine)._undo_in_flight({EC2: 95, FARGATE: 5}, {EC2: 75, FARGATE: 25})
     assert engine.router.current() == {EC2: 50, FARGATE: 50}
+
+
+def test_a_stood_down_runs_late_step_back_stays(make_engine):
+    """Its late change lowered Fargate's share (a step back 25 -> 5 that landed after a
+    takeover): undoing it would raise the share again, onto the canary just judged sick."""
+    engine = make_engine(owner="run-a", traffic=False)
+    engine.ledger.commit("seeded", state={"status": "soaking"})
+    engine.direct_router.set_weights({EC2: 95, FARGATE: 5})
+    Executor(engine)._undo_in_flight({EC2: 75, FARGATE: 25}, {EC2: 95, FARGATE: 5})
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+
+
+def test_after_an_abort_a_late_move_is_undone_whatever_route53_shows(make_engine):
+    """A `pulumi up` writes its two records in separate calls: half of it lands after the
+    operator's rollback, so Route 53 shows neither the run's before nor its after. The abort
+    is final: any share on Fargate goes."""
+    engine = make_engine(owner="run-a", traffic=False)
+    engine.ledger.commit("seeded", state={"status": "aborted"})
+    engine.direct_router.set_weights({EC2: 75, FARGATE: 25})  # neither 95/5 nor 75/25... half landed
+    Executor(engine)._undo_in_flight({EC2: 95, FARGATE: 5}, {EC2: 50, FARGATE: 50})
+    assert engine.router.current() == ALL_ON_EC2
+    assert "in-flight-undone" in kinds(engine)
 
 
 def test_rollback_moves_traffic_before_it_asks_sts_who_is_acting(target_file, make_engine, monkeypatch):
