@@ -42,6 +42,8 @@ from migration.router import check_weights, fargate_percent, same_weights
 from migration.router import describe as _weights
 from migration.top_up import TopUp
 
+ROLLBACK_WRITES = 3
+"""How often a rollback writes its weights when a change lands between its write and its read."""
 DLQ_LOOKBACK_SECONDS = 300
 
 
@@ -326,10 +328,22 @@ class Executor:
                                       f"unjudged: {one_line(exc)}", step=step and step.name,
                                       outcome="error")
         except Exception as failed:  # noqa: BLE001 - the operator must hear it, whatever it was
-            raise MigrationError(
-                f"{where}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
-                f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
-                "run `soundbite migrate rollback` now") from failed
+            message = (f"{where}: {one_line(exc)}; the rollback failed too ({one_line(failed)}): "
+                       f"Fargate may still carry traffic ({_weights(now_live) if now_live else 'unknown'}): "
+                       "run `soundbite migrate rollback` now")
+            self._record_failed_rollback(message, now_live)
+            raise MigrationError(message) from failed
+
+    def _record_failed_rollback(self, message: str, live: dict[str, int] | None) -> None:
+        """Best effort: the migration recorded aborted (nothing advances or resumes onto the
+        canary; `retry` refuses while Fargate has traffic) and the rollback hooks told, so an
+        unattended run that could not roll back is not silent."""
+        with contextlib.suppress(Exception):
+            self.ledger.commit("rollback-failed", state={
+                "status": ABORTED, "mode": "stopped", "abort": {
+                    "by": f"judge ({self.ledger.owner})", "at": self.e.now(), "reason": message}},
+                reason=message, weights=live)
+        self._emit("rollback", failed=True, reason=message, weights=live, evidence=self._last)
 
     def _interrupted(self, step: Step) -> None:
         """Record why nobody judges the canary now (best effort: a second interrupt or a
@@ -499,12 +513,7 @@ class Executor:
         target = weights_for(0)
         with self.ledger.heartbeat():  # a judge's rollback keeps its lease through INSYNC
             before = live if live is not None else router.current()
-            if not same_weights(before, target):
-                router.set_weights(target)
-                actions.append(f"weights {_weights(before)} -> {_weights(target)}")
-            else:
-                actions.append("weights already all on EC2")
-            router.verify(target)
+            confirmed = self._force_weights(before, target, actions)
         abort = {"by": self.ledger.operator if by_operator else f"judge ({self.ledger.owner})",
                  "at": self.e.now(), "reason": reason}
         try:
@@ -526,10 +535,28 @@ class Executor:
             if by_operator:
                 self.ledger.release()
         self._put_back_a_late_move(target, actions)
+        if not confirmed:
+            router.verify(target)  # a last read: still not all on EC2 is an error, after the abort
         warnings += self._ensure_ec2_capacity(actions)
         self._emit("rollback", reason=reason, weights=target, evidence=self._last)
         return StepResult(Status.ROLLED_BACK, "rollback", target, reason, actions=actions,
                           warnings=warnings)
+
+    def _force_weights(self, seen: dict[str, int], target: dict[str, int],
+                       actions: list[str]) -> bool:
+        """Set `target` and read it back; a change that lands in between (a run's move already
+        on its way) is overwritten, up to ROLLBACK_WRITES times. False: still not confirmed."""
+        router = self.e.direct_router
+        for attempt in range(ROLLBACK_WRITES):
+            if not same_weights(seen, target):
+                router.set_weights(target)
+                actions.append(f"weights {_weights(seen)} -> {_weights(target)}")
+            elif attempt == 0:
+                actions.append("weights already all on EC2")
+            seen = router.current()
+            if same_weights(seen, target):
+                return True
+        return False
 
     def _put_back_a_late_move(self, target: dict[str, int], actions: list[str]) -> None:
         """A run's change submitted before it saw the abort may land after our verify."""

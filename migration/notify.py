@@ -81,5 +81,11 @@ class Notifier:
         if region not in self._sns_clients:
             import boto3
 
-            self._sns_clients[region] = boto3.session.Session(region_name=region).client("sns")
+            from botocore.config import Config
+
+            # a hook runs on the engine's thread: never longer than its timeout, once retried
+            config = Config(connect_timeout=self.timeout, read_timeout=self.timeout,
+                            retries={"total_max_attempts": 2, "mode": "standard"})
+            self._sns_clients[region] = boto3.session.Session(region_name=region).client(
+                "sns", config=config)
         return self._sns_clients[region]

@@ -23,6 +23,7 @@ from migration.exceptions import (
     DriftError,
     LeaseLostError,
     LockHeldError,
+    MigrationError,
     StoodDownError,
 )
 from migration.executor import Executor, Status
@@ -289,6 +290,36 @@ def test_an_internal_error_mid_soak_rolls_back_instead_of_leaving_fargate_unjudg
     assert result.status is Status.ROLLED_BACK
     assert "internal error (TypeError)" in result.reason and "unjudged" in result.reason
     assert engine.router.current() == ALL_ON_EC2
+
+
+def test_a_rollback_that_fails_too_is_recorded_aborted_and_told(make_engine, monkeypatch, route53):
+    """The judge breaks, then Route 53 refuses the rollback's change: the run cannot make
+    traffic safe, so it records the migration aborted (nothing advances onto the canary) and
+    tells the rollback hooks, instead of only raising."""
+    events = []
+    engine = make_engine()
+    engine.on_event = events.append
+    validated(engine)
+    judge_breaks_at_look(monkeypatch, 2, TypeError("broken"))
+    shifted = {}
+    engine.direct_router._client = Faulty(route53, {"change_resource_record_sets"},
+                                          code="ServiceUnavailable", failing=lambda: bool(shifted))
+    original_move = Executor._move
+
+    def move_then_break_route53(self, *args):
+        original_move(self, *args)
+        shifted["yes"] = True
+
+    monkeypatch.setattr(Executor, "_move", move_then_break_route53)
+    with pytest.raises(MigrationError, match="the rollback failed too"):
+        Executor(engine).advance()
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and "rollback failed too" in state["abort"]["reason"]
+    told = [e for e in events if e["kind"] == "rollback"]
+    assert told and told[-1]["failed"] is True and "soundbite migrate rollback" in told[-1]["reason"]
+    with pytest.raises(AbortedError):
+        Executor(make_engine()).advance()
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
@@ -813,6 +844,26 @@ def test_a_runs_move_that_lands_during_an_operators_rollback_is_put_back(make_en
     result = Executor(engine).rollback("operator says no")
     assert engine.router.current() == ALL_ON_EC2
     assert any("was put back" in a for a in result.actions)
+    assert engine.ledger.read_state()["status"] == "aborted"
+
+
+def test_a_run_move_landing_between_the_rollbacks_write_and_read_is_overwritten(make_engine):
+    """The run's change lands just after the operator's write and before its read-back: the
+    rollback writes again instead of giving up before it has recorded the abort."""
+    engine = make_engine(owner="run-a", traffic=False)
+    engine.direct_router.set_weights({EC2: 95, FARGATE: 5})
+    write, raced = engine.direct_router.set_weights, []
+
+    def then_the_run_lands(weights, expect=None):
+        changed = write(weights, expect=expect)
+        if not raced:
+            raced.append(write({EC2: 75, FARGATE: 25}))  # the run's in-flight shift
+        return changed
+
+    engine.direct_router.set_weights = then_the_run_lands
+    result = Executor(engine).rollback("operator says no")
+    assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
+    assert "weights ec2 75 / fargate 25 -> ec2 100 / fargate 0" in result.actions
     assert engine.ledger.read_state()["status"] == "aborted"
 
 

@@ -60,3 +60,12 @@ def test_an_injected_client_publishes_every_topic():
                         "ec2", sns_client=FakeSns())
     notifier({"kind": "rollback"})
     assert published == [TOPIC, other] and notifier.failures == []
+
+
+def test_a_topic_client_gives_up_within_the_hooks_timeout():
+    """Hooks run on the engine's thread: an SNS that does not answer must not hold it for
+    botocore's default minute (and retries) while the lease runs out."""
+    notifier = Notifier((Hook(events=("rollback",), sns_topic=TOPIC),), "ec2", timeout=3.0)
+    config = notifier._sns(TOPIC).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (3.0, 3.0)
+    assert config.retries["total_max_attempts"] <= 2
