@@ -80,7 +80,6 @@ class Notifier:
         region = (parts[3] if len(parts) > 3 else "") or self.region
         if region not in self._sns_clients:
             import boto3
-
             from botocore.config import Config
 
             # a hook runs on the engine's thread: never longer than its timeout, once retried
