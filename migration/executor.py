@@ -34,6 +34,7 @@ from migration.exceptions import (
     MigrationError,
     PlanError,
     StoodDownError,
+    WeightsChangedError,
 )
 from migration.judge import Outcome, Severity, Verdict, classify_alarm, judge, unmeasured
 from migration.ledger import ABORTED
@@ -134,7 +135,10 @@ class Executor:
         with self._lease():
             state = self.ledger.read_state()
             live = self.e.router.current()
-            adopted = self._settle_pending(state, live)
+            try:
+                adopted = self._settle_pending(state, live)
+            except DriftError as exc:  # neither before nor after: a person decides
+                return self._hold_for_a_person(None, exc, clear_pending=False)
             firing, problems, unreadable = self.evidence.health_now()
             self._log("resume", state={"weights": live, "pending": None}, shown={"weights": live},
                       live=live, previous=state.get("status"), adopted=adopted, alarms=list(firing),
@@ -152,7 +156,10 @@ class Executor:
                                   "which is no step of the plan: a person decides")
             if state.get("mode") == "run":
                 return self._run_loop()
-            _, step = self._next(None)
+            try:
+                _, step = self._next(None)
+            except (DriftError, PlanError) as exc:
+                return self._hold_for_a_person(None, exc)
             if step is None:
                 return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
             self._require_approval(step)
@@ -289,6 +296,8 @@ class Executor:
                 self._require_approval(step)
             except ApprovalRequiredError as exc:
                 return StepResult(Status.AWAITING_APPROVAL, step.name, live, str(exc))
+            except (DriftError, PlanError) as exc:  # a person's to decide: never rolled back over
+                return self._hold_for_a_person(None, exc)
             except CONTROL_PLANE_ERRORS as exc:  # between steps: Fargate is not left unjudged either
                 if isinstance(exc, (StoodDownError, AbortedError)):
                     raise
@@ -392,7 +401,13 @@ class Executor:
                   shown={"step": name, "weights": after}, step=name, before=before, after=after)
         self._emit("wait", step=name, what="route53-insync", seconds=None, until=None)
         with self.ledger.heartbeat():
-            self.e.router.set_weights(after, expect=before)
+            try:
+                self.e.router.set_weights(after, expect=before)
+            except WeightsChangedError as exc:  # refused before sending: nothing of ours is out
+                with contextlib.suppress(*CONTROL_PLANE_ERRORS):
+                    self._hold_for_a_person(self.e.plan.step_named(name) if self._in_plan(name)
+                                            else None, exc, clear_pending=True)
+                raise
         try:
             self.ledger.renew()
             self.e.router.verify(after)
@@ -613,10 +628,32 @@ class Executor:
         self._move(f"{step.name}-step-back", step.weights, target)
         return self._hold(step, target, f"stepped back to {_weights(target)}: {reason}")
 
-    def _hold(self, step: Step | None, weights: dict[str, int] | None, reason: str) -> StepResult:
+    def _hold_for_a_person(self, step: Step | None, exc: Exception,
+                           clear_pending: bool = True) -> StepResult:
+        """Route 53 changed by hand, an interrupted shift that matches neither side, a plan
+        that no longer fits: with traffic on Fargate, held with the reason (the ledger keeps
+        its weights, so the drift stays visible and refused until a person acts). With none
+        there (or Route 53 unreadable), the error is the whole story and is raised."""
+        try:
+            live = self.e.direct_router.current()
+        except CONTROL_PLANE_ERRORS:
+            raise exc from None
+        if fargate_percent(live) == 0:
+            raise exc
+        return self._hold(step, None, f"{one_line(exc)} ({fargate_percent(live)}% on Fargate; "
+                          "a person decides: rollback, or reconcile then resume)",
+                          clear_pending=clear_pending)
+
+    def _in_plan(self, name: str) -> bool:
+        return any(s.name == name for s in self.e.plan.steps)
+
+    def _hold(self, step: Step | None, weights: dict[str, int] | None, reason: str,
+              clear_pending: bool = False) -> StepResult:
         """Held with its reason; `weights` None (unreadable) leaves the ledger's own."""
         name = step.name if step else None
         state = {"status": Status.HELD.value, "reason": reason, "mode": "stopped"}
+        if clear_pending:
+            state["pending"] = None
         if weights is not None:
             state["weights"] = weights
         if name:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from migration.exceptions import DriftError, LockHeldError
+from migration.exceptions import DriftError, LockHeldError, WeightsChangedError
 from migration.executor import Executor, Status
 from migration.schemas import plan_from_mapping
 
@@ -137,6 +137,50 @@ def test_hand_edited_weights_are_drift_and_refused(make_engine):
     engine.router.set_weights({EC2: 50, FARGATE: 50})
     with pytest.raises(DriftError, match="changed Route 53 by hand"):
         Executor(engine).advance()
+
+
+def by_hand_on(engine, kind: str, step: str, weights: dict[str, int]) -> None:
+    """A person edits Route 53 by hand when the run emits `kind` for `step`."""
+    done = []
+
+    def on_event(event):
+        if event["kind"] == kind and event.get("step") == step and not done:
+            done.append(engine.direct_router.set_weights(weights))
+
+    engine.on_event = on_event
+
+
+def test_a_hand_edit_between_steps_is_held_for_a_person_not_rolled_back(make_engine):
+    engine = make_engine()
+    engine.ledger.commit("seeded", state=dict(promoted=["validate"]))
+    by_hand_on(engine, "promoted", "shift-5", {EC2: 60, FARGATE: 40})
+    result = Executor(engine).run()
+    assert result.status is Status.HELD and "by hand" in result.reason and "40% on Fargate" in result.reason
+    assert engine.router.current() == {EC2: 60, FARGATE: 40}, "a person's change is not rolled over"
+    assert engine.ledger.read_state()["status"] == "held"
+    with pytest.raises(DriftError, match="by hand"):  # still refused until a person acts
+        Executor(make_engine()).advance()
+
+
+def test_a_move_refused_because_route53_changed_by_hand_records_a_hold(make_engine):
+    engine = make_engine()
+    engine.ledger.commit("seeded", state=dict(promoted=["validate"]))
+    by_hand_on(engine, "shift", "shift-25", {EC2: 50, FARGATE: 50})
+    with pytest.raises(WeightsChangedError):
+        Executor(engine).run()
+    state = engine.ledger.read_state()
+    assert state["status"] == "held" and state["pending"] is None and "someone else moved" in state["reason"]
+    assert engine.router.current() == {EC2: 50, FARGATE: 50}
+
+
+def test_resume_after_a_half_landed_shift_holds_with_the_reason(make_engine):
+    engine = make_engine()
+    engine.ledger.commit("seeded", state=dict(promoted=["validate"], status="soaking", pending={
+        "step": "shift-25", "before": {EC2: 95, FARGATE: 5}, "after": {EC2: 75, FARGATE: 25}}))
+    engine.direct_router.set_weights({EC2: 60, FARGATE: 40})
+    result = Executor(engine).resume()
+    assert result.status is Status.HELD and "neither before" in result.reason
+    assert engine.router.current() == {EC2: 60, FARGATE: 40}
 
 
 def test_dry_run_changes_nothing(make_engine):

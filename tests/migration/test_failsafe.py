@@ -190,14 +190,20 @@ def test_an_interrupt_that_cuts_the_judges_rollback_short_never_lets_traffic_bac
     validated(engine)
     traffic().fault = lambda w: {FARGATE: 0.30} if w.get(FARGATE, 0) >= 5 else {}
 
-    verify = engine.direct_router.verify
+    write, read, landed = engine.direct_router.set_weights, engine.direct_router.current, []
 
-    def interrupted_verify(weights):
-        if weights == ALL_ON_EC2:  # the rollback's read-back, after its change landed
+    def rollback_lands(weights, expect=None):
+        changed = write(weights, expect=expect)
+        landed.append(weights == ALL_ON_EC2)
+        return changed
+
+    def interrupted_read():
+        if landed and landed[-1]:  # the rollback's read-back, after its change landed
+            landed.append(False)
             raise KeyboardInterrupt
-        verify(weights)
+        return read()
 
-    engine.direct_router.verify = interrupted_verify
+    engine.direct_router.set_weights, engine.direct_router.current = rollback_lands, interrupted_read
     with pytest.raises(KeyboardInterrupt):
         Executor(engine).advance()
     assert engine.direct_router.current() == ALL_ON_EC2
