@@ -75,6 +75,15 @@ class PulumiStack:
                 raise PulumiUnavailableError(MISSING_CLI) from exc
             raise AutomationError(f"cannot set {PHASE_KEY}={phase} on {self.name}: {exc}") from exc
 
+    def clear_phase(self) -> None:
+        """Remove the phase from the stack's config (as it was before any phase was set)."""
+        try:
+            self._stack.remove_config(PHASE_KEY)
+        except Exception as exc:
+            if _is_missing_cli(exc):
+                raise PulumiUnavailableError(MISSING_CLI) from exc
+            raise AutomationError(f"cannot remove {PHASE_KEY} from {self.name}: {exc}") from exc
+
     def _run(self, what: str, call: Callable, moving_traffic: bool = False,
              moving_from: int | None = None):
         """One Automation API call: a missing CLI and any failure become one-line errors."""

@@ -183,8 +183,10 @@ class PulumiRouter:
         try:
             changes = self.stack.preview(on_output=self.on_output,
                                          moving_from=fargate_percent(self.reader.current()))
-        finally:
-            if previous is not None:
+        finally:  # as it was, also when no phase was set
+            if previous is None:
+                self.stack.clear_phase()
+            else:
                 self.stack.set_phase(previous)
         return phase.name, changes
 

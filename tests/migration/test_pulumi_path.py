@@ -34,6 +34,9 @@ class FakeWorkspaceStack:
     def set_config(self, key, value):
         self.config[key] = value.value
 
+    def remove_config(self, key):
+        self.config.pop(key, None)
+
     def preview(self, on_output=None):
         self.previews = getattr(self, "previews", 0) + 1
         return SimpleNamespace(change_summary={"update": 2, "same": 40})
@@ -86,6 +89,17 @@ def test_the_pulumi_preview_is_shown_before_confirming_and_changes_nothing(pulum
     assert fake.config[PHASE_KEY] == "validate", "the stack's config is left as it was"
     assert engine.direct_router.current() == {EC2: 100, FARGATE: 0}
     assert pulumi_preview_lines(engine, to_percent=100)[0].startswith("pulumi preview of phase shift-100")
+
+
+def test_a_preview_on_a_stack_with_no_phase_set_leaves_none_set(pulumi_engine):
+    """Answering "no" after the preview must leave nothing behind for a plain `pulumi up`."""
+    from migration.cli import pulumi_preview_lines
+
+    engine, fake = pulumi_engine
+    del fake.config[PHASE_KEY]
+    engine.ledger.commit("seeded", state={"validated": True})
+    pulumi_preview_lines(engine)
+    assert fake.previews == 1 and PHASE_KEY not in fake.config
 
 
 def test_rollback_bypasses_pulumi_then_reconcile_fixes_the_config(pulumi_engine):
