@@ -46,6 +46,8 @@ STATE = "STATE"
 ABORTED = "aborted"
 """The sticky status a rollback leaves (Argo Rollouts' abort): cleared only by `retry`."""
 STATE_WRITE_ATTEMPTS = 5
+CONFLICT_BACKOFF_SECONDS = 0.05
+"""After a TransactionConflict, wait this times the attempt number before writing again."""
 """Merges retried when another writer changed the state between our read and our write."""
 
 
@@ -61,6 +63,14 @@ def _failed_condition(exc: ClientError) -> bool:
         return True
     reasons = exc.response.get("CancellationReasons") or []
     return error == "TransactionCanceledException" and any(
+        r.get("Code") == "ConditionalCheckFailed" for r in reasons)
+
+
+def _conflicted(exc: ClientError) -> bool:
+    """DynamoDB cancelled the transaction because another one touched the same item at the
+    same moment (no condition failed): safe to try again."""
+    reasons = exc.response.get("CancellationReasons") or []
+    return any(r.get("Code") == "TransactionConflict" for r in reasons) and not any(
         r.get("Code") == "ConditionalCheckFailed" for r in reasons)
 
 
@@ -142,7 +152,7 @@ class Ledger:
         try:
             return getattr(self.client, method)(**kwargs)
         except ClientError as exc:
-            if _failed_condition(exc):
+            if _failed_condition(exc) or _conflicted(exc):
                 raise
             raise MigrationError(f"ledger table {self.table}: {exc}") from exc
         except BotoCoreError as exc:
@@ -306,7 +316,7 @@ class Ledger:
 
     def _transact(self, items: list[dict], state: dict | None, at: float, fenced: bool = True,
                   over_abort: bool = False) -> dict:
-        for _ in range(STATE_WRITE_ATTEMPTS):
+        for attempt in range(STATE_WRITE_ATTEMPTS):
             merged, batch = {}, list(items)
             if state is not None:
                 current, revision = self._read_state()
@@ -328,6 +338,9 @@ class Ledger:
                 self._call("transact_write_items", TransactItems=batch)
                 return merged
             except ClientError as exc:
+                if _conflicted(exc):  # another writer at the same instant: write again
+                    time.sleep(CONFLICT_BACKOFF_SECONDS * (attempt + 1))
+                    continue
                 failed = _cancelled(exc)
                 state_only = (state is not None and len(failed) == len(batch)
                               and failed[len(items)] and not any(failed[len(items) + 1:]))

@@ -1027,3 +1027,34 @@ def test_a_pulumi_up_that_outlasts_the_lease_keeps_it(make_engine, zone, route53
     result = Executor(engine).advance()
     assert attempts == ["refused"], "the lease was kept through a pulumi up twice its length"
     assert result.status is Status.PROMOTED and engine.direct_router.current() == {EC2: 95, FARGATE: 5}
+
+
+class ConflictOnce:
+    """DynamoDB that cancels one transaction with TransactionConflict (another writer touched
+    the same item at that instant), once `armed()` says so."""
+
+    def __init__(self, client, armed):
+        self._client, self.armed, self.conflicts = client, armed, 0
+
+    def transact_write_items(self, **kwargs):
+        if self.armed() and not self.conflicts:
+            self.conflicts += 1
+            reasons = [{"Code": "None"}] * (len(kwargs["TransactItems"]) - 1) + [
+                {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            raise ClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                               "CancellationReasons": reasons}, "TransactWriteItems")
+        return self._client.transact_write_items(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_a_transaction_conflict_on_the_ledger_is_written_again_not_a_rollback(make_engine):
+    engine = make_engine()
+    validated(engine)
+    engine.ledger._client = ConflictOnce(engine.ledger.client,
+                                         armed=lambda: "verdict" in kinds(engine))
+    result = Executor(engine).advance()
+    assert engine.ledger._client.conflicts == 1
+    assert result.status is Status.PROMOTED, result.reason
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
