@@ -71,6 +71,12 @@ class LazyGroup(click.Group):
         except click.Abort:  # Ctrl-C at a prompt
             click.echo("", err=True)
             ctx.exit(int(ExitCode.INTERRUPTED))
+        except KeyboardInterrupt:  # Ctrl-C in a command that does not catch it itself
+            message = "interrupted: the command stopped where it was; `soundbite migrate status` shows where traffic is"
+            click.echo(json.dumps({"status": "interrupted", "message": message,
+                                   "exit_code": int(ExitCode.INTERRUPTED)}) if as_json
+                       else message, err=not as_json)
+            ctx.exit(int(ExitCode.INTERRUPTED))
         except click.ClickException as exc:
             if not as_json or isinstance(exc, click.UsageError):
                 raise

@@ -920,6 +920,23 @@ def test_rollback_moves_traffic_before_it_asks_sts_who_is_acting(target_file, ma
     assert seen == [ALL_ON_EC2], "the identity was looked up only once traffic was safe"
 
 
+def test_ctrl_c_during_a_rollback_exits_130_in_one_line(target_file, make_engine, monkeypatch):
+    """Not click's "Aborted!" and exit 1 (documented as an AWS call that failed)."""
+    from click.testing import CliRunner
+
+    from soundbite.cli import main
+
+    make_engine(traffic=False)
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Executor, "rollback", interrupted)
+    result = CliRunner().invoke(main, ["migrate", "rollback", "--config", target_file(), "--yes"])
+    assert result.exit_code == ExitCode.INTERRUPTED, result.output
+    assert "interrupted" in result.output and "Aborted!" not in result.output
+
+
 # --- every step's outcome, and nothing unjudged between steps -----------------------------
 
 
