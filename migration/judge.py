@@ -483,6 +483,10 @@ def _mean_audio(runs: Sequence[TransactionResult]) -> float | None:
     return sum(seconds) / len(seconds) if seconds else None
 
 
+def _seconds(value: float | None) -> str:
+    return "unmeasured" if value is None else f"{value:.2f} s"
+
+
 def judge_validation(canary: Sequence[TransactionResult], baseline: Sequence[TransactionResult],
                      canary_latency: LaneWindow | None, baseline_latency: LaneWindow | None,
                      cfg: JudgeConfig = JudgeConfig(), latency_measured: bool = True) -> Verdict:
@@ -512,6 +516,7 @@ def judge_validation(canary: Sequence[TransactionResult], baseline: Sequence[Tra
                                 f"the same text gave {ours:.2f} s of audio on the canary and "
                                 f"{theirs:.2f} s on the baseline (more than "
                                 f"{100 * cfg.audio_duration_tolerance:.0f}% apart)"))
+    audio = f"audio of {_seconds(ours)} (canary) and {_seconds(theirs)} (baseline)"
     p95 = canary_latency.p95_ms if canary_latency else None
     base = baseline_latency.p95_ms if baseline_latency else None
     handful = p95 is not None and canary_latency.timed < cfg.min_requests
@@ -534,20 +539,20 @@ def judge_validation(canary: Sequence[TransactionResult], baseline: Sequence[Tra
                        "on each lane so far", evidence=evidence)
     if handful:
         return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
-                       f"audio of {ours:.2f} s (canary) and {theirs:.2f} s (baseline); server-side "
+                       f"{audio}; server-side "
                        f"latency not judged: {canary_latency.timed:.0f} timed requests on the canary "
                        f"are too few for a p95 (fewer than {cfg.min_requests}); the first shift judges "
                        "it on real traffic", evidence=evidence)
     if p95 is None and not latency_measured:
         return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
-                       f"audio of {ours:.2f} s (canary) and {theirs:.2f} s (baseline); server-side "
+                       f"{audio}; server-side "
                        "latency not judged: these metrics do not see the direct names",
                        evidence=evidence)
     if p95 is None:
         return Verdict(Outcome.INCONCLUSIVE, "no server-side latency for the canary in the metrics "
                        "yet (its load balancer's p95)", evidence=evidence)
     return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
-                   f"audio of {ours:.2f} s (canary) and {theirs:.2f} s (baseline); server-side p95 "
+                   f"{audio}; server-side p95 "
                    f"{p95:.0f} ms" + (f" (baseline {base:.0f} ms)" if base is not None else ""),
                    evidence=evidence)
 

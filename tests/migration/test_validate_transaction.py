@@ -42,6 +42,11 @@ def test_three_matching_transactions_and_a_fast_server_pass():
     assert "server-side p95 120 ms" in verdict.reason
 
 
+def test_transactions_whose_audio_length_is_unknown_still_get_a_verdict():
+    verdict = judge_validation([Run(audio_seconds=None)] * 3, [Run(audio_seconds=None)] * 3, FAST, FAST)
+    assert verdict.outcome is Outcome.PASS and "audio of unmeasured (canary)" in verdict.reason
+
+
 @pytest.mark.parametrize(("canary", "baseline", "latency", "severity", "words"), [
     ([Run(), Run(False, "ready", "soundbite x failed")], [Run()] * 2, FAST, Severity.CRITICAL,
      "1 of 2 transactions on the canary"),
