@@ -121,9 +121,10 @@ CSP_REPORT_MAX_BYTES = 16 * 1024
 LIST_LIMIT_DEFAULT = 20
 LIST_LIMIT_MAX = 100
 PRESIGNED_URL_SECONDS = 15 * MINUTE
-LOCAL_ENVIRONMENTS = ("local", "dev")
-"""Environments on a developer's machine: the only ones that may run without authentication
-(`SOUNDBITE_AUTH=off`) or with the built-in cursor secret."""
+LOCAL_ENVIRONMENTS = ("local",)
+"""Environments on a developer's machine (`soundbite dev`, compose): the only ones that may run
+without authentication (`SOUNDBITE_AUTH=off`), without Redis or with the built-in cursor
+secret. `dev` is not one: it names a stack deployed to AWS (`Pulumi.dev.yaml`)."""
 USER_ID_MAX_CHARS = 128
 AUTH_CLOCK_LEEWAY_SECONDS = 5
 AUTH_JWKS_CACHE_SECONDS = 5 * MINUTE

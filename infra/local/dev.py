@@ -54,7 +54,7 @@ def _serve(console, port: int, no_worker: bool, log_dir: Path) -> None:
     try:
         with console.status("starting the emulator and bootstrapping the data plane"):
             try:
-                stack = LocalStack(environment="dev", log_dir=log_dir, bound=True,
+                stack = LocalStack(environment=spec.LOCAL_ENVIRONMENTS[0], log_dir=log_dir, bound=True,
                                    extra_env=DEV_ENV).__enter__()
             except Exception as exc:  # a one-line reason instead of a traceback
                 raise click.ClickException(f"could not start the emulator: {exc}") from exc

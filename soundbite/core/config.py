@@ -27,7 +27,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    environment: str = "dev"
+    environment: str = spec.LOCAL_ENVIRONMENTS[0]
     backend: str = "local"
     table: str = ""
     idempotency_table: str = ""

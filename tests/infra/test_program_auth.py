@@ -135,12 +135,15 @@ def test_redis_is_on_by_default_outside_local_environments_and_every_worker_gets
         assert _fargate_env(run, role)["SOUNDBITE_REDIS_URL"] == url
     assert config.from_values({**BASE_CONFIG, **PROD}, REGION).redis is True
     assert config.from_values({**BASE_CONFIG, "environment": "staging"}, REGION).redis is True
-    assert config.from_values(BASE_CONFIG, REGION).redis is False  # dev: a local environment
+    assert config.from_values(BASE_CONFIG, REGION).redis is True  # dev: a stack in AWS too
+    assert config.from_values({**BASE_CONFIG, "environment": "local"}, REGION).redis is False
 
 
 def test_redis_cannot_be_turned_off_where_the_synthesis_cap_depends_on_it():
     with pytest.raises(config.ConfigError, match="redis must stay on in 'prod'.*10 syntheses"):
         config.from_values({**BASE_CONFIG, **PROD, "redis": "false"}, REGION)
+    with pytest.raises(config.ConfigError, match="redis must stay on in 'dev'"):
+        config.from_values({**BASE_CONFIG, "redis": "false"}, REGION)
 
 
 def test_init_on_the_programs_outputs_signs_the_synthetic_user_in_through_the_apis_client():

@@ -119,6 +119,15 @@ def test_auth_off_is_refused_outside_the_local_environments(make_app, fresh_data
         make_app(settings=settings_for(fresh_data_plane, auth_issuer=""))
 
 
+def test_the_deployed_dev_stack_is_not_a_developers_machine(make_app, fresh_data_plane):
+    """`dev` names a stack in AWS (Pulumi.dev.yaml): no auth off, no built-in cursor secret."""
+    dev = settings_for(fresh_data_plane).updated({"environment": "dev"})
+    with pytest.raises(ConfigError, match="SOUNDBITE_AUTH=off"):
+        make_app(settings=dev.updated({"auth": "off"}))
+    with pytest.raises(ConfigError, match="SOUNDBITE_CURSOR_SECRET"):
+        make_app(settings=dev.updated({"cursor_secret": ""}))
+
+
 def test_auth_off_lets_anonymous_callers_in_locally(make_app, fresh_data_plane):
     local = settings_for(fresh_data_plane, auth="off").updated({"environment": "local"})
     local = local.updated({"table": fresh_data_plane.soundbites_table})
