@@ -115,8 +115,10 @@ def audio(soundbite_id: str):
 
 def _limit() -> int:
     raw = request.args.get("limit", str(spec.LIST_LIMIT_DEFAULT))
-    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= spec.LIST_LIMIT_MAX:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; and few of them:
+    # int() refuses more than 4300 digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(spec.LIST_LIMIT_MAX))) \
+            or not 1 <= int(raw) <= spec.LIST_LIMIT_MAX:
         raise InvalidRequest("the limit is out of range", [{
             "pointer": "/limit", "detail": f"an integer from 1 to {spec.LIST_LIMIT_MAX}",
         }])

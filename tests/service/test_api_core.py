@@ -215,7 +215,7 @@ def test_a_record_the_store_would_refuse_is_refused_before_the_job_is_queued(rep
     repo.check(new_soundbite(CreateRequest("fine", "en-us", "wav"), "t", "alice"))
 
 
-@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1e3", "%C2%B2", "%D9%A3"])
+@pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1e3", "%C2%B2", "%D9%A3", "1" * 4301, "0" * 4300 + "5"])
 def test_limit_out_of_range_is_refused(client, limit):
     body = assert_problem(client.get(f"/v1/soundbites?limit={limit}"), 400)
     assert body["errors"][0]["pointer"] == "/limit"
