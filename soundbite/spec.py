@@ -96,11 +96,20 @@ TABLES = (SOUNDBITES_TABLE, IDEMPOTENCY_TABLE, MIGRATION_LEDGER_TABLE)
 # --- Idempotency, rate limits, caching -----------------------------------------------------
 
 IDEMPOTENCY_TTL_SECONDS = 24 * HOUR
-IDEMPOTENCY_LEASE_SECONDS = 30
+AWS_CONNECT_TIMEOUT_SECONDS = 2
+AWS_READ_TIMEOUT_SECONDS = 5
+AWS_MAX_ATTEMPTS = 3
+"""Every AWS call of the API and the worker: at most this many tries (retries included)."""
+AWS_CALL_MAX_SECONDS = AWS_MAX_ATTEMPTS * (AWS_CONNECT_TIMEOUT_SECONDS + AWS_READ_TIMEOUT_SECONDS)
+CREATE_AWS_CALLS = 4
+"""A create with a new key: take the key, queue the job, write the record, store the answer."""
+IDEMPOTENCY_LEASE_SECONDS = CREATE_AWS_CALLS * AWS_CALL_MAX_SECONDS + 6  # 90 s
+"""How long an in-progress idempotency record blocks its key before another request may take
+it: longer than the slowest create can take, so a client's retry never runs a create twice
+(it answers 409 while the first is still at work; a crashed server's key frees after this)."""
 IDEMPOTENCY_LOCAL_CACHE_SECONDS = MINUTE
 """How long a process keeps a completed key's answer in memory: a client's retries (seconds
 apart) are answered without DynamoDB; a later replay reads the shared record (kept 24 h)."""
-"""How long an in-progress idempotency record blocks its key before another request may take it."""
 
 RATE_LIMIT_DEFAULT = "100 per 15 minutes"
 CACHE_MAX_ENTRIES = 1024

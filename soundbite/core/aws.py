@@ -12,9 +12,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-CONNECT_TIMEOUT_SECONDS = 2
-READ_TIMEOUT_SECONDS = 5
-MAX_ATTEMPTS = 3
+from soundbite import spec
+
+CONNECT_TIMEOUT_SECONDS = spec.AWS_CONNECT_TIMEOUT_SECONDS
+READ_TIMEOUT_SECONDS = spec.AWS_READ_TIMEOUT_SECONDS
+MAX_ATTEMPTS = spec.AWS_MAX_ATTEMPTS
 
 CLIENT_CONFIG = Config(
     connect_timeout=CONNECT_TIMEOUT_SECONDS,

@@ -146,3 +146,13 @@ def test_a_process_keeps_an_answer_in_memory_for_retries_not_for_the_keys_whole_
     assert cache.get("k") is None
     replay = IdempotentRequest(store, IdempotencyConfig(), "k", "h").run(lambda: ACCEPTED)
     assert replay.replayed and replay.response == ACCEPTED, "the shared record still answers"
+
+
+def test_a_key_is_held_longer_than_the_slowest_create_can_take():
+    """A client retrying with the same key after its own timeout must meet 409, never a second
+    create: the hold outlasts every AWS call of a create at its worst (every try timing out)."""
+    from soundbite.core import aws
+
+    config = aws.CLIENT_CONFIG
+    slowest_call = config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout)
+    assert IdempotencyConfig().lease_seconds > spec.CREATE_AWS_CALLS * slowest_call
