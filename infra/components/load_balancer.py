@@ -6,6 +6,7 @@ only the target type differs (instances on EC2, task IPs on Fargate).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -14,6 +15,11 @@ import pulumi_aws as aws
 from soundbite import spec
 
 HTTPS, HTTP = 443, 80
+USE_HTTPS_BODY = json.dumps({
+    "type": "about:blank", "title": "HTTPS required", "status": 400,
+    "detail": "send this request to https:// (only GET and HEAD are redirected from http://)"})
+"""The plain-HTTP listener's answer to anything but GET and HEAD (RFC 9457 fields; the load
+balancer can only label it application/json)."""
 ANYWHERE = "0.0.0.0/0"
 
 
@@ -75,12 +81,21 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
             tags=tags, opts=child,
         )
-        aws.lb.Listener(
+        # Plain HTTP: a GET or HEAD is redirected (301), anything else refused. A load balancer
+        # redirects only with 301 or 302, which turn a POST into a GET: the create would be
+        # lost and the client would see a list (or a 401) instead of an error.
+        http = aws.lb.Listener(
             f"{name}-http", load_balancer_arn=self.load_balancer.arn, port=HTTP, protocol="HTTP",
-            default_actions=[{
-                "type": "redirect",
-                "redirect": {"protocol": "HTTPS", "port": str(HTTPS), "status_code": "HTTP_301"},
-            }],
+            default_actions=[{"type": "fixed-response", "fixed_response": {
+                "status_code": "400", "content_type": "application/json",
+                "message_body": USE_HTTPS_BODY}}],
+            tags=tags, opts=child,
+        )
+        aws.lb.ListenerRule(
+            f"{name}-http-redirect", listener_arn=http.arn, priority=1,
+            conditions=[{"http_request_method": {"values": ["GET", "HEAD"]}}],
+            actions=[{"type": "redirect", "redirect": {
+                "protocol": "HTTPS", "port": str(HTTPS), "status_code": "HTTP_301"}}],
             tags=tags, opts=child,
         )
         self.register_outputs({

@@ -117,7 +117,8 @@ def required_tags(args, report) -> None:
 
 
 def https_listeners(args, report) -> None:
-    """Listeners serve HTTPS with a certificate and TLS policy, or only redirect HTTP to HTTPS."""
+    """Listeners serve HTTPS with a certificate and TLS policy; a plain-HTTP one only redirects
+    to HTTPS or answers a fixed response (refusing what a redirect would turn into a GET)."""
     if args.resource_type != LISTENER:
         return
     props = args.props
@@ -127,7 +128,8 @@ def https_listeners(args, report) -> None:
         return
     actions = props.get("defaultActions") or []
     redirects = all(
-        a.get("type") == "redirect" and (a.get("redirect") or {}).get("protocol") == "HTTPS" for a in actions
+        (a.get("type") == "redirect" and (a.get("redirect") or {}).get("protocol") == "HTTPS")
+        or a.get("type") == "fixed-response" for a in actions
     )
     if not actions or not redirects:
         report(f"listener {args.name} serves {props.get('protocol')} instead of redirecting to HTTPS")

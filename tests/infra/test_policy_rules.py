@@ -80,6 +80,8 @@ def test_plain_http_listeners_and_https_without_policy_are_reported():
                                                  defaultActions=forward))
     redirect = [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
     assert not violations(rules.https_listeners, res(rules.LISTENER, protocol="HTTP", defaultActions=redirect))
+    refuse = [{"type": "fixed-response", "fixedResponse": {"statusCode": "400"}}]
+    assert not violations(rules.https_listeners, res(rules.LISTENER, protocol="HTTP", defaultActions=refuse))
 
 
 def test_a_weighted_set_with_all_zero_weights_is_reported():

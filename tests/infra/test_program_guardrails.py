@@ -71,6 +71,8 @@ def test_every_taggable_resource_carries_the_required_tags(run):
 
 
 def test_listeners_serve_https_with_the_tls_policy_and_redirect_http(run):
+    """Plain HTTP redirects GET and HEAD only: a redirect (301 or 302, all a load balancer
+    offers) turns a POST into a GET, so anything else gets a 400 saying to use HTTPS."""
     listeners = run.mocks.of_type("aws:lb/listener:Listener")
     assert len(listeners) == 4
     for lst in listeners:
@@ -78,7 +80,15 @@ def test_listeners_serve_https_with_the_tls_policy_and_redirect_http(run):
             assert lst.inputs["sslPolicy"] == spec.TLS_POLICY and lst.inputs["certificateArn"]
         else:
             [action] = lst.inputs["defaultActions"]
-            assert action["type"] == "redirect" and action["redirect"]["protocol"] == "HTTPS"
+            assert action["type"] == "fixed-response" and action["fixedResponse"]["statusCode"] == "400"
+            assert json.loads(action["fixedResponse"]["messageBody"])["title"] == "HTTPS required"
+    rules = run.mocks.of_type("aws:lb/listenerRule:ListenerRule")
+    assert len(rules) == 2
+    for rule in rules:
+        [condition] = rule.inputs["conditions"]
+        assert sorted(condition["httpRequestMethod"]["values"]) == ["GET", "HEAD"]
+        [action] = rule.inputs["actions"]
+        assert action["type"] == "redirect" and action["redirect"]["protocol"] == "HTTPS"
     for tg in run.mocks.of_type("aws:lb/targetGroup:TargetGroup"):
         assert tg.inputs["healthCheck"]["path"] == spec.HEALTH_CHECK_PATH
         assert tg.inputs["port"] == spec.API_PORT
