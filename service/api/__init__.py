@@ -58,9 +58,11 @@ def create_app(config: Mapping[str, object] | None = None) -> Flask:
     with app.app_context():
         media = security.media_origin(context.audio_store())
     security.init_app(app, settings, media)
+    # The limit counts each address before sign-in is checked: requests with no or a bad
+    # token are limited too (they cost a signature check, and a key fetch for an unknown kid).
+    limits.init_app(app, settings)
     auth.init_app(app, settings, clients.get("verifier"))
     settings.api_cursor_secret()  # refuse to start without a real secret where one is required
-    limits.init_app(app, settings)
     idempotency.register(app)
     # Keys are scoped by the verified caller: one user's key never replays another's response.
     idempotency.protect(app, "soundbites.create", caller=auth.current_user)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from flask import Blueprint, current_app
@@ -16,6 +18,37 @@ bp = Blueprint("meta", __name__)
 READINESS_DEADLINE_SECONDS = spec.HEALTH_CHECK_TIMEOUT_SECONDS - 1
 """A dependency that hangs must fail readiness before the load balancer's check times out;
 with the clients' own timeouts and retries one frozen call could take 15 s or more."""
+
+
+READINESS_CACHE_SECONDS = 2.0
+"""A readiness answer is reused this long: /readyz is public and unlimited (health checks), so a
+flood of it must not turn into three AWS calls per request."""
+
+
+class _Readiness:
+    """The last readiness answer of this process, and one probe at a time: while a probe runs,
+    other callers get the last answer instead of waiting for (or starting) another."""
+
+    def __init__(self) -> None:
+        self.lock, self.at, self.answer = threading.Lock(), float("-inf"), None
+
+    def _fresh(self) -> bool:
+        return self.answer is not None and time.monotonic() - self.at < READINESS_CACHE_SECONDS
+
+    def get(self, probe) -> dict[str, str]:
+        if self._fresh():
+            return self.answer
+        if self.answer is not None:
+            if not self.lock.acquire(blocking=False):
+                return self.answer  # another caller is probing
+        elif not self.lock.acquire(timeout=READINESS_DEADLINE_SECONDS + 1):
+            return {"readiness": "unavailable (timeout)"}  # the first probe is stuck
+        try:
+            if not self._fresh():
+                self.answer, self.at = probe(), time.monotonic()
+            return self.answer
+        finally:
+            self.lock.release()
 
 
 def _probe_pool() -> ThreadPoolExecutor:
@@ -45,7 +78,20 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Readiness: DynamoDB, SQS and S3 each answer one cheap call with the app's own clients."""
+    """Readiness: DynamoDB, SQS and S3 each answer one cheap call with the app's own clients
+    (at most once per READINESS_CACHE_SECONDS in each process)."""
+    ext = current_app.extensions["soundbite"]
+    readiness = ext.setdefault("readiness", _Readiness())
+    results = readiness.get(_probe)
+    failed = [name for name, result in results.items() if result != "ok"]
+    if failed:
+        return problem(503, "not-ready", "Not ready",
+                       f"unavailable: {', '.join(failed)}", headers={"Retry-After": "5"},
+                       checks=results)
+    return json_response({"status": "ready", "checks": results})
+
+
+def _probe() -> dict[str, str]:
     repo, queue, store = context.repository(), context.publisher(), context.audio_store()
     checks = {
         "dynamodb": lambda: repo.client.describe_table(TableName=repo.table),
@@ -67,12 +113,7 @@ def readyz():
             results[name] = f"unavailable ({aws.error_code(future.exception())})"
         else:
             raise future.exception()
-    failed = [name for name, result in results.items() if result != "ok"]
-    if failed:
-        return problem(503, "not-ready", "Not ready",
-                       f"unavailable: {', '.join(failed)}", headers={"Retry-After": "5"},
-                       checks=results)
-    return json_response({"status": "ready", "checks": results})
+    return results
 
 
 @bp.get("/openapi.json")

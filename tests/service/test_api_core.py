@@ -270,6 +270,30 @@ def test_voices_come_from_the_synthesizer(client, app):
     assert spec.DEFAULT_FORMAT in body["formats"]
 
 
+def test_a_flood_of_readiness_checks_is_not_a_flood_of_aws_calls(client, monkeypatch):
+    """/readyz is public and never rate-limited (health checks): its answer is reused for a
+    moment, so a flood of it cannot become three AWS calls per request."""
+    from service.api import context, meta
+
+    with client.application.app_context():
+        events = context.repository().client.meta.events
+    calls = []
+
+    def count(**_):
+        calls.append(1)
+
+    events.register("before-call.dynamodb.DescribeTable", count)
+    try:
+        for _ in range(20):
+            assert client.get("/readyz").status_code == 200
+        assert len(calls) == 1
+        monkeypatch.setattr(meta, "READINESS_CACHE_SECONDS", 0.0)
+        client.get("/readyz")
+        assert len(calls) == 2, "a stale answer is probed again"
+    finally:
+        events.unregister("before-call.dynamodb.DescribeTable", count)
+
+
 def test_readiness_reports_each_dependency(client, make_app, fresh_data_plane):
     assert client.get("/readyz").get_json()["checks"] == {"dynamodb": "ok", "sqs": "ok", "s3": "ok"}
     from tests.service.conftest import settings_for

@@ -54,6 +54,16 @@ def test_the_limit_is_per_client_across_all_routes(make_app):
     assert hit(client, "/", ip="203.0.113.8").status_code == 200
 
 
+def test_requests_without_a_valid_token_are_limited_too(make_app):
+    """Sign-in is checked after the limit: a flood of bad or missing tokens meets 429 like any
+    other, instead of a signature check (or key fetch) per request forever."""
+    client = limited_app(make_app, "2 per 15 minutes").test_client()
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert [hit(client, "/v1/soundbites", **bad).status_code for _ in range(2)] == [401, 401]
+    assert_problem(hit(client, "/v1/soundbites", **bad), 429)
+    assert_problem(hit(client, "/v1/soundbites", Authorization=""), 429)
+
+
 def test_health_checks_are_never_limited(make_app):
     client = limited_app(make_app, "1 per 15 minutes").test_client()
     hit(client)
