@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from soundbite import spec
 from soundbite.core.audio_store import AudioStore
+from soundbite.core.aws import AWS_ERRORS
 from soundbite.core.domain import Soundbite, Status, audio_key
 from soundbite.core.exceptions import DependencyUnavailable, StateConflict
 from soundbite.core.repository import SoundbiteRepository
@@ -40,6 +41,17 @@ from worker.redrive import GAVE_UP_FOR_NOW
 from worker.synth import Synthesizer
 
 log = logging.getLogger("soundbite.worker")
+
+
+def client_reason(exc: Exception) -> str:
+    """What the client may read of an error: its code, and its message unless an AWS answer
+    caused it (AWS messages may name the account, a role, a bucket or a table)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, AWS_ERRORS):
+            return exc.code
+        cause = cause.__cause__
+    return f"{exc.code}: {exc}"
 
 
 class Outcome(StrEnum):
@@ -99,7 +111,7 @@ class JobHandler:
             outcome = self._claim_and_process(job, m)
         except TransientError as exc:
             if self.is_last_attempt(job) and not isinstance(exc, AlreadyInProgress):
-                outcome = self._give_up(job, m, f"{exc.code}: {exc}")
+                outcome = self._give_up(job, m, client_reason(exc), detail=f"{exc.code}: {exc}")
                 if outcome is Outcome.FAILED and not self._final(job):
                     # Failed for the client; the message still goes to the DLQ for a person.
                     self._record(outcome, m, error=m.pop("error", None))
@@ -173,8 +185,10 @@ class JobHandler:
         """Whether the redrive would refuse `job`'s message: no attempt may follow at all."""
         return job.redrive_count >= self.max_redrives
 
-    def _give_up(self, job: Job, m: dict, error: str) -> Outcome | None:
-        """Mark the soundbite failed after its last attempt; None if that cannot be recorded."""
+    def _give_up(self, job: Job, m: dict, error: str, detail: str | None = None) -> Outcome | None:
+        """Mark the soundbite failed after its last attempt; None if that cannot be recorded.
+
+        The client reads the reason (`client_reason`); the whole error goes to the log."""
         attempts = self.max_receives * (job.redrive_count + 1)
         if self._final(job):
             reason = f"gave up after {attempts} attempts; the last failed with {error}"
@@ -186,11 +200,11 @@ class JobHandler:
         try:
             self.repository.mark_failed(job.soundbite_id, reason)
         except StateConflict:
-            m["error"] = error
+            m["error"] = detail or error
             return Outcome.ALREADY_DONE  # finished meanwhile, or never written: nothing to end
         except DependencyUnavailable:
             return None  # storage is down too: the message goes to the DLQ after all
-        m["error"] = reason
+        m["error"] = reason if detail is None else f"{reason} ({detail})"
         return Outcome.FAILED
 
     def _not_processable(self, job: Job, m: dict) -> Outcome:

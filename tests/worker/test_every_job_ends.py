@@ -180,3 +180,32 @@ def test_the_last_redrive_ends_a_job_for_good_in_production_too(prod, metrics_ou
 
 def _body(soundbite) -> str:
     return json.dumps({"id": soundbite.id, "environment": soundbite.environment})
+
+
+class PollyAccessDenied(AlwaysTimesOut):
+    """Polly refusing the worker's role: AWS's message names the account and the role."""
+
+    name = "polly-denied"
+    MESSAGE = ("User: arn:aws:sts::111122223333:assumed-role/soundbite-prod-worker/i-0abc is not "
+               "authorized to perform: polly:SynthesizeSpeech")
+
+    def synthesize(self, text: str, voice: str, fmt: str):
+        from botocore.exceptions import ClientError
+
+        from soundbite.core.synth.polly_errors import polly_errors
+
+        self.calls += 1
+        with polly_errors():
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": self.MESSAGE},
+                               "ResponseMetadata": {"HTTPStatusCode": 403}}, "SynthesizeSpeech")
+
+
+def test_a_job_given_up_on_an_aws_error_tells_its_client_the_code_not_the_account(prod, metrics_out):
+    soundbite, repo = create_in(prod)
+    handler = processor_in(prod, metrics_out, PollyAccessDenied()).handler
+    job = Job(soundbite.id, prod.environment, None, "-", receive_count=spec.MAX_RECEIVE_COUNT,
+              redrive_count=spec.REDRIVE_MAX_COUNT)
+    assert handler.handle(job) is Outcome.FAILED
+    reason = repo.get(soundbite.id).failure_reason
+    assert reason.endswith("the last failed with synthesis_error")
+    assert "111122223333" not in reason and "arn:" not in reason
