@@ -16,7 +16,7 @@ from enum import StrEnum
 from soundbite import spec
 from soundbite.core.exceptions import InvalidRequest
 
-ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+ID_PATTERN = re.compile(r"\A[0-9a-f]{32}\Z")  # \Z: "$" would also accept a final newline
 UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 """Control characters other than tab and newlines, and lone surrogates (a JSON string may
 carry one as an escape; a valid pair arrives as one character). Speech engines read some

@@ -45,7 +45,7 @@ def test_cursor_round_trip_and_refusals():
         domain.CursorCodec("other").decode(token, "u")
 
 
-@pytest.mark.parametrize("value", ["", "ABC", "g" * 32, "a" * 31, "a" * 33])
+@pytest.mark.parametrize("value", ["", "ABC", "g" * 32, "a" * 31, "a" * 33, "a" * 32 + "\n"])
 def test_malformed_ids(value):
     with pytest.raises(InvalidRequest):
         domain.check_id(value)
