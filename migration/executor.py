@@ -193,8 +193,9 @@ class Executor:
                 raise PlanError("no remaining step of the plan needs approval")
             step_name = gated[0].name
         self.e.plan.step_named(step_name)
-        approvals = sorted(set(self.ledger.read_state().get("approvals", [])) | {step_name})
-        self.ledger.commit("approval", state={"approvals": approvals}, step=step_name, weights=live)
+        self.ledger.commit("approval", state=lambda current: {
+            "approvals": sorted(set(current.get("approvals") or []) | {step_name})},
+            step=step_name, weights=live)
         return step_name
 
     def next_move(self, to_percent: int | None = None) -> dict[str, int] | None:

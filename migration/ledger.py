@@ -297,13 +297,15 @@ class Ledger:
             return {}, None
         return json.loads(item["doc"]["S"]), int(item.get("revision", {}).get("N", 0))
 
-    def commit(self, kind: str, state: dict | None = None, fenced: bool = True,
+    def commit(self, kind: str, state: dict | Callable[[dict], dict] | None = None, fenced: bool = True,
                over_abort: bool = False, **data) -> dict:
         """Append one event and (optionally) merge `state` into the run's state, atomically.
 
         While this run holds a lease the write is fenced: if the lease's owner or version
         moved on, nothing is written and LeaseLostError is raised. A state write over an
-        aborted migration is refused unless it is a rollback's or `over_abort` (`retry`)."""
+        aborted migration is refused unless it is a rollback's or `over_abort` (`retry`).
+        `state` may be a function of the current state: it is called again with the fresh state
+        when another writer got there first, so a change built from a read is never stale."""
         self._seq += 1
         at = self.now()
         event = {"kind": kind, "at": at, "runId": self.owner, "operator": self.operator, **data}
@@ -314,13 +316,14 @@ class Ledger:
         self._transact(items, state, at, fenced, over_abort)
         return event
 
-    def _transact(self, items: list[dict], state: dict | None, at: float, fenced: bool = True,
-                  over_abort: bool = False) -> dict:
+    def _transact(self, items: list[dict], state: dict | Callable[[dict], dict] | None, at: float,
+                  fenced: bool = True, over_abort: bool = False) -> dict:
         for attempt in range(STATE_WRITE_ATTEMPTS):
             merged, batch = {}, list(items)
             if state is not None:
                 current, revision = self._read_state()
-                merged = {**current, **self._over(current, state, over_abort), "runId": self.owner,
+                change = state(current) if callable(state) else state
+                merged = {**current, **self._over(current, change, over_abort), "runId": self.owner,
                           "updatedAt": at}
                 batch.append({"Put": {
                     "TableName": self.table, "Item": {

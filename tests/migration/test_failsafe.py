@@ -835,6 +835,25 @@ def test_two_writers_of_the_state_never_lose_each_others_fields(make_engine):
     assert (state["status"], state["approvals"]) == ("held", ["shift-100"])
 
 
+def test_an_approval_racing_a_retry_is_rebuilt_from_the_fresh_state(make_engine):
+    """`retry` clears the approvals between the approval's read and its write: the approval
+    is computed again from what `retry` left, and no approval from before the abort returns."""
+    approver = make_engine(owner="approver", traffic=False)
+    approver.ledger.commit("seeded", state={"approvals": ["shift-5"]})
+    oncall = make_engine(owner="oncall", traffic=False).ledger
+    read, raced = approver.ledger._read_state, []
+
+    def read_then_retry_clears_them():
+        found = read()
+        if not raced:
+            raced.append(oncall.commit("retry", state={"approvals": []}, over_abort=True))
+        return found
+
+    approver.ledger._read_state = read_then_retry_clears_them
+    Executor(approver).approve("shift-25")
+    assert approver.ledger.read_state()["approvals"] == ["shift-25"]
+
+
 def test_a_runs_move_that_lands_during_an_operators_rollback_is_put_back(make_engine):
     """The run's change was submitted before it saw the new fencing token, and lands after
     the rollback verified EC2: the rollback reads Route 53 once more and puts it back."""
