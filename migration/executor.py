@@ -579,7 +579,10 @@ class Executor:
         try:
             now = self.e.direct_router.current()
         except CONTROL_PLANE_ERRORS:
-            return  # read a moment ago; the run's own fencing undoes anything later
+            # Read a moment ago. A later landing is undone by the run when it sees its lease gone;
+            # a run killed while its `pulumi up` goes on cannot, which the rollback runbook's
+            # "check again" step (status, drift) is there to catch.
+            return
         if not same_weights(now, target):
             self.e.direct_router.set_weights(target)
             self.e.direct_router.verify(target)
