@@ -636,17 +636,18 @@ class Executor:
                            clear_pending: bool = True) -> StepResult:
         """Route 53 changed by hand, an interrupted shift that matches neither side, a plan
         that no longer fits: with traffic on Fargate, held with the reason (the ledger keeps
-        its weights, so the drift stays visible and refused until a person acts). With none
-        there (or Route 53 unreadable), the error is the whole story and is raised."""
+        its weights, so the drift stays visible and refused until a person acts); held too when
+        Route 53 cannot be read. With none there, the error is the whole story and is raised."""
         try:
-            live = self.e.direct_router.current()
-        except CONTROL_PLANE_ERRORS:
-            raise exc from None
-        if fargate_percent(live) == 0:
-            raise exc
-        return self._hold(step, None, f"{one_line(exc)} ({fargate_percent(live)}% on Fargate; "
-                          "a person decides: rollback, or reconcile then resume)",
-                          clear_pending=clear_pending)
+            percent = fargate_percent(self.e.direct_router.current())
+        except CONTROL_PLANE_ERRORS as unread:
+            share = f"an unknown share on Fargate: Route 53 unreadable ({one_line(unread)})"
+        else:
+            if percent == 0:
+                raise exc
+            share = f"{percent}% on Fargate"
+        return self._hold(step, None, f"{one_line(exc)} ({share}; a person decides: rollback, "
+                          "or reconcile then resume)", clear_pending=clear_pending)
 
     def _in_plan(self, name: str) -> bool:
         return any(s.name == name for s in self.e.plan.steps)

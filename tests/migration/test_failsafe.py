@@ -1094,3 +1094,12 @@ def test_a_transaction_conflict_on_the_ledger_is_written_again_not_a_rollback(ma
     assert engine.ledger._client.conflicts == 1
     assert result.status is Status.PROMOTED, result.reason
     assert engine.router.current() == {EC2: 95, FARGATE: 5}
+
+
+def test_what_only_a_person_can_settle_is_held_even_when_route53_cannot_be_read(make_engine, route53):
+    engine = make_engine(traffic=False)
+    engine.direct_router.set_weights({EC2: 75, FARGATE: 25})
+    engine.direct_router._client = Faulty(route53, {"get_paginator"}, code="ServiceUnavailable")
+    result = Executor(engine)._hold_for_a_person(None, DriftError("someone changed Route 53 by hand"))
+    assert result.status is Status.HELD and "unknown share" in result.reason
+    assert engine.ledger.read_state()["status"] == "held"
