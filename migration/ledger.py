@@ -46,9 +46,9 @@ STATE = "STATE"
 ABORTED = "aborted"
 """The sticky status a rollback leaves (Argo Rollouts' abort): cleared only by `retry`."""
 STATE_WRITE_ATTEMPTS = 5
+"""Merges retried when another writer changed the state between our read and our write."""
 CONFLICT_BACKOFF_SECONDS = 0.05
 """After a TransactionConflict, wait this times the attempt number before writing again."""
-"""Merges retried when another writer changed the state between our read and our write."""
 
 
 def _cancelled(exc: ClientError) -> list[bool]:

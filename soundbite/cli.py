@@ -72,7 +72,9 @@ class LazyGroup(click.Group):
             click.echo("", err=True)
             ctx.exit(int(ExitCode.INTERRUPTED))
         except KeyboardInterrupt:  # Ctrl-C in a command that does not catch it itself
-            message = "interrupted: the command stopped where it was; `soundbite migrate status` shows where traffic is"
+            message = "interrupted: the command stopped where it was" + (
+                "; `soundbite migrate status` shows where traffic is"
+                if ctx.invoked_subcommand == "migrate" else "")
             click.echo(json.dumps({"status": "interrupted", "message": message,
                                    "exit_code": int(ExitCode.INTERRUPTED)}) if as_json
                        else message, err=not as_json)

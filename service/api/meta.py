@@ -81,8 +81,9 @@ def readyz():
     """Readiness: DynamoDB, SQS and S3 each answer one cheap call with the app's own clients
     (at most once per READINESS_CACHE_SECONDS in each process)."""
     ext = current_app.extensions["soundbite"]
-    readiness = ext.setdefault("readiness", _Readiness())
-    results = readiness.get(_probe)
+    if "readiness" not in ext:
+        ext.setdefault("readiness", _Readiness())  # setdefault: two first callers share one
+    results = ext["readiness"].get(_probe)
     failed = [name for name, result in results.items() if result != "ok"]
     if failed:
         return problem(503, "not-ready", "Not ready",
