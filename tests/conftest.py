@@ -67,3 +67,14 @@ def one_rehearsal_at_a_time():
 
     with lock():
         yield
+
+
+@pytest.fixture
+def throwaway_redis():
+    """A Redis of the test's own: stop it to see what the code does without Redis."""
+    from tests.throwaway_redis import ThrowawayRedis
+
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()

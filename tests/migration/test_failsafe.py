@@ -495,17 +495,14 @@ class SlowInsync:
         return getattr(self._client, name)
 
 
-def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock, route53):
-    engine = make_engine()
-    validated(engine)
-    assert engine.ledger.lease_seconds < 90
-    engine.direct_router._client = SlowInsync(route53, clock, seconds=90)
+def a_rival_tries_the_lease(engine, clock, when) -> list[str]:
+    """Once `when()` holds on the engine's clock, a rival run tries to take the stack's lease,
+    once; the list says whether it "took it" or was "refused"."""
     rival = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="rival", now=clock.now)
     attempts = []
 
     def contend(start, end):
-        if engine.ledger.fence is not None and len(attempts) < 1 and clock.now() - (
-                min(engine.direct_router._client.started.values(), default=clock.now())) >= 70:
+        if not attempts and when():
             try:
                 rival.acquire()
                 attempts.append("took it")
@@ -513,6 +510,17 @@ def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock
                 attempts.append("refused")
 
     clock.listeners.append(contend)
+    return attempts
+
+
+def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock, route53):
+    engine = make_engine()
+    validated(engine)
+    assert engine.ledger.lease_seconds < 90
+    slow = engine.direct_router._client = SlowInsync(route53, clock, seconds=90)
+    attempts = a_rival_tries_the_lease(engine, clock, when=lambda: (
+        engine.ledger.fence is not None
+        and clock.now() - min(slow.started.values(), default=clock.now()) >= 70))
     result = Executor(engine).advance()
     assert attempts == ["refused"], "70 s into a 90 s INSYNC wait the lease was still held"
     assert result.status is Status.PROMOTED and engine.router.current() == {EC2: 95, FARGATE: 5}
@@ -527,18 +535,8 @@ def test_a_judges_rollback_keeps_the_lease_through_an_insync_wait_longer_than_th
         cloudwatch, {"get_metric_data", "get_metric_statistics"}, code="ServiceUnavailable"))
     validated(engine)
     slow = engine.direct_router._client = SlowInsync(route53, clock, seconds=90)
-    rival = Ledger(engine.ledger.table, "dev", client=engine.ledger.client, owner="rival", now=clock.now)
-    attempts = []
-
-    def contend(start, end):  # 70 s into the rollback's change (the run's second)
-        if len(slow.started) == 2 and not attempts and clock.now() - max(slow.started.values()) >= 70:
-            try:
-                rival.acquire()
-                attempts.append("took it")
-            except LockHeldError:
-                attempts.append("refused")
-
-    clock.listeners.append(contend)
+    attempts = a_rival_tries_the_lease(engine, clock, when=lambda: (  # 70 s into the rollback's change
+        len(slow.started) == 2 and clock.now() - max(slow.started.values()) >= 70))
     result = Executor(engine).advance()
     assert attempts == ["refused"], "70 s into the rollback's INSYNC wait the lease was still held"
     assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2

@@ -21,7 +21,6 @@ import urllib3
 
 from infra.local import bootstrap, emulator
 from infra.local.stack import Lane
-from tests.service.conftest import ThrowawayRedis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUZZ_RATE_LIMIT = "100000 per minute"
@@ -98,13 +97,6 @@ def own_deployment(tmp_path):
             os.killpg(em.process.pid, signal.SIGCONT)  # never leave it frozen behind us
         em.stop()
 
-
-@pytest.fixture
-def throwaway_redis():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 # --- clients ---------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from soundbite.core.domain import CreateRequest, new_soundbite
 from soundbite.core.metrics import MetricsEmitter
 from soundbite.core.publisher import JobPublisher
 from soundbite.core.repository import SoundbiteRepository
-from tests.service.conftest import ThrowawayRedis
 from tests.waiting import wait_for  # noqa: F401 - the worker tests import it from here
 from worker.batch import BatchProcessor
 from worker.factory import build_handler
@@ -191,11 +190,3 @@ def job_records(process) -> list[dict]:
     lines = process.log_path.read_text().splitlines()
     return [r for r in (json.loads(line) for line in lines if line.startswith("{")) if "Jobs" in r]
 
-
-@pytest.fixture
-def redis_server():
-    """A Redis of the test's own (the shared synthesis cap, the Lambda's cap)."""
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()

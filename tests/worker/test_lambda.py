@@ -78,9 +78,9 @@ def test_scheduled_redrive_refuses_in_production(settings, sqs):
 
 
 @pytest.fixture
-def lambda_processor(settings, redis_server, monkeypatch):
+def lambda_processor(settings, throwaway_redis, monkeypatch):
     """The processor the Lambda entry builds for itself, from settings that name a Redis."""
-    monkeypatch.setattr(lambda_handler, "_settings", lambda: settings.updated({"redis_url": redis_server.url}))
+    monkeypatch.setattr(lambda_handler, "_settings", lambda: settings.updated({"redis_url": throwaway_redis.url}))
     lambda_handler._processor.cache_clear()
     processor = lambda_handler._processor()
     yield processor
@@ -90,12 +90,12 @@ def lambda_processor(settings, redis_server, monkeypatch):
 
 @pytest.mark.xdist_group("synthesis-children")
 def test_the_lambda_synthesizes_under_the_time_limit_and_within_the_shared_cap(
-        lambda_processor, redis_server, create_soundbite, settings, sqs, repo):
+        lambda_processor, throwaway_redis, create_soundbite, settings, sqs, repo):
     handler = lambda_processor.handler
     assert isinstance(handler.synthesizer, IsolatedSynthesizer)
     assert handler.synthesizer.time_limit == spec.SYNTHESIS_TIME_LIMIT_SECONDS
     # Every shared slot is taken by other workers: the Lambda's job waits for one.
-    others = RedisSynthesisCap(redis_server.client(), settings.environment)
+    others = RedisSynthesisCap(throwaway_redis.client(), settings.environment)
     tokens = [others.acquire() for _ in range(spec.MAX_CONCURRENT_SYNTHESES)]
     soundbite, _ = create_soundbite()
     event = lambda_event(receive_all(sqs, settings.queue_url, 1), "arn")

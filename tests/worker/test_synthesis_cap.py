@@ -21,9 +21,9 @@ CAP = spec.MAX_CONCURRENT_SYNTHESES
 
 
 @pytest.fixture
-def cap(redis_server, settings):
+def cap(throwaway_redis, settings):
     def build(**options) -> RedisSynthesisCap:
-        return RedisSynthesisCap(redis_server.client(), settings.environment, **options)
+        return RedisSynthesisCap(throwaway_redis.client(), settings.environment, **options)
 
     return build
 
@@ -52,12 +52,12 @@ def test_the_eleventh_waits_until_one_of_ten_is_given_back(cap):
         holder.release(token)
 
 
-def test_a_dead_workers_slots_lapse_with_their_leases(cap, redis_server, settings):
+def test_a_dead_workers_slots_lapse_with_their_leases(cap, throwaway_redis, settings):
     # A real process takes every slot with 2 s leases, renews them, and is killed outright.
     script = (
         "import sys, threading\n"
         "from worker.synthesis_cap import RedisSynthesisCap\n"
-        f"cap = RedisSynthesisCap.from_url({redis_server.url!r}, {settings.environment!r}, lease_seconds=2)\n"
+        f"cap = RedisSynthesisCap.from_url({throwaway_redis.url!r}, {settings.environment!r}, lease_seconds=2)\n"
         f"[cap.acquire() for _ in range({CAP})]\n"
         "print('held', flush=True)\n"
         "threading.Event().wait()\n")
@@ -80,19 +80,19 @@ def test_a_dead_workers_slots_lapse_with_their_leases(cap, redis_server, setting
         holder.wait(5)
 
 
-def test_a_redis_that_does_not_answer_is_a_transient_error_not_a_free_pass(cap, redis_server):
+def test_a_redis_that_does_not_answer_is_a_transient_error_not_a_free_pass(cap, throwaway_redis):
     unreachable = cap()
-    redis_server.stop()
+    throwaway_redis.stop()
 
     with pytest.raises(SynthesisCapUnavailable):
         unreachable.acquire()
 
 
 def test_real_workers_hold_the_eleventh_job_until_a_slot_frees(
-        cap, redis_server, create_soundbite, start_worker, repo):
+        cap, throwaway_redis, create_soundbite, start_worker, repo):
     held = cap(lease_seconds=600)  # ten syntheses elsewhere, on the other stack
     tokens = [held.acquire() for _ in range(CAP)]
-    workers = [start_worker(f"capped-{n}", SOUNDBITE_REDIS_URL=redis_server.url,
+    workers = [start_worker(f"capped-{n}", SOUNDBITE_REDIS_URL=throwaway_redis.url,
                             SOUNDBITE_WORKER_CONCURRENCY="1") for n in range(3)]
     soundbites = [create_soundbite(text=LONG_TEXT)[0] for _ in range(3)]
 
