@@ -700,8 +700,10 @@ class Executor:
     def _describe(self, step: Step, live: dict[str, int]) -> StepResult:
         plan = self.e.plan
         if step.is_validation:
-            actions = [f"probe the direct names for {step.soak_seconds:.0f} s; weights stay {_weights(live)}"]
-            if self.e.probe is None:
+            how = ("run synthetic transactions on both direct names" if self.e.direct_clients
+                   else "probe the direct names")
+            actions = [f"{how} for {step.soak_seconds:.0f} s; weights stay {_weights(live)}"]
+            if not self.e.direct_clients and self.e.probe is None:
                 actions.append("no direct names configured (direct_urls): validate will hold")
         else:
             move = ("weights already there: soak the held step again" if same_weights(live, step.weights)

@@ -538,23 +538,18 @@ def judge_validation(canary: Sequence[TransactionResult], baseline: Sequence[Tra
         return Verdict(Outcome.INCONCLUSIVE, f"{done} of {cfg.validation_transactions} transactions "
                        "on each lane so far", evidence=evidence)
     if handful:
-        return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
-                       f"{audio}; server-side "
-                       f"latency not judged: {canary_latency.timed:.0f} timed requests on the canary "
-                       f"are too few for a p95 (fewer than {cfg.min_requests}); the first shift judges "
-                       "it on real traffic", evidence=evidence)
-    if p95 is None and not latency_measured:
-        return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
-                       f"{audio}; server-side "
-                       "latency not judged: these metrics do not see the direct names",
-                       evidence=evidence)
-    if p95 is None:
+        latency = (f"latency not judged: {canary_latency.timed:.0f} timed requests on the canary are "
+                   f"too few for a p95 (fewer than {cfg.min_requests}); the first shift judges it "
+                   "on real traffic")
+    elif p95 is None and not latency_measured:
+        latency = "latency not judged: these metrics do not see the direct names"
+    elif p95 is None:
         return Verdict(Outcome.INCONCLUSIVE, "no server-side latency for the canary in the metrics "
                        "yet (its load balancer's p95)", evidence=evidence)
+    else:
+        latency = f"p95 {p95:.0f} ms" + (f" (baseline {base:.0f} ms)" if base is not None else "")
     return Verdict(Outcome.PASS, f"{len(canary)} transactions on each lane reached ready with "
-                   f"{audio}; server-side p95 "
-                   f"{p95:.0f} ms" + (f" (baseline {base:.0f} ms)" if base is not None else ""),
-                   evidence=evidence)
+                   f"{audio}; server-side {latency}", evidence=evidence)
 
 
 def judge_probe(canary: LaneWindow, baseline: LaneWindow, cfg: JudgeConfig = JudgeConfig()) -> Verdict:
