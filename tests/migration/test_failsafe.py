@@ -1101,3 +1101,87 @@ def test_what_only_a_person_can_settle_is_held_even_when_route53_cannot_be_read(
     result = Executor(engine)._hold_for_a_person(None, DriftError("someone changed Route 53 by hand"))
     assert result.status is Status.HELD and "unknown share" in result.reason
     assert engine.ledger.read_state()["status"] == "held"
+
+
+# --- this round's changes under a failing dependency -----------------------------------------
+
+
+def test_a_rollback_through_a_slow_insync_with_the_ledger_gone_still_lands_on_ec2(
+        make_engine, clock, route53, cloudwatch, boto_session):
+    """The lease is renewed at every INSYNC poll of a rollback; with DynamoDB gone the renewal
+    fails, and that must not cut the rollback's wait short."""
+    engine = make_engine()
+    validated(engine)
+    engine.metrics = CloudWatchMetrics(engine.metrics.profile, client=Faulty(
+        cloudwatch, {"get_metric_data", "get_metric_statistics"}, code="ServiceUnavailable"))
+    slow = engine.direct_router._client = SlowInsync(route53, clock, seconds=90)
+    engine.ledger._client = Faulty(boto_session.client("dynamodb"),
+                                   {"get_item", "put_item", "update_item", "transact_write_items", "query"},
+                                   code="ResourceNotFoundException", failing=lambda: len(slow.started) >= 2)
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
+    assert any("abort was not recorded" in w for w in result.warnings)
+
+
+def test_a_rollback_that_fails_with_the_ledger_gone_too_still_tells_the_hooks(
+        make_engine, monkeypatch, route53, boto_session):
+    events = []
+    engine = make_engine()
+    engine.on_event = events.append
+    validated(engine)
+    judge_breaks_at_look(monkeypatch, 2, TypeError("broken"))
+    broken = {}
+    engine.direct_router._client = Faulty(route53, {"change_resource_record_sets"},
+                                          code="ServiceUnavailable", failing=lambda: bool(broken))
+    engine.ledger._client = Faulty(boto_session.client("dynamodb"),
+                                   {"get_item", "put_item", "update_item", "transact_write_items", "query"},
+                                   code="ResourceNotFoundException", failing=lambda: bool(broken))
+    original_move = Executor._move
+
+    def move_then_break_both(self, *args):
+        original_move(self, *args)
+        broken["yes"] = True
+
+    monkeypatch.setattr(Executor, "_move", move_then_break_both)
+    with pytest.raises(MigrationError, match="the rollback failed too"):
+        Executor(engine).advance()
+    told = [e for e in events if e["kind"] == "rollback"]
+    assert told and told[-1]["failed"] is True, "nobody was told that Fargate still has traffic"
+
+
+def test_after_an_abort_a_late_move_is_undone_though_route53_first_fails_to_answer(make_engine, route53):
+    engine = make_engine(owner="run-a", traffic=False)
+    engine.ledger.commit("seeded", state={"status": "aborted"})
+    engine.direct_router.set_weights({EC2: 75, FARGATE: 25})
+    reads = []
+    engine.direct_router._client = Faulty(route53, {"get_paginator"}, code="Throttling",
+                                          failing=lambda: not reads.append(1) and len(reads) == 1)
+    Executor(engine)._undo_in_flight({EC2: 95, FARGATE: 5}, {EC2: 75, FARGATE: 25})
+    engine.direct_router._client = route53
+    assert engine.router.current() == ALL_ON_EC2
+
+
+@pytest.mark.parametrize("step", ["shift-5", "shift-25"])
+def test_an_operators_rollback_just_before_a_runs_move_stays_final(make_engine, step):
+    """The operator rolls back after the run wrote its shift ahead and before it sent it. From
+    EC2 100 the run's move still goes out (Route 53 shows what it expects) and is undone; from
+    5 % it is refused (Route 53 changed), and the run's hold for a person never lands over the
+    abort."""
+    engine = make_engine(owner="run-a")
+    validated(engine)
+    if step == "shift-25":
+        engine.direct_router.set_weights({EC2: 95, FARGATE: 5})
+        engine.ledger.commit("seeded", state={"promoted": ["validate", "shift-5"],
+                                              "weights": {EC2: 95, FARGATE: 5}})
+    oncall = make_engine(owner="oncall", traffic=False)
+
+    def operator_acts(event):
+        if event["kind"] == "shift" and event.get("step") == step:
+            Executor(oncall).rollback("operator: bad build")
+
+    engine.on_event = operator_acts
+    with pytest.raises(StoodDownError):
+        Executor(engine).advance()
+    assert engine.router.current() == ALL_ON_EC2
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and state["abort"]["reason"] == "operator: bad build"
