@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor as Threads
 from dataclasses import dataclass
 
 from bench import stats
+from soundbite import spec
 
 TEXT = "Benchmarks measure; they do not guess. " * 5
 
@@ -63,7 +64,7 @@ def create_once(floor: Floor, ddb, sqs) -> None:
     now = time.time()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + "Z"
     record = {"id": {"S": key}, "status": {"S": "IN_PROGRESS"},
-              "expiration": {"N": str(math.ceil(now + 30))}, "validation": {"S": uuid.uuid4().hex * 2},
+              "expiration": {"N": str(math.ceil(now + spec.IDEMPOTENCY_LEASE_SECONDS))}, "validation": {"S": uuid.uuid4().hex * 2},
               "token": {"S": token}}
     ddb.put_item(TableName=floor.idempotency_table, Item=record,
                  ConditionExpression="attribute_not_exists(id) OR expiration <= :now",

@@ -148,6 +148,29 @@ def test_a_process_keeps_an_answer_in_memory_for_retries_not_for_the_keys_whole_
     assert replay.replayed and replay.response == ACCEPTED, "the shared record still answers"
 
 
+def test_a_create_makes_the_aws_calls_the_spec_counts(client):
+    """The key's hold is sized from CREATE_AWS_CALLS: a create with a new key makes that many."""
+    from service.api import context
+    from tests.service.test_api_core import create
+
+    with client.application.app_context():
+        clients = {id(c): c for c in (context.repository().client, context.publisher().client,
+                                      context.idempotency_store().client)}
+    calls = []
+
+    def count(event_name, **_):
+        calls.append(event_name)
+
+    for c in clients.values():
+        c.meta.events.register("before-call", count)
+    try:
+        assert create(client).status_code == 202
+    finally:
+        for c in clients.values():
+            c.meta.events.unregister("before-call", count)
+    assert len(calls) == spec.CREATE_AWS_CALLS, calls
+
+
 def test_a_key_is_held_longer_than_the_slowest_create_can_take():
     """A client retrying with the same key after its own timeout must meet 409, never a second
     create: the hold outlasts every AWS call of a create at its worst (every try timing out)."""
