@@ -32,13 +32,14 @@ class Evidence:
     def read(self, read):
         """`(value, None)` from `read`, retried with backoff; `(None, cause)` if it keeps failing."""
         last = None
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return read(), None
-            except CONTROL_PLANE_ERRORS as exc:
-                last = exc
-                if attempt + 1 < READ_ATTEMPTS:
-                    self._wait(min(2.0 ** attempt, self.e.plan.analysis_interval_seconds / 4))
+        with self.e.ledger.heartbeat():  # a slow dependency never outlasts the lease
+            for attempt in range(READ_ATTEMPTS):
+                try:
+                    return read(), None
+                except CONTROL_PLANE_ERRORS as exc:
+                    last = exc
+                    if attempt + 1 < READ_ATTEMPTS:
+                        self._wait(min(2.0 ** attempt, self.e.plan.analysis_interval_seconds / 4))
         return None, one_line(last)
 
     @staticmethod
@@ -51,6 +52,10 @@ class Evidence:
 
     def health_now(self) -> tuple[tuple[str, ...], list[str], list[str]]:
         """Alarms firing, the canary's capacity problems, and what could not be read."""
+        with self.e.ledger.heartbeat():
+            return self._health_now()
+
+    def _health_now(self) -> tuple[tuple[str, ...], list[str], list[str]]:
         unreadable = []
         try:
             firing = self.e.firing()

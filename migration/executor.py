@@ -495,7 +495,8 @@ class Executor:
         verdicts = []
         while True:
             self._wait(self.e.plan.analysis_interval_seconds)
-            verdict = look()
+            with self.ledger.heartbeat():  # a synthetic transaction may wait a minute for ready
+                verdict = look()
             verdicts.append(self._record(step, verdict))
             decision = analysis.observe(verdict, self.e.now())
             if decision.action is Action.CONTINUE:

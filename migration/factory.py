@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import boto3
+from botocore.config import Config
 
 from infra import automation, phases
 from migration.capacity import StackCapacity, read_stack_file
@@ -24,6 +25,29 @@ from migration.plan import Plan
 from migration.router import PulumiRouter, Route53WeightedRouter
 from migration.synthetic import SoundbiteClient, token_source
 from migration.target import Target
+from soundbite import spec
+from soundbite.core.aws import CLIENT_CONFIG
+
+ROUTE53_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard",
+                                                     "total_max_attempts": spec.ROUTE53_MAX_ATTEMPTS}))
+
+
+class _BoundedSession:
+    """A session whose clients take the service's short timeouts and few retries: one hung
+    CloudWatch, ECS or ledger call ends in seconds, as an `error` check the judge counts,
+    instead of botocore's 60 s reads retried five times while the lease runs out."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self.region_name = session.region_name
+
+    def client(self, service: str, **kwargs):
+        config = ROUTE53_CONFIG if service == "route53" else CLIENT_CONFIG
+        given = kwargs.pop("config", None)
+        return self._session.client(service, config=config.merge(given) if given else config, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._session, name)
 
 
 @dataclass(frozen=True)
@@ -125,7 +149,7 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
                  overrides: EngineOverrides | None = None) -> Engine:
     """The engine `soundbite migrate` runs; `overrides` only where there is no AWS to ask."""
     overrides = overrides or EngineOverrides()
-    session = session or boto3.session.Session(region_name=target.region)
+    session = _BoundedSession(session or boto3.session.Session(region_name=target.region))
     if not session.region_name:
         raise ConfigError("no AWS region: set `region` in the target file, AWS_DEFAULT_REGION, or a profile's region")
     zone_id, record = target.require_route()

@@ -258,6 +258,9 @@ DNS_RECORD_TTL_SECONDS = 60
 METRIC_LAG_SECONDS = 60
 DEFAULT_SOAK_SECONDS = 10 * MINUTE
 LEDGER_LEASE_SECONDS = 60
+ROUTE53_MAX_ATTEMPTS = 6
+"""A traffic move's tries (retries included): a rollback outlasts a burst of Route 53's
+throttling (`PriorRequestNotComplete`) rather than give up after the API's three."""
 EC2_MIN_CAPACITY_AFTER_COMPLETE = 1
 
 

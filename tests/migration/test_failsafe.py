@@ -6,6 +6,7 @@ stated reason, or back on EC2; an operator's rollback final; no traceback from a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from infra.automation import PulumiStack
 from migration.edge_metrics import target_fields as edge_target_fields
+from migration.evidence import READ_ATTEMPTS
 from migration.exceptions import (
     AbortedError,
     DriftError,
@@ -32,6 +34,7 @@ from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.router import PulumiRouter
 from migration.target import Target
+from soundbite import spec
 from soundbite.exit_codes import ExitCode
 from tests.signals import interruptible
 from tests.waiting import wait_for
@@ -540,6 +543,69 @@ def test_a_judges_rollback_keeps_the_lease_through_an_insync_wait_longer_than_th
     result = Executor(engine).advance()
     assert attempts == ["refused"], "70 s into the rollback's INSYNC wait the lease was still held"
     assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
+
+
+class HungRead:
+    """CloudWatch whose first soak read hangs: the engine's clock runs on by `seconds` (in two
+    halves, each waiting for the ledger to show a renewal) before the answer comes."""
+
+    def __init__(self, client, engine, clock, seconds: float):
+        self._client, self.engine, self.clock, self.seconds = client, engine, clock, seconds
+        self.hung = self.over = False
+
+    def _hang(self) -> None:
+        self.hung = True
+        for _ in range(2):
+            self.clock.sleep(self.seconds / 2)
+            wait_for(lambda: lease_expires(self.engine) > self.clock.now() + 1,
+                     what="the heartbeat to renew the lease during the read")
+        self.over = True
+
+    def get_metric_data(self, **kwargs):
+        if not self.hung:
+            self._hang()
+        return self._client.get_metric_data(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def lease_expires(engine) -> float:
+    item = engine.ledger.client.get_item(TableName=engine.ledger.table, Key=engine.ledger.lock_key,
+                                         ConsistentRead=True)["Item"]
+    return float(item["expiresAt"]["N"])
+
+
+def test_a_metrics_read_slower_than_the_lease_keeps_the_lease(make_engine, clock, cloudwatch, monkeypatch):
+    """A CloudWatch read that hangs for 100 s of a 60 s lease: the heartbeat keeps the lease,
+    so no rival run can take the stack while this one waits on its canary's evidence."""
+    engine = make_engine()
+    validated(engine)
+    monkeypatch.setattr(engine.ledger, "heartbeat", functools.partial(engine.ledger.heartbeat, interval=0.02))
+    hung = HungRead(cloudwatch, engine, clock, seconds=100)
+    engine.metrics = CloudWatchMetrics(engine.metrics.profile, client=hung)
+    attempts = a_rival_tries_the_lease(engine, clock, when=lambda: hung.over)
+    result = Executor(engine).advance()
+    assert hung.over and attempts == ["refused"], "after a 100 s read the lease was still held"
+    assert result.status is Status.PROMOTED and engine.router.current() == {EC2: 95, FARGATE: 5}
+
+
+def test_the_engines_aws_calls_end_in_seconds(make_engine):
+    """Botocore's defaults (60 s reads, retried) would let one hung call outlast the lease:
+    every client the factory builds takes the service's short timeouts; Route 53 (the
+    rollback's one dependency) tries longer through throttling, never waits longer per call."""
+    engine = make_engine()
+    clients = {"cloudwatch": engine.metrics._client, "dynamodb": engine.ledger.client,
+               "route53": engine.direct_router.client}
+    for name, client in clients.items():
+        config = client.meta.config
+        assert (config.connect_timeout, config.read_timeout) == (
+            spec.AWS_CONNECT_TIMEOUT_SECONDS, spec.AWS_READ_TIMEOUT_SECONDS), name
+        attempts = spec.ROUTE53_MAX_ATTEMPTS if name == "route53" else spec.AWS_MAX_ATTEMPTS
+        assert config.retries == {"mode": "standard", "total_max_attempts": attempts}, name
+    longest_read = READ_ATTEMPTS * spec.AWS_MAX_ATTEMPTS * (
+        spec.AWS_CONNECT_TIMEOUT_SECONDS + spec.AWS_READ_TIMEOUT_SECONDS)
+    assert longest_read > engine.ledger.lease_seconds, "why the reads run under the heartbeat"
 
 
 # --- provider errors are measurements ------------------------------------------------------------
