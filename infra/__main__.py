@@ -39,7 +39,13 @@ from infra.components.weighted_dns import StackTarget, WeightedDns, WeightedDnsA
 from infra.config import ProgramConfig
 from infra.live_traffic import read_live_traffic
 from infra.phases import EC2, FARGATE
-from infra.traffic_guard import LiveTraffic, TrafficGuardError, check_traffic, ec2_shape
+from infra.traffic_guard import (
+    REFUSAL_MARKER,
+    LiveTraffic,
+    TrafficGuardError,
+    check_traffic,
+    ec2_shape,
+)
 from soundbite import spec
 
 
@@ -50,7 +56,7 @@ def guard_traffic(cfg: ProgramConfig) -> LiveTraffic:
     try:
         check_traffic(cfg.phase, live, cfg.move_traffic_to, cfg.move_traffic_from)
     except TrafficGuardError as exc:
-        raise pulumi.RunError(str(exc)) from exc
+        raise pulumi.RunError(f"{REFUSAL_MARKER} {exc}") from exc
     return live
 
 
@@ -132,7 +138,7 @@ def build(cfg: ProgramConfig) -> dict[str, object]:
             "ec2TargetGroupArnSuffix": ec2.alb.target_group.arn_suffix,
             "ec2AsgName": ec2.api_group.name, "ec2WorkerAsgName": ec2.worker_group.name,
             "ec2DirectName": cfg.direct_name(EC2), "ec2ApiCount": ec2_now.api_count,
-            "ec2WorkerCount": phase.ec2.worker_count,
+            "ec2WorkerCount": ec2_now.worker_count,
         })
     if phase.fargate.exists:
         log_group = f"/{prefix}/fargate"

@@ -19,13 +19,18 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from infra.traffic_guard import FROM_VARIABLE, OVERRIDE_VARIABLE
+from infra.traffic_guard import FROM_VARIABLE, OVERRIDE_VARIABLE, REFUSAL_MARKER
 
 PHASE_KEY = "soundbite:migrationPhase"
 
 
 class AutomationError(RuntimeError):
     """A Pulumi operation failed."""
+
+
+class TrafficRefusedError(AutomationError):
+    """The program's traffic guard refused the run: Route 53 or the ledger says someone else
+    moved traffic (a rollback?) since the move was decided. Nothing changed."""
 
 
 class PulumiUnavailableError(AutomationError):
@@ -40,6 +45,14 @@ MISSING_CLI = ("the pulumi CLI is not installed (the Automation API needs it): i
 def _is_missing_cli(exc: BaseException) -> bool:
     return isinstance(exc, FileNotFoundError) or "pulumi: not found" in str(exc) or (
         "No such file or directory" in str(exc) and "pulumi" in str(exc))
+
+
+def _refusal(message: str) -> str | None:
+    """The traffic guard's own line in a failed run's output, or None for any other failure."""
+    for line in message.splitlines():
+        if REFUSAL_MARKER in line:
+            return line.split(REFUSAL_MARKER, 1)[1].strip()
+    return None
 
 
 @dataclass
@@ -95,6 +108,9 @@ class PulumiStack:
         except Exception as exc:
             if _is_missing_cli(exc):
                 raise PulumiUnavailableError(MISSING_CLI) from exc
+            if refusal := _refusal(str(exc)):
+                raise TrafficRefusedError(f"{what} on stack {self.name} was refused by the program: "
+                                          f"{refusal}") from exc
             raise AutomationError(f"{what} failed on stack {self.name}: {exc}") from exc
 
     @contextlib.contextmanager

@@ -42,11 +42,22 @@ def read_live_traffic(hosted_zone_id: str, api_name: str, ledger_table: str, sta
     weights = live_weights(records.resource_record_sets, api_name)
     try:
         item = aws.dynamodb.get_table_item(table_name=ledger_table, key=ledger_key(stack)).item
-    except Exception as exc:  # noqa: BLE001 - no table or no run yet: Route 53 alone decides
-        pulumi.log.info(f"migration ledger not read ({str(exc).splitlines()[0][:200]}): "
-                        "guarding traffic by Route 53 alone")
+    except Exception as exc:  # noqa: BLE001 - the provider's invoke error carries AWS's answer
+        cause = str(exc).splitlines()[0][:200]
+        if not ledger_absent(str(exc)):  # denied, throttled, down: an abort may be unread
+            return LiveTraffic(weights, ledger_unreadable=cause)
+        pulumi.log.info(f"migration ledger not read ({cause}): guarding traffic by Route 53 alone")
         item = None
     return LiveTraffic(weights, abort_from_item(item))
+
+
+ABSENT = ("resourcenotfoundexception", "not found", "empty result", "no item")
+"""How the provider says the table or the run's item does not exist (a first deploy, no run
+yet): only then is Route 53 alone the guard."""
+
+
+def ledger_absent(message: str) -> bool:
+    return any(word in message.lower() for word in ABSENT)
 
 
 def ledger_table_name(environment: str) -> str:

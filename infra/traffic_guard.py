@@ -30,6 +30,11 @@ OVERRIDE_VARIABLE = "SOUNDBITE_MOVE_TRAFFIC_TO"
 FROM_VARIABLE = "SOUNDBITE_MOVE_TRAFFIC_FROM"
 
 
+REFUSAL_MARKER = "soundbite traffic guard refused:"
+"""Starts the program's error when the guard refuses, so the migration tool driving
+`pulumi up` tells a refusal (someone else moved traffic: stand down) from a failure."""
+
+
 class TrafficGuardError(ValueError):
     """`pulumi up` would move live traffic that the configured phase does not account for."""
 
@@ -40,6 +45,7 @@ class LiveTraffic:
 
     weights: dict[str, int] = field(default_factory=dict)  # set identifier -> live weight
     aborted: str | None = None  # the ledger's abort (who, why) while the migration is rolled back
+    ledger_unreadable: str | None = None  # why the ledger could not be read (it exists, but failed)
 
     @property
     def fargate_percent(self) -> int:
@@ -93,6 +99,11 @@ def check_traffic(phase: Phase, live: LiveTraffic, override: str | None,
         return
     moving = (f"Route 53 sends {live.fargate_percent}% to Fargate ({_weights(live.weights)}), "
               f"and soundbite:migrationPhase={phase.name} would make it {phase.fargate_percent}%")
+    if live.ledger_unreadable:
+        raise TrafficGuardError(
+            f"{moving}, but the migration ledger could not be read ({live.ledger_unreadable}): it "
+            "says whether the migration was rolled back, and no override moves traffic without "
+            "knowing. Fix access to the ledger table, then run again; nothing changed")
     if live.aborted:
         raise TrafficGuardError(
             f"{moving}, but the migration was rolled back ({live.aborted}). Run `soundbite migrate "
@@ -111,12 +122,14 @@ def check_traffic(phase: Phase, live: LiveTraffic, override: str | None,
 
 
 def ec2_shape(phase: Phase, full: Capacity, live: LiveTraffic) -> StackShape:
-    """The EC2 stack's shape: the phase's, but never below full API capacity while EC2 takes
-    live traffic or the migration is rolled back (what a rollback stands on)."""
+    """The EC2 stack's shape: the phase's, but never below full API and worker capacity while
+    EC2 takes live traffic or the migration is rolled back (what a rollback stands on, the
+    workers a rollback raises included), nor while the ledger cannot say which it is."""
     shape = phase.ec2
     if not shape.exists:
         return shape
-    if not (live.weights.get(EC2, 0) > 0 or live.aborted):
+    if not (live.weights.get(EC2, 0) > 0 or live.aborted or live.ledger_unreadable):
         return shape
     return replace(shape, api_count=max(shape.api_count, full.api),
+                   worker_count=max(shape.worker_count, full.worker),
                    min_capacity=max(shape.min_capacity, full.api))

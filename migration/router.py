@@ -8,14 +8,15 @@ then reads the records back through Route 53.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from infra import phases
-from migration.exceptions import RouterError, WeightsChangedError
+from infra import automation, phases
+from migration.exceptions import DriftError, RouterError, WeightsChangedError
 from soundbite import spec
 
 INSYNC_TIMEOUT_SECONDS = 300
@@ -183,6 +184,8 @@ class PulumiRouter:
         try:
             changes = self.stack.preview(on_output=self.on_output,
                                          moving_from=fargate_percent(self.reader.current()))
+        except automation.TrafficRefusedError as exc:  # refused before anything moved
+            raise DriftError(str(exc)) from exc
         finally:  # as it was, also when no phase was set
             if previous is None:
                 self.stack.clear_phase()
@@ -198,12 +201,26 @@ class PulumiRouter:
                                       "last set: someone else moved traffic; standing down")
         phase = self._phase(weights)
         moving_from = None if expect is None else fargate_percent(expect)
+        previous = self.stack.get_phase()
         self.stack.set_phase(phase.name)
-        changes = self.stack.preview(on_output=self.on_output, moving_from=moving_from)
-        if self.on_preview is not None:
-            self.on_preview(phase.name, changes)
-        self.stack.up(on_output=self.on_output, moving_from=moving_from)
+        try:
+            changes = self.stack.preview(on_output=self.on_output, moving_from=moving_from)
+            if self.on_preview is not None:
+                self.on_preview(phase.name, changes)
+            self.stack.up(on_output=self.on_output, moving_from=moving_from)
+        except automation.TrafficRefusedError as exc:  # the program saw someone else's move
+            self._restore_phase(previous)
+            raise WeightsChangedError(f"{exc}; standing down") from exc
         return phase.name
+
+    def _restore_phase(self, previous: str | None) -> None:
+        """The config back to the phase before a refused move (best effort), so it does not
+        name a phase Route 53 never took."""
+        with contextlib.suppress(automation.AutomationError):
+            if previous is None:
+                self.stack.clear_phase()
+            else:
+                self.stack.set_phase(previous)
 
     def verify(self, weights: Mapping[str, int]) -> None:
         self.reader.verify(weights)

@@ -17,6 +17,8 @@ from pulumi.runtime.mocks import test as run_with_mocks
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
+UNREADABLE = {"unreadable": True}
+"""As `ledger`: the ledger's table exists but the read is denied."""
 
 
 @dataclass
@@ -57,6 +59,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:dynamodb/getTableItem:getTableItem":
             if self.ledger is None:  # as the provider answers when the table or item is missing
                 return {}, [("tableName", f"reading DynamoDB Table Item ({args.args['tableName']}): not found")]
+            if self.ledger == UNREADABLE:  # the table is there, but this caller may not read it
+                return {}, [("tableName", f"reading DynamoDB Table Item ({args.args['tableName']}): "
+                             "operation error DynamoDB: GetItem, AccessDeniedException: not authorized")]
             item = {"pk": {"S": json.loads(args.args["key"])["pk"]["S"]}, "sk": {"S": "STATE"},
                     "doc": {"S": json.dumps(self.ledger)}}
             return {"item": json.dumps(item), "tableName": args.args["tableName"]}

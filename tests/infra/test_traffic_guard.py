@@ -9,16 +9,24 @@ import pulumi
 import pytest
 
 from infra import config, phases
-from infra.live_traffic import abort_from_item, ledger_key
+from infra.live_traffic import abort_from_item, ledger_absent, ledger_key
 from infra.traffic_guard import (
     FROM_VARIABLE,
+    REFUSAL_MARKER,
     LiveTraffic,
     TrafficGuardError,
     check_traffic,
     ec2_shape,
     live_weights,
 )
-from tests.infra.pulumi_mocks import BASE_CONFIG, REGION, RecordingMocks, program_for, run_program
+from tests.infra.pulumi_mocks import (
+    BASE_CONFIG,
+    REGION,
+    UNREADABLE,
+    RecordingMocks,
+    program_for,
+    run_program,
+)
 
 TABLE = phases.build_phases()
 ALL_ON_EC2 = {"ec2": 100, "fargate": 0}
@@ -96,7 +104,24 @@ def test_from_complete_the_ec2_api_group_keeps_what_a_rollback_needs():
     assert (aborted.api_count, aborted.min_capacity) == (4, 4)
     settled = ec2_shape(complete, full, LiveTraffic(ALL_ON_FARGATE))
     assert (settled.api_count, settled.min_capacity) == (1, 1)
-    assert rolled_back.weight == 0 and rolled_back.worker_count == complete.ec2.worker_count
+    assert rolled_back.weight == 0 and rolled_back.worker_count == full.worker, \
+        "the workers a rollback raises stay"
+    unread = ec2_shape(complete, full, LiveTraffic(ALL_ON_FARGATE, ledger_unreadable="denied"))
+    assert (unread.api_count, unread.worker_count) == (4, 3), "unknown whether rolled back: kept"
+
+
+def test_a_ledger_that_cannot_be_read_refuses_a_move_but_not_a_same_share_run():
+    live = LiveTraffic({"ec2": 95, "fargate": 5}, ledger_unreadable="AccessDeniedException")
+    with pytest.raises(TrafficGuardError, match="ledger could not be read .AccessDeniedException"):
+        check_traffic(phase("shift-25"), live, "shift-25", moving_from=5)
+    check_traffic(phase("shift-5"), live, None)  # moves nothing: nothing to know
+
+
+def test_only_a_missing_ledger_lets_route53_guard_alone():
+    assert ledger_absent("reading DynamoDB Table Item (t): ResourceNotFoundException: Requested resource not found")
+    assert ledger_absent("reading DynamoDB Table Item (t): empty result")
+    assert not ledger_absent("GetItem, AccessDeniedException: not authorized")
+    assert not ledger_absent("GetItem, ThrottlingException: Rate exceeded")
 
 
 def test_live_weights_are_the_public_names_weighted_a_records_only():
@@ -144,6 +169,15 @@ def test_after_reconcile_the_program_writes_exactly_the_live_weights():
 def test_the_override_lets_the_program_move_traffic_on_purpose():
     run = program_for("shift-25", live={"ec2": 95, "fargate": 5}, moveTrafficTo="shift-25")
     assert _weighted(run) == {"ec2": 75, "fargate": 25}
+
+
+def test_the_program_refuses_to_move_traffic_when_the_ledger_read_is_denied():
+    message, mocks = _refused("shift-25", {"ec2": 95, "fargate": 5}, ledger=UNREADABLE,
+                              moving_from="5", moveTrafficTo="shift-25")
+    assert message.startswith(REFUSAL_MARKER) and "AccessDeniedException" in message
+    assert not [r for r in mocks.resources if r.typ.startswith("aws:route53/record")]
+    same = program_for("shift-5", live={"ec2": 95, "fargate": 5}, ledger=UNREADABLE)
+    assert _weighted(same) == {"ec2": 95, "fargate": 5}, "a run that moves nothing still deploys"
 
 
 def test_the_override_does_not_undo_a_rollback_the_ledger_records():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from infra.automation import PulumiStack
+from infra.automation import PHASE_KEY, PulumiStack
 from migration.edge_metrics import target_fields as edge_target_fields
 from migration.evidence import READ_ATTEMPTS
 from migration.exceptions import (
@@ -40,7 +40,7 @@ from tests.signals import interruptible
 from tests.waiting import wait_for
 
 from .conftest import EC2, FARGATE
-from .test_pulumi_path import FakeWorkspaceStack
+from .test_pulumi_path import FakeWorkspaceStack, GuardedWorkspaceStack
 
 ALL_ON_EC2 = {EC2: 100, FARGATE: 0}
 ROOT = Path(__file__).resolve().parents[2]
@@ -394,6 +394,59 @@ def test_operator_rollback_during_a_pulumi_up_is_final(make_engine, zone, route5
     assert "in-flight-undone" in kinds(engine)
     with pytest.raises(AbortedError, match="clients see 5xx"):
         Executor(make_engine()).advance()
+
+
+def guarded_pulumi(engine, zone, route53) -> GuardedWorkspaceStack:
+    fake = GuardedWorkspaceStack(route53, *zone, engine.phase_table, engine.ledger)
+    stack = PulumiStack(fake, "dev")
+    stack.set_phase("validate")
+    engine.router = PulumiRouter(stack, engine.direct_router, engine.phase_table)
+    return fake
+
+
+def test_a_pulumi_up_the_program_refuses_after_an_operators_rollback_stands_down(
+        make_engine, zone, route53, target_file):
+    """The operator's rollback lands after the run checked Route 53 and before the program ran
+    (5 % -> 25 %): the program's guard refuses, and the run stands down (exit 6, as a takeover),
+    not an error, and not a second rollback over the first."""
+    engine = make_engine()
+    validated(engine)
+    fake = guarded_pulumi(engine, zone, route53)
+    Executor(engine).advance()  # to 5 %
+    rolled_back = {}
+
+    def operator_acts():
+        if not rolled_back:
+            rolled_back["cli"] = soundbite("migrate", "rollback", "--config", target_file(), "--yes",
+                                           "--reason", "clients see 5xx")
+
+    fake.before_program = operator_acts
+    with pytest.raises(StoodDownError, match="refused by the program.*rolled back"):
+        Executor(engine).advance()
+    assert rolled_back["cli"].returncode == ExitCode.OK, rolled_back["cli"].stderr
+    assert engine.direct_router.current() == ALL_ON_EC2 and fake.ups == 1, "only the 5 % up ran"
+    state = engine.ledger.read_state()
+    assert state["status"] == "aborted" and state["abort"]["reason"] == "clients see 5xx"
+    assert fake.config[PHASE_KEY] == "shift-5", "the refused phase was not left in the config"
+
+
+def test_a_pulumi_up_the_program_refuses_after_a_hand_edit_holds_for_a_person(make_engine, zone, route53):
+    """Someone set 90/10 by hand while the run was deciding 5 % -> 25 %: the program refuses
+    (the move was decided from 5 %), and the run holds with the reason; it never rolls back
+    over a person's change."""
+    engine = make_engine()
+    validated(engine)
+    fake = guarded_pulumi(engine, zone, route53)
+    Executor(engine).advance()
+    by_hand = {EC2: 90, FARGATE: 10}
+    fake.before_program = lambda: engine.direct_router.current() == by_hand or (
+        engine.direct_router.set_weights(by_hand))
+    with pytest.raises(StoodDownError, match="decided from 5%"):
+        Executor(engine).advance()
+    assert engine.direct_router.current() == by_hand
+    state = engine.ledger.read_state()
+    assert state["status"] == "held" and "refused by the program" in state["reason"]
+    assert "rollback" not in kinds(engine)
 
 
 def test_a_run_taken_over_mid_soak_stands_down_without_touching_traffic(make_engine, clock):

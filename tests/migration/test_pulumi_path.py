@@ -53,6 +53,49 @@ class FakeWorkspaceStack:
                                                        resource_changes={"update": 2}))
 
 
+class GuardedWorkspaceStack(FakeWorkspaceStack):
+    """A fake whose program runs the real traffic guard, as `infra/__main__.py` does in every
+    preview and up: on Route 53's live weights and the ledger's state, with the one-run
+    environment the migration tool sets. `before_program` runs first (someone acting then)."""
+
+    def __init__(self, route53, zone_id, record, table, ledger):
+        super().__init__(route53, zone_id, record, table)
+        self.ledger = ledger
+        self.workspace = SimpleNamespace(env_vars={})
+        self.before_program = lambda: None
+
+    def _program(self) -> None:
+        from infra.traffic_guard import (
+            FROM_VARIABLE,
+            OVERRIDE_VARIABLE,
+            REFUSAL_MARKER,
+            LiveTraffic,
+            TrafficGuardError,
+            check_traffic,
+        )
+        from migration.router import Route53WeightedRouter
+
+        self.before_program()
+        env = self.workspace.env_vars
+        live = Route53WeightedRouter(self.zone_id, self.record, client=self.route53).current()
+        state = self.ledger.read_state()
+        aborted = state["abort"]["reason"] if state.get("status") == "aborted" else None
+        moving_from = int(env[FROM_VARIABLE]) if env.get(FROM_VARIABLE) else None
+        try:
+            check_traffic(phases.phase_named(self.config[PHASE_KEY], self.table),
+                          LiveTraffic(live, aborted), env.get(OVERRIDE_VARIABLE) or None, moving_from)
+        except TrafficGuardError as exc:  # what the CLI's failed run reports
+            raise RuntimeError(f"code: 255\n stderr: error: {REFUSAL_MARKER} {exc}") from None
+
+    def preview(self, on_output=None):
+        self._program()
+        return super().preview(on_output)
+
+    def up(self, on_output=None):
+        self._program()
+        return super().up(on_output)
+
+
 @pytest.fixture
 def pulumi_engine(make_engine, zone, route53):
     plan = plan_from_mapping({"name": "p", "soak_seconds": 3, "ttl_wait_seconds": 1,
