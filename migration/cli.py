@@ -466,7 +466,9 @@ def resume(target, plan, via, as_json, yes):
 
 def _status_lines(data: dict) -> list[str]:
     """`status` for a person: words and numbers, no Python reprs."""
-    live = _weights(data["live_weights"]) if data["live_weights"] else "no weighted records"
+    unreadable = data.get("unreadable") or {}
+    live = (f"UNREADABLE ({unreadable['route53']})" if "route53" in unreadable
+            else _weights(data["live_weights"]) if data["live_weights"] else "no weighted records")
     lines = [f"stack {data['stack']}: live {live} ({data['live_phase'] or 'no phase of the table'})"]
     drift = {True: "DRIFT: ", False: "", None: ""}[data["drift"]]
     lines.append(f"config: {drift}{data['detail']}")
@@ -491,6 +493,8 @@ def _status_lines(data: dict) -> list[str]:
         lines.append(f"{lane}: {shown}")
     for event in data["recent"]:
         lines.append("  " + _event_line(event))
+    lines += [f"UNREADABLE {section}: {cause}" for section, cause in unreadable.items()
+              if section != "route53"]
     return lines
 
 
@@ -526,12 +530,17 @@ def status_cmd(target, plan, as_json, watch, interval, count):
                     click.echo(f"--- {_when(time.time())}")
                 click.echo("\n".join(_status_lines(data)))
             if not watch or (count is not None and polls >= count):
-                return
+                break
             time.sleep(interval)
     except KeyboardInterrupt:
         return
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         fail(exc, as_json)
+    if data["unreadable"]:  # shown above, section by section; the exit code says it too
+        if not as_json:
+            err.print(f"[bold red]{ERROR_WORDS[Exit.ERROR]}:[/] read in part: "
+                      f"{', '.join(data['unreadable'])} unreadable", soft_wrap=True)
+        sys.exit(Exit.ERROR)
 
 
 @migrate.command()

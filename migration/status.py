@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from infra import phases
 from migration.engine import EC2, FARGATE, Engine
+from migration.evidence import CONTROL_PLANE_ERRORS, one_line
 from migration.exceptions import MigrationError
 from migration.router import describe, fargate_percent
 
@@ -40,28 +41,42 @@ def config_drift(engine: Engine, live: dict[str, int]) -> dict:
 
 
 def status(engine: Engine) -> dict:
-    live = engine.direct_router.current()
-    state = engine.ledger.read_state()
-    return {
+    """Every section read on its own: one that fails (the ledger gone, Auto Scaling
+    unreachable) is named under `unreadable` with its cause, and the rest still shows, Route
+    53's live weights first, which is what a person confirms a rollback with."""
+    unreadable: dict[str, str] = {}
+
+    def read(section: str, fetch, default=None):
+        try:
+            return fetch()
+        except CONTROL_PLANE_ERRORS as exc:
+            unreadable[section] = one_line(exc)
+            return default
+
+    live = read("route53", engine.direct_router.current)
+    state = read("ledger", engine.ledger.read_state, {})
+    data = {
         "stack": engine.stack,
         "live_weights": live,
         "fargate_percent": fargate_percent(live) if live else None,
         "live_phase": live_phase(engine, live) if live else None,
-        **config_drift(engine, live),
+        **(config_drift(engine, live) if live is not None else
+           {"config_phase": None, "drift": None, "detail": "Route 53 unreadable: nothing to compare with"}),
         "ledger_weights": state.get("weights"),
-        "ledger_drift": bool(state.get("weights")) and any(
+        "ledger_drift": bool(live is not None and state.get("weights")) and any(
             live.get(k) != v for k, v in (state.get("weights") or {}).items()),
         "run_status": state.get("status"),
         "abort": state.get("abort"),
         "promoted": state.get("promoted", []),
         "steps": state.get("steps", {}),
         "pending": state.get("pending"),
-        "alarms_firing": list(engine.firing()),
-        "health": {lane: engine.problems(lane) if engine.health.get(lane) else None
-                   for lane in (EC2, FARGATE)},
-        "lock": engine.ledger.holder(),
-        "recent": engine.ledger.events(RECENT_EVENTS),
+        "alarms_firing": read("alarms", lambda: list(engine.firing()), []),
+        "health": {lane: read(f"{lane} health", lambda lane=lane: engine.problems(lane))
+                   if engine.health.get(lane) else None for lane in (EC2, FARGATE)},
+        "lock": read("lock", engine.ledger.holder),
+        "recent": read("events", lambda: engine.ledger.events(RECENT_EVENTS), []),
     }
+    return {"status": "partial" if unreadable else "ok", **data, "unreadable": unreadable}
 
 
 def reconcile(engine: Engine, dry_run: bool = False) -> dict:

@@ -851,17 +851,37 @@ def test_a_missing_region_is_one_line(target_file):
 
 
 def test_no_soundbite_command_prints_a_traceback_without_debug(target_file):
-    dead = {"AWS_ENDPOINT_URL_CLOUDWATCH": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
-    status = soundbite("migrate", "status", "--config", target_file(), env=dead)
-    assert status.returncode == ExitCode.ERROR and "Traceback" not in status.stderr
-    assert len(status.stderr.strip().splitlines()) == 1
-    as_json = soundbite("migrate", "status", "--config", target_file(), "--json", env=dead)
+    dead = {"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    history = soundbite("migrate", "history", "--config", target_file(), env=dead)
+    assert history.returncode == ExitCode.ERROR and "Traceback" not in history.stderr
+    assert len(history.stderr.strip().splitlines()) == 1
+    as_json = soundbite("migrate", "history", "--config", target_file(), "--json", env=dead)
     assert json.loads(as_json.stdout)["status"] == "error"
     dlq = soundbite("dlq", "inspect", "--json", env={"AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:9",
                                                      "AWS_MAX_ATTEMPTS": "1"})
     assert dlq.returncode != 0 and "Traceback" not in dlq.stderr
-    debug = soundbite("--debug", "migrate", "status", "--config", target_file(), env=dead)
+    debug = soundbite("--debug", "migrate", "history", "--config", target_file(), env=dead)
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("dead", ["DYNAMODB", "CLOUDWATCH"])
+def test_status_shows_route53_and_every_readable_section_when_one_source_is_down(
+        make_engine, target_file, dead):
+    """What the rollback runbook confirms a rollback with: with the ledger or CloudWatch
+    gone, `status` still shows the live weights and names what it could not read (exit 1)."""
+    engine = make_engine()
+    Executor(engine).rollback("drill")
+    env = {f"AWS_ENDPOINT_URL_{dead}": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
+    shown = soundbite("migrate", "status", "--config", target_file(), env=env)
+    assert shown.returncode == ExitCode.ERROR and "Traceback" not in shown.stderr
+    assert "live ec2 100 / fargate 0" in shown.stdout
+    section = {"DYNAMODB": "ledger", "CLOUDWATCH": "alarms"}[dead]
+    assert f"UNREADABLE {section}:" in shown.stdout and len(shown.stderr.strip().splitlines()) == 1
+    data = json.loads(soundbite("migrate", "status", "--config", target_file(), "--json", env=env).stdout)
+    assert data["status"] == "partial" and data["live_weights"] == ALL_ON_EC2
+    assert section in data["unreadable"]
+    if dead == "CLOUDWATCH":  # the ledger still says who rolled back, and why
+        assert data["abort"]["reason"] == "drill"
 
 
 def test_the_heartbeat_renews_through_a_blocking_call(make_engine):
