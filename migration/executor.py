@@ -133,37 +133,53 @@ class Executor:
     def resume(self) -> StepResult:
         """Take over a crashed run: settle its pending shift, re-read alarms, then judge."""
         with self._lease():
-            state = self.ledger.read_state()
-            live = self.e.router.current()
             try:
-                adopted = self._settle_pending(state, live)
-            except DriftError as exc:  # neither before nor after: a person decides
-                return self._hold_for_a_person(None, exc, clear_pending=False)
-            firing, problems, unreadable = self.evidence.health_now()
-            self._log("resume", state={"weights": live, "pending": None}, shown={"weights": live},
-                      live=live, previous=state.get("status"), adopted=adopted, alarms=list(firing),
-                      problems=problems, unreadable=unreadable)
-            sick_baseline = [a.name for a in map(classify_alarm, firing) if a.severity is Severity.HOLD]
-            if sick_baseline:  # never roll back onto a sick EC2 stack: a person decides
-                return self._hold(None, live, "resume found the baseline unhealthy: " + "; ".join(
-                    f"alarm {a} in ALARM" for a in sick_baseline))
-            if firing or problems:
-                return self._rollback_now("resume found " + "; ".join(
-                    [f"alarm {a} in ALARM" for a in firing] + problems))
-            percent = fargate_percent(live)
-            if percent > 0 and self.e.plan.step_for_percent(percent) is None:
-                return self._hold(None, live, f"live weights send {percent}% to Fargate, "
-                                  "which is no step of the plan: a person decides")
-            if state.get("mode") == "run":
+                taken = self._take_over()
+            except (StoodDownError, AbortedError, ApprovalRequiredError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a crashed run's canary is not left unjudged
+                return self._fail_safe(None, exc)
+            if isinstance(taken, StepResult):
+                return taken
+            if taken is None:
                 return self._run_loop()
-            try:
-                _, step = self._next(None)
-            except (DriftError, PlanError) as exc:
-                return self._hold_for_a_person(None, exc)
-            if step is None:
-                return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
-            self._require_approval(step)
-            return self._guarded(step, live)
+            return self._guarded(*taken)
+
+    def _take_over(self) -> StepResult | tuple[Step, dict[str, int]] | None:
+        """Resume up to its first judgement: the interrupted shift settled, alarms and health
+        re-read. A decision already (held, rolled back, complete), the step to judge on, or
+        None to go on with the interrupted `run`."""
+        state = self.ledger.read_state()
+        live = self.e.router.current()
+        try:
+            adopted = self._settle_pending(state, live)
+        except DriftError as exc:  # neither before nor after: a person decides
+            return self._hold_for_a_person(None, exc, clear_pending=False)
+        firing, problems, unreadable = self.evidence.health_now()
+        self._log("resume", state={"weights": live, "pending": None}, shown={"weights": live},
+                  live=live, previous=state.get("status"), adopted=adopted, alarms=list(firing),
+                  problems=problems, unreadable=unreadable)
+        sick_baseline = [a.name for a in map(classify_alarm, firing) if a.severity is Severity.HOLD]
+        if sick_baseline:  # never roll back onto a sick EC2 stack: a person decides
+            return self._hold(None, live, "resume found the baseline unhealthy: " + "; ".join(
+                f"alarm {a} in ALARM" for a in sick_baseline))
+        if firing or problems:
+            return self._rollback_now("resume found " + "; ".join(
+                [f"alarm {a} in ALARM" for a in firing] + problems))
+        percent = fargate_percent(live)
+        if percent > 0 and self.e.plan.step_for_percent(percent) is None:
+            return self._hold(None, live, f"live weights send {percent}% to Fargate, "
+                              "which is no step of the plan: a person decides")
+        if state.get("mode") == "run":
+            return None
+        try:
+            _, step = self._next(None)
+        except (DriftError, PlanError) as exc:
+            return self._hold_for_a_person(None, exc)
+        if step is None:
+            return StepResult(Status.COMPLETE, None, live, "all traffic is on Fargate")
+        self._require_approval(step)
+        return step, live
 
     def retry(self) -> dict:
         """Clear an abort (Argo Rollouts' retry): the migration starts again from validate."""

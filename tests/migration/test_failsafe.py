@@ -185,6 +185,27 @@ def test_a_resume_whose_target_names_no_metrics_rolls_back_rather_than_wait_unju
     assert "load_balancers" in errors[-1]["reason"]
 
 
+def test_a_resume_that_cannot_write_the_ledger_rolls_back_rather_than_exit_unjudged(make_engine, boto_session):
+    """The crashed run left 5 % on Fargate; its successor takes the lease, but the ledger then
+    refuses writes (throttled): resume rolls back through Route 53 instead of exiting 1 with
+    the canary unjudged, and says the abort could not be written."""
+    engine = make_engine()
+    validated(engine)
+    interrupt_when(engine, lambda: "verdict" in kinds(engine))
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+
+    successor = make_engine()
+    successor.ledger._client = Faulty(boto_session.client("dynamodb"), {"transact_write_items"},
+                                      code="ThrottlingException")
+    result = Executor(successor).resume()
+    assert result.status is Status.ROLLED_BACK, result.reason
+    assert successor.router.current() == ALL_ON_EC2
+    assert "rolled back rather than leave Fargate unjudged" in result.reason
+    assert any("abort was not recorded" in w for w in result.warnings)
+
+
 def test_an_interrupt_that_cuts_the_judges_rollback_short_never_lets_traffic_back_on_fargate(
         make_engine, traffic):
     """Route 53 is back on EC2, the abort not yet written: the interrupt must not record a hold
