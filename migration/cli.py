@@ -242,19 +242,20 @@ def init(stack, outputs_file, pulumi_dir, region, out_file, force, as_json):
 @click.option("--principal", default=None, help="IAM role or user ARN to check (default: the caller).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def doctor(target, plan, policy, principal, as_json):
-    """Region, identity, every named resource, and the operator's permissions; exit 5 if any fails."""
+    """Region, identity, every named resource, and the operator's permissions; exit 5 if any
+    fails, or if identity or permissions could not be checked."""
     from pathlib import Path
 
     import boto3
 
-    from migration.doctor import OPERATOR_POLICY, Doctor, as_dicts
+    from migration.doctor import OPERATOR_POLICY, Doctor, as_dicts, passed
 
     try:
         session = boto3.session.Session(region_name=target.region)
         findings = Doctor(target, session, Path(policy) if policy else OPERATOR_POLICY, principal).run()
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         fail(exc, as_json)
-    ok = all(f.ok is not False for f in findings)
+    ok = passed(findings)
     if as_json:
         click.echo(json.dumps({"ok": ok, "checks": as_dicts(findings)}, indent=2))
     else:

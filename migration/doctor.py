@@ -16,7 +16,11 @@ from pathlib import Path
 from migration.router import Route53WeightedRouter
 from migration.target import Target
 
-OPERATOR_POLICY = Path(__file__).resolve().parents[1] / "runbooks" / "migration-operator-policy.json"
+MUST_CHECK = ("identity", "permissions")
+"""Checks that fail `doctor` when they could not run, not only when they fail."""
+OPERATOR_POLICY = Path(__file__).resolve().parent / "policies" / "migration-operator-policy.json"
+"""runbooks/migration-operator-policy.json, shipped in the package (a link in the source tree)
+so `doctor` finds it wherever the toolkit is installed."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +187,7 @@ class Doctor:
         principal = self.principal or principal_arn(self.caller)
         values = {"REGION": self.session.region_name or "", "ACCOUNT": self.account or "",
                   "ENV": self.t.environment, "HOSTED_ZONE_ID": (self.t.zone_id or "").split("/")[-1],
-                  "EC2_ASG_NAME": self.t.asg_name or ""}
+                  "EC2_ASG_NAME": self.t.asg_name or "", "EC2_WORKER_ASG_NAME": self.t.worker_asg_name or ""}
         denied = []
         try:
             iam = self.client("iam")
@@ -198,6 +202,12 @@ class Doctor:
             return Finding("permissions", False, f"{principal} lacks {', '.join(sorted(set(denied)))} "
                            f"(see runbooks/{self.policy.name})")
         return Finding("permissions", True, f"{principal} may do everything the operator policy lists")
+
+
+def passed(findings: list[Finding]) -> bool:
+    """No check failed, and identity and permissions were checked: one that could not run has
+    not passed (the operator would find the missing action during a rollback instead)."""
+    return all(f.ok is True or (f.ok is None and f.name not in MUST_CHECK) for f in findings)
 
 
 def as_dicts(findings: list[Finding]) -> list[dict]:

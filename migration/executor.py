@@ -124,7 +124,10 @@ class Executor:
             return StepResult(Status.DRY_RUN, "rollback", live, "nothing changed", actions=[
                 f"set weights {_weights(live)} -> {_weights(target)} in one change batch, read them back",
                 "record the migration aborted (refuses advance/run/shift/resume until retry)",
-                f"scale EC2 to at least {self.e.ec2_capacity.api} if reduced"])
+                f"scale EC2 to at least {self.e.ec2_capacity.api} API and "
+                f"{self.e.ec2_capacity.worker} worker instances if reduced"
+                + (f" (configured capacity unknown: {self.e.capacity_problem})"
+                   if self.e.capacity_problem else "")])
         result = self._rollback_now(reason, by_operator=True, live=live, outcome="aborted")
         if wait_capacity:
             result.actions.append(self._wait_for_capacity())
@@ -605,37 +608,45 @@ class Executor:
             self.e.direct_router.verify(target)
             actions.append(f"a move that landed during the rollback ({_weights(now)}) was put back")
 
+    def _ec2_groups(self) -> list[tuple[str, object, int]]:
+        """EC2's Auto Scaling groups the target names: (kind, scaler, configured count)."""
+        groups = (("API", self.e.ec2_scaler, self.e.ec2_capacity.api),
+                  ("worker", self.e.ec2_worker_scaler, self.e.ec2_capacity.worker))
+        return [group for group in groups if group[1] is not None]
+
     def _ensure_ec2_capacity(self, actions: list[str]) -> list[str]:
         """EC2's API and worker groups back to their configured counts, each on its own: one
-        group unreachable is a warning and does not keep the other from being raised."""
+        group unreachable is a warning and does not keep the other from being raised. With
+        the configured counts unknown (no stack config), the default counts, and a warning."""
         warnings = []
-        groups = (("", self.e.ec2_scaler, self.e.ec2_capacity.api),
-                  ("worker ", self.e.ec2_worker_scaler, self.e.ec2_capacity.worker))
+        groups = self._ec2_groups()
+        if groups and self.e.capacity_problem:
+            warnings.append(f"EC2's configured capacity is unknown ({self.e.capacity_problem}): raised "
+                            "to at least the default count only; check the groups' sizes by hand")
         for kind, scaler, count in groups:
-            if scaler is None:
-                continue
             try:
                 if scaler.ensure_at_least(count):
-                    actions.append(f"raised EC2 {kind}desired capacity to {count}")
+                    actions.append(f"raised EC2 {kind} desired capacity to {count}")
             except CONTROL_PLANE_ERRORS as exc:
-                warnings.append(f"traffic is safe on EC2, but its {kind}capacity could not be "
+                warnings.append(f"traffic is safe on EC2, but its {kind} capacity could not be "
                                 f"checked: {one_line(exc)}")
         return warnings
 
     def _wait_for_capacity(self) -> str:
-        """Wait (up to the plan's soak extension) for EC2's configured InService count."""
-        wanted, scaler = self.e.ec2_capacity.api, self.e.ec2_scaler
-        if scaler is None:
+        """Wait (up to the plan's soak extension) for each EC2 group's configured InService
+        count; says how many are in service in each."""
+        groups = self._ec2_groups()
+        if not groups:
             return "no EC2 Auto Scaling group configured (asg_name): capacity not checked"
         deadline = self.e.now() + max(self.e.plan.max_soak_extension_seconds, 60)
-        running = None
         while True:
-            running = Evidence.attempt(scaler.running)
-            if running is not None and running >= wanted:
-                return f"EC2 has {running} of {wanted} instances in service"
+            running = {kind: Evidence.attempt(scaler.running) for kind, scaler, _ in groups}
+            shown = ", ".join(f"{'unknown' if running[kind] is None else running[kind]} of {count} "
+                              f"{kind} instances" for kind, _, count in groups)
+            if all(running[kind] is not None and running[kind] >= count for kind, _, count in groups):
+                return f"EC2 has {shown} in service"
             if self.e.now() >= deadline:
-                seen = "unknown" if running is None else running
-                return f"EC2 has {seen} of {wanted} instances in service after waiting: check the group"
+                return f"EC2 has {shown} in service after waiting: check the groups"
             self.e.sleep(min(5.0, self.e.plan.analysis_interval_seconds))
 
     def _keep_lease(self) -> None:

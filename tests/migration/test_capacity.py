@@ -117,7 +117,10 @@ def test_a_broken_stack_file_fails_preflight_but_not_rollback(factory_engine, tm
     broken.write_text("config: [")
     engine = factory_engine(broken)
     assert not by_name(preflight(engine))["capacity-config"].ok
-    assert Executor(engine).rollback("test").status is Status.ROLLED_BACK
+    result = Executor(engine).rollback("test")
+    assert result.status is Status.ROLLED_BACK
+    assert any("configured capacity is unknown" in w for w in result.warnings), \
+        "a default count is not passed off as the stack's"
 
 
 def test_rollback_raises_ec2_to_the_configured_count_and_waits_for_it(factory_engine, stack_file,
@@ -125,9 +128,10 @@ def test_rollback_raises_ec2_to_the_configured_count_and_waits_for_it(factory_en
     engine = factory_engine(stack_file())
     engine.router.set_weights({EC2: 75, FARGATE: 25})
     result = Executor(engine).rollback("test", wait_capacity=True)
-    assert "raised EC2 desired capacity to 4" in result.actions
-    assert result.actions[-1] == "EC2 has 4 of 4 instances in service"
-    assert stacks["asg"].running() == 4
+    assert "raised EC2 API desired capacity to 4" in result.actions
+    assert "raised EC2 worker desired capacity to 4" in result.actions
+    assert result.actions[-1] == "EC2 has 4 of 4 API instances, 4 of 4 worker instances in service"
+    assert stacks["asg"].running() == 4 and stacks["worker_asg"].running() == 4
 
 
 def test_rollback_from_complete_raises_the_ec2_workers_from_zero(factory_engine, stack_file, stacks):

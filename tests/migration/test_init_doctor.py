@@ -15,7 +15,7 @@ import boto3
 
 from infra.local import bootstrap, cognito
 from migration.dns_setup import create_weighted_zone
-from migration.doctor import OPERATOR_POLICY, Doctor
+from migration.doctor import OPERATOR_POLICY, Doctor, Finding, passed
 from migration.synthetic import SYNTHETIC_PASSWORD_ENV, synthetic_username
 from migration.target import load_target
 from soundbite.exit_codes import ExitCode
@@ -138,7 +138,8 @@ def test_doctor_simulates_the_operator_policy_and_names_each_missing_action(mini
     zone = load_target(str(target)).zone_id.split("/")[-1]
     text = json.dumps({"Version": "2012-10-17", "Statement": statements})
     for name, value in {"REGION": "us-east-1", "ACCOUNT": account, "ENV": environment,
-                        "HOSTED_ZONE_ID": zone, "EC2_ASG_NAME": f"soundbite-{environment}-ec2-api"}.items():
+                        "HOSTED_ZONE_ID": zone, "EC2_ASG_NAME": f"soundbite-{environment}-ec2-api",
+                        "EC2_WORKER_ASG_NAME": f"soundbite-{environment}-ec2-worker"}.items():
         text = text.replace(f"<{name}>", value)
     iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=text)
     result = soundbite("doctor", "--config", str(target), "--principal", arn, "--json", env=ministack.env)
@@ -148,7 +149,8 @@ def test_doctor_simulates_the_operator_policy_and_names_each_missing_action(mini
     assert "dynamodb:" not in checks["permissions"]["detail"], "only what is missing"
     full = json.dumps(policy)
     for name, value in {"REGION": "us-east-1", "ACCOUNT": account, "ENV": environment,
-                        "HOSTED_ZONE_ID": zone, "EC2_ASG_NAME": f"soundbite-{environment}-ec2-api"}.items():
+                        "HOSTED_ZONE_ID": zone, "EC2_ASG_NAME": f"soundbite-{environment}-ec2-api",
+                        "EC2_WORKER_ASG_NAME": f"soundbite-{environment}-ec2-worker"}.items():
         full = full.replace(f"<{name}>", value)
     iam.put_user_policy(UserName=user, PolicyName="operator", PolicyDocument=full)
     fixed = soundbite("doctor", "--config", str(target), "--principal", arn, "--json", env=ministack.env)
@@ -240,3 +242,19 @@ def test_doctor_signs_the_synthetic_user_in_or_names_what_is_missing(aws_emulato
     target.write_text(json.dumps(data))
     none = synthetic(**{SYNTHETIC_PASSWORD_ENV: password})
     assert none["ok"] is False and "no transaction clients" in none["detail"]
+
+
+def test_doctor_does_not_pass_permissions_it_could_not_check():
+    ok = [Finding("region", True, "us-east-1"), Finding("identity", True, "arn")]
+    assert passed([*ok, Finding("permissions", True, "all"), Finding("ecs-service", None, "none named")])
+    assert not passed([*ok, Finding("permissions", None, "the IAM policy simulator did not answer")])
+    assert not passed([*ok, Finding("permissions", False, "lacks route53:ChangeResourceRecordSets")])
+
+
+def test_the_operator_policy_ships_in_the_package_as_the_runbook_gives_it():
+    from importlib.resources import files
+
+    shipped = files("migration").joinpath("policies/migration-operator-policy.json").read_text()
+    assert json.loads(shipped) == json.loads((ROOT / "runbooks" / "migration-operator-policy.json").read_text())
+    assert OPERATOR_POLICY.is_file()
+    assert '"migration" = ["policies/*.json"]' in (ROOT / "pyproject.toml").read_text(), "in the wheel too"

@@ -58,7 +58,7 @@ def test_rollback_moves_the_weights_first_then_raises_a_reduced_ec2_side(make_en
     engine.router.set_weights({EC2: 50, FARGATE: 50})
     result = Executor(engine).rollback("test")
     assert result.actions[0] == "weights ec2 50 / fargate 50 -> ec2 100 / fargate 0"
-    assert "raised EC2 desired capacity to 2" in result.actions
+    assert "raised EC2 API desired capacity to 2" in result.actions
     assert asg._describe()["DesiredCapacity"] == 2
 
 
