@@ -281,8 +281,8 @@ def preflight_cmd(target, plan, as_json):
     sys.exit(int(Exit.OK if all(c.ok for c in checks) else Exit.REFUSED))
 
 
-def _refuse_unless_preflight(engine) -> None:
-    failed = [c for c in preflight(engine) if not c.ok]
+def _refuse_unless_preflight(engine, to_percent: int | None = None) -> None:
+    failed = [c for c in preflight(engine, to_percent) if not c.ok]
     if failed:
         for c in failed:
             err.print(f"[red]preflight FAIL[/] {c.name}: {c.detail}")
@@ -297,7 +297,7 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question="", to
     try:
         engine = _engine(target, plan, via=via, view=view)
         if not dry_run:
-            _refuse_unless_preflight(engine)
+            _refuse_unless_preflight(engine, to_percent)
             preview = action(Executor(engine), True)
             for line in preview.actions:
                 err.print(f"  would: {line}", soft_wrap=True, highlight=False)

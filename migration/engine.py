@@ -56,9 +56,9 @@ class Engine:
     """Whether the lane's metrics count requests to its direct name (an ALB does; the local
     edge does not): if not, the engine adds the synthetic requests to the canary's sample."""
     capacity_problem: str | None = None
+    """Why a named stack config could not be read: preflight fails on it."""
     metrics_problem: str | None = None
     """Why the engine has no metrics to judge on (preflight refuses to shift then)."""
-    """Why a named stack config could not be read: preflight fails on it."""
     sleep: Callable[[float], None] = time.sleep
     now: Callable[[], float] = time.time
     on_event: Callable[[dict], None] = _ignore

@@ -39,6 +39,7 @@ from migration.exceptions import (
 from migration.judge import Outcome, Severity, Verdict, classify_alarm, judge, unmeasured
 from migration.ledger import ABORTED
 from migration.plan import Step, weights_for
+from migration.preflight import capacity_for
 from migration.router import check_weights, fargate_percent, same_weights
 from migration.router import describe as _weights
 from migration.top_up import TopUp
@@ -260,8 +261,11 @@ class Executor:
             if not 1 <= to_percent <= 100:
                 raise PlanError(f"shift --to takes 1..100 (use rollback for 0), got {to_percent}")
             check_weights(weights_for(to_percent))
-            step = self.e.plan.step_for_percent(to_percent) or Step(
-                f"shift-{to_percent}", to_percent, self.e.plan.shift_steps[0].soak_seconds)
+            step = self.e.plan.step_for_percent(to_percent)
+            if step is None:  # Fargate's capacity is sized per phase: no phase, no sizing
+                steps = ", ".join(str(s.percent) for s in self.e.plan.shift_steps)
+                raise PlanError(f"shift --to {to_percent}: no step of the plan ({steps}) and so no "
+                                "phase of the stack sizes Fargate for it; pick one of those")
             return live, step
         promoted = set(self._promoted())
         for step in self.e.plan.steps:
@@ -404,11 +408,25 @@ class Executor:
             self._log("resoak", state={"status": "soaking", "step": step.name}, step=step.name,
                       weights=live)
         else:
+            if fargate_percent(step.weights) > fargate_percent(live):
+                short = self._short_of_capacity(step)
+                if short:  # capacity before traffic: this share stays, the step waits for tasks
+                    return self._hold(step, live, short)
             self._move(step.name, live, step.weights)
         self._waiting(step, "dns-ttl", self.e.plan.ttl_wait_seconds)
         settled = self.e.now()
         self._waiting(step, "metric-lag", self.e.plan.metric_lag_seconds)
         return self._soak(step, settled_at=settled)
+
+    def _short_of_capacity(self, step: Step) -> str | None:
+        """Why Fargate cannot take `step`'s share yet (too few tasks for its phase, or they
+        could not be counted); None when it can. Checked before every raise, each step of a
+        `run` included, not only by preflight."""
+        try:
+            check = capacity_for(self.e, step.percent)
+        except CONTROL_PLANE_ERRORS as exc:
+            return f"not raising Fargate to {step.percent}%: its tasks could not be counted ({one_line(exc)})"
+        return None if check.ok else f"not raising Fargate to {step.percent}%: {check.detail}"
 
     def _waiting(self, step: Step, what: str, seconds: float) -> None:
         """A named wait a person can see (the live view counts it down)."""

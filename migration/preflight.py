@@ -64,10 +64,19 @@ def _drift(engine: Engine, live: dict[str, int]) -> Check:
     return Check("drift", True, "live weights match the ledger")
 
 
-def _next_weights(engine: Engine, live: dict[str, int]) -> tuple[Check, int | None]:
-    # The validate step moves nothing: capacity is judged for the next shift that does.
+def _next_weights(engine: Engine, live: dict[str, int],
+                  to_percent: int | None = None) -> tuple[Check, int | None]:
+    # The validate step moves nothing: capacity is judged for the next shift that does, or
+    # for the share `shift --to` asks for.
     live_percent = fargate_percent(live)
-    step = next((s for s in engine.plan.shift_steps if s.percent > live_percent), None)
+    if to_percent is not None:
+        step = engine.plan.step_for_percent(to_percent)
+        if step is None:
+            return Check("next-step", False, f"{to_percent}% is no step of the plan"), None
+        if to_percent <= live_percent:
+            return Check("next-step", True, f"{step.name} raises nothing"), None
+    else:
+        step = next((s for s in engine.plan.shift_steps if s.percent > live_percent), None)
     if step is None:
         return Check("next-step", True, "nothing left to shift"), None
     try:
@@ -118,7 +127,7 @@ def _synthetic(engine: Engine) -> list[Check]:
     return checks
 
 
-def _capacity(engine: Engine, percent: int) -> Check:
+def capacity_for(engine: Engine, percent: int) -> Check:
     """Forward: Fargate must already run what the next phase (and current traffic) needs."""
     running = engine.running(FARGATE)
     if running is None:
@@ -149,8 +158,9 @@ def _capacity_back(engine: Engine) -> Check:
                  "(all traffic)")
 
 
-def preflight(engine: Engine) -> list[Check]:
-    """Every check, in the order a person would read them."""
+def preflight(engine: Engine, to_percent: int | None = None) -> list[Check]:
+    """Every check, in the order a person would read them; capacity for `to_percent` when a
+    `shift --to` names the share, else for the next step of the plan."""
     checks = [_lock(engine), *_run_state(engine)]
     live = engine.router.current()
     checks += _records(live)
@@ -166,10 +176,10 @@ def preflight(engine: Engine) -> list[Check]:
         checks.append(Check(f"{lane}-health", not problems, "; ".join(problems) or "healthy"))
     checks += _config(engine)
     checks += _synthetic(engine)
-    step_check, percent = _next_weights(engine, live)
+    step_check, percent = _next_weights(engine, live, to_percent)
     checks.append(step_check)
     if percent:
-        checks += [_capacity(engine, percent), _capacity_back(engine)]
+        checks += [capacity_for(engine, percent), _capacity_back(engine)]
     return checks
 
 

@@ -87,6 +87,43 @@ def test_preflight_refuses_shift_100_on_two_tasks_when_the_config_says_four(
     assert "Pulumi.dev.yaml" in checks["capacity-config"].detail
 
 
+def test_preflight_sizes_shift_to_for_the_share_it_names_not_the_next_step(
+        factory_engine, stack_file, stacks):
+    """From 5 %, the next step (25 %) needs 1 task, but `shift --to 100` needs 4."""
+    engine = factory_engine(stack_file())
+    engine.health = {EC2: stacks[EC2], FARGATE: fargate_tasks(stacks, 2)}
+    engine.router.set_weights({EC2: 95, FARGATE: 5})
+    assert by_name(preflight(engine))["capacity"].ok
+    checks = by_name(preflight(engine, to_percent=100))
+    assert not checks["capacity"].ok and "100% needs 4" in checks["capacity"].detail
+
+
+def test_shift_to_a_share_no_phase_sizes_is_refused(factory_engine, stack_file):
+    engine = factory_engine(stack_file())
+    with pytest.raises(PlanError, match="shift --to 30: no step of the plan"):
+        Executor(engine).advance(30)
+    assert engine.router.current()[FARGATE] == 0
+    assert not by_name(preflight(engine, to_percent=30))["next-step"].ok
+
+
+def test_run_holds_before_a_step_fargate_has_too_few_tasks_for(factory_engine, stack_file, stacks, clock,
+                                                             cloudwatch, fresh_data_plane):
+    """Preflight passed for 5 %; one task carries 5 % and 25 %, but 50 % needs 2: the run
+    holds at 25 % with the reason before it raises traffic, and goes on once the tasks run."""
+    from .conftest import Traffic
+
+    engine = factory_engine(stack_file())
+    clock.listeners.append(Traffic(cloudwatch, engine.router, fresh_data_plane.environment))
+    engine.health = {EC2: stacks[EC2], FARGATE: fargate_tasks(stacks, 1)}
+    engine.ledger.commit("validated", state={"validated": True})
+    result = Executor(engine).run()
+    assert result.status is Status.HELD and result.step == "shift-50", result.reason
+    assert "not raising Fargate to 50%: Fargate runs 1 task(s), 50% needs 2" in result.reason
+    assert engine.router.current() == {EC2: 75, FARGATE: 25}, "the share stayed where it was judged"
+    fargate_tasks(stacks, 4)
+    assert Executor(engine).run().status is Status.COMPLETE
+
+
 def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,
                                                                      stacks):
     engine = factory_engine(stack_file())  # EC2 should run 4; the group runs 2

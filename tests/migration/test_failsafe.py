@@ -1178,8 +1178,11 @@ def test_ecs_unreadable_mid_soak_is_an_error_check_and_rolls_back_after_the_limi
     cause, and after the plan's consecutive-error limit traffic goes back to EC2."""
     from migration.health import EcsServiceHealth
 
-    ecs = Faulty(stacks["ecs"], {"describe_services"}, code="ServiceUnavailable")
+    shifted = {}
+    ecs = Faulty(stacks["ecs"], {"describe_services"}, code="ServiceUnavailable",
+                 failing=lambda: bool(shifted))  # counted before the shift, then gone
     engine = make_engine(health={EC2: [], FARGATE: [EcsServiceHealth(stacks["cluster"], "api", ecs)]})
+    engine.on_event = lambda event: event["kind"] == "soak" and shifted.update(at=event["at"])
     validated(engine)
     result = Executor(engine).advance()
     assert result.status is Status.ROLLED_BACK and engine.router.current() == ALL_ON_EC2
@@ -1187,6 +1190,18 @@ def test_ecs_unreadable_mid_soak_is_an_error_check_and_rolls_back_after_the_limi
     assert len(errors) == engine.plan.consecutive_error_limit and ecs.failures >= len(errors)
     assert "ServiceUnavailable" in result.reason
     assert engine.ledger.read_state()["steps"]["shift-5"]["outcome"] == "rolled-back"
+
+
+def test_ecs_unreadable_before_a_raise_holds_without_moving_traffic(make_engine, stacks):
+    """Fargate's tasks cannot be counted: the run does not raise its share blind."""
+    from migration.health import EcsServiceHealth
+
+    ecs = Faulty(stacks["ecs"], {"describe_services"}, code="ServiceUnavailable")
+    engine = make_engine(health={EC2: [], FARGATE: [EcsServiceHealth(stacks["cluster"], "api", ecs)]})
+    validated(engine)
+    result = Executor(engine).advance()
+    assert result.status is Status.HELD and "tasks could not be counted" in result.reason
+    assert engine.router.current() == ALL_ON_EC2
 
 
 def test_a_pulumi_up_that_outlasts_the_lease_keeps_it(make_engine, zone, route53):
