@@ -285,14 +285,27 @@ class Executor:
                              "or reconcile")
 
     def _require_approval(self, step: Step) -> None:
-        """A gate not yet opened is recorded (and notified) as a wait for a person, then raised."""
-        if step.approval and step.name not in self.ledger.read_state().get("approvals", []):
+        """A gate not yet opened is recorded (and notified) as a wait for a person, then raised.
+
+        A step the judge stepped back from is gated too: `advance` would raise traffic to the
+        share that just failed, so a person opens it again (or rolls back)."""
+        state = self.ledger.read_state()
+        if step.name in state.get("approvals", []):
+            return
+        backed = (state.get("steps") or {}).get(step.name) or {}
+        if backed.get("stepped_back"):
+            reason = (f"step {step.name} was stepped back ({backed.get('reason')}): find the cause, "
+                      f"then `soundbite migrate approve --step {step.name}` to try it again, or "
+                      "`soundbite migrate rollback`")
+        elif step.approval:
             reason = (f"step {step.name} needs approval: "
                       f"run `soundbite migrate approve --step {step.name}`")
-            self._log("awaiting-approval", state={
-                "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name,
-                reason=reason)
-            raise ApprovalRequiredError(reason)
+        else:
+            return
+        self._log("awaiting-approval", state={
+            "status": Status.AWAITING_APPROVAL.value, "step": step.name}, step=step.name,
+            reason=reason)
+        raise ApprovalRequiredError(reason)
 
     def _settle_pending(self, state: dict, live: dict[str, int]) -> str | None:
         """A shift written ahead but never confirmed: did Route 53 take it?"""
@@ -676,7 +689,8 @@ class Executor:
     def _step_back(self, step: Step, reason: str) -> StepResult:
         target = weights_for(self.e.plan.previous_percent(step.percent))
         self._move(f"{step.name}-step-back", step.weights, target)
-        return self._hold(step, target, f"stepped back to {_weights(target)}: {reason}")
+        return self._hold(step, target, f"stepped back to {_weights(target)}: {reason}",
+                          stepped_back=True)
 
     def _hold_for_a_person(self, step: Step | None, exc: Exception,
                            clear_pending: bool = True) -> StepResult:
@@ -699,8 +713,10 @@ class Executor:
         return any(s.name == name for s in self.e.plan.steps)
 
     def _hold(self, step: Step | None, weights: dict[str, int] | None, reason: str,
-              clear_pending: bool = False) -> StepResult:
-        """Held with its reason; `weights` None (unreadable) leaves the ledger's own."""
+              clear_pending: bool = False, stepped_back: bool = False) -> StepResult:
+        """Held with its reason; `weights` None (unreadable) leaves the ledger's own. A step
+        `stepped_back` from waits for a person's approval before it is tried again (any
+        earlier approval of it is spent)."""
         name = step.name if step else None
         state = {"status": Status.HELD.value, "reason": reason, "mode": "stopped"}
         if clear_pending:
@@ -709,6 +725,9 @@ class Executor:
             state["weights"] = weights
         if name:
             state["steps"] = self._outcome(name, "held", reason)
+        if name and stepped_back:
+            state["steps"][name]["stepped_back"] = True
+            state["approvals"] = [a for a in self.ledger.read_state().get("approvals") or [] if a != name]
         self._log("held", state=state, shown={"step": name, "reason": reason, "weights": weights,
                                               "evidence": self._last}, step=name, reason=reason)
         return StepResult(Status.HELD, name, weights or {}, reason)

@@ -6,7 +6,12 @@ import re
 
 import pytest
 
-from migration.exceptions import DriftError, LockHeldError, WeightsChangedError
+from migration.exceptions import (
+    ApprovalRequiredError,
+    DriftError,
+    LockHeldError,
+    WeightsChangedError,
+)
 from migration.executor import Executor, Status
 from migration.schemas import plan_from_mapping
 
@@ -74,6 +79,15 @@ def test_latency_regression_steps_back_one_phase_and_holds(make_engine, traffic)
     assert result.status is Status.HELD
     assert engine.router.current() == {EC2: 95, FARGATE: 5}
     assert re.search(r"p95 4\d\d ms > 1.5 x baseline", result.reason), result.reason
+    # the exit-4 advice, `advance` again, must not raise traffic back to the share that failed
+    with pytest.raises(ApprovalRequiredError, match="shift-25 was stepped back .*approve --step shift-25"):
+        executor.advance()
+    assert executor.run().status is Status.AWAITING_APPROVAL
+    assert engine.router.current() == {EC2: 95, FARGATE: 5}
+    traffic().p95_ms[FARGATE] = 85.0  # the cause found and fixed
+    assert executor.approve("shift-25") == "shift-25"
+    assert executor.advance().status is Status.PROMOTED
+    assert engine.router.current() == {EC2: 75, FARGATE: 25}
 
 
 def test_firing_alarm_rolls_back(make_engine, cloudwatch, fresh_data_plane):
