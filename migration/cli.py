@@ -13,6 +13,7 @@ import sys
 import click
 
 from infra.automation import AutomationError, PulumiUnavailableError
+from migration.evidence import one_line
 from migration.exceptions import (
     AbortedError,
     ApprovalRequiredError,
@@ -29,7 +30,7 @@ from migration.router import describe as _weights
 from migration.schemas import load_plan
 from migration.status import reconcile as reconcile_phase
 from migration.status import status as read_status
-from migration.target import load_target
+from migration.target import load_route, load_target
 from soundbite import exit_codes
 from soundbite.confirm import confirm
 from soundbite.console import console
@@ -70,14 +71,16 @@ NAME_THE_STACK = ("name the stack: --config <target file> (written by `soundbite
                   "--stack and --environment; nothing is assumed")
 
 
-def target_options(func=None, *, needs_target: bool = True):
+def target_options(func=None, *, needs_target: bool = True, lenient: bool = False):
     """The options every command shares; the command receives the target and the plan.
 
     A command that reads or moves a stack refuses to guess which one: without a target file it
     needs both --stack and --environment (a production stack judged as `dev` on `local`'s
-    names is the mistake this prevents)."""
+    names is the mistake this prevents). `lenient` (rollback): a target or plan file with a
+    mistake is read for what a rollback needs (zone, record, region) with a warning, never a
+    reason to leave traffic where it is."""
     if func is None:
-        return functools.partial(target_options, needs_target=needs_target)
+        return functools.partial(target_options, needs_target=needs_target, lenient=lenient)
 
     @click.option("--stack", default=None, help="Stack name (required without --config).")
     @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
@@ -96,9 +99,24 @@ def target_options(func=None, *, needs_target: bool = True):
         try:
             if needs_target and not config_file and not (stack and environment):
                 raise ConfigError(NAME_THE_STACK)
-            target = load_target(config_file, stack=stack, zone_id=zone_id, record_name=record_name,
-                                 environment=environment, stack_file=stack_file, pulumi_dir=pulumi_dir)
-            plan = load_plan(plan_name)
+            given = dict(stack=stack, zone_id=zone_id, record_name=record_name,
+                         environment=environment, stack_file=stack_file, pulumi_dir=pulumi_dir)
+            try:
+                target = load_target(config_file, **given)
+            except ConfigError as exc:
+                if not lenient:
+                    raise
+                target = load_route(config_file, **given)
+                err.print(f"[yellow]warning:[/] {one_line(exc)}; rolling back with its zone, "
+                          "record and region only", soft_wrap=True)
+            try:
+                plan = load_plan(plan_name)
+            except PlanError as exc:
+                if not lenient:
+                    raise
+                plan = load_plan("default")
+                err.print(f"[yellow]warning:[/] {one_line(exc)}; rolling back with the default "
+                          "plan's Route 53 waits", soft_wrap=True)
         except MigrationError as exc:
             fail(exc, kwargs.get("as_json", False))
         return func(target, plan, **kwargs)
@@ -397,7 +415,7 @@ def approve(target, plan, step, as_json):
 
 
 @migrate.command()
-@target_options
+@target_options(lenient=True)
 @click.option("--reason", default="requested by operator", show_default=True)
 @click.option("--wait-capacity", is_flag=True,
               help="Then wait until the EC2 group has its configured InService count.")

@@ -110,3 +110,23 @@ def load_target(path: str | None, **overrides) -> Target:
         data = target_fields(read_document(file, ConfigError), f"config file {file.name}")
     data.update({k: v for k, v in overrides.items() if v not in (None, "", ())})
     return Target(**data)
+
+
+ROUTE_FIELDS = ("stack", "environment", "region", "zone_id", "record_name", "ledger_table",
+                "asg_name", "worker_asg_name")
+"""What a rollback needs from a target file: where the weights are, and (best effort) where
+the abort is written and which EC2 groups are raised."""
+
+
+def load_route(path: str | None, **overrides) -> Target:
+    """The rollback's part of a target file, read leniently: every other field (and any
+    mistake in one) is ignored, so a broken file never keeps traffic on a failing canary."""
+    from migration.schemas import read_document
+
+    data = {}
+    if path and Path(path).is_file():
+        document = read_document(Path(path), ConfigError)
+        if isinstance(document, dict):
+            data = {k: v for k, v in document.items() if k in ROUTE_FIELDS and isinstance(v, str) and v}
+    data.update({k: v for k, v in overrides.items() if k in ROUTE_FIELDS and v not in (None, "", ())})
+    return Target(**data)

@@ -751,6 +751,25 @@ def test_rollback_with_the_ledger_table_missing_still_moves_the_weights(make_eng
     assert "Traceback" not in result.stderr
 
 
+def test_rollback_with_a_broken_target_and_plan_file_still_moves_the_weights(make_engine, target_file,
+                                                                             tmp_path):
+    """Rollback needs the zone, the record and a region: a mistake elsewhere in the target
+    file, or a broken plan file, is a warning, never a reason to leave traffic on Fargate."""
+    engine = make_engine()
+    engine.router.set_weights({EC2: 75, FARGATE: 25})
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("judge: {min_requests: x}\n")
+    result = soundbite("migrate", "rollback", "--config", target_file(direct_urls="http://x", metrics=7),
+                       "--plan", str(plan), "--yes", "--reason", "5xx")
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert engine.router.current() == ALL_ON_EC2
+    assert "direct_urls" in result.stderr and "rolling back with its zone, record and region only" in result.stderr
+    assert "rolling back with the default plan" in result.stderr and "Traceback" not in result.stderr
+    assert engine.ledger.read_state()["abort"]["reason"] == "5xx", "the abort is still recorded"
+    moving = soundbite("migrate", "advance", "--config", target_file(direct_urls="http://x"), "--yes")
+    assert moving.returncode == ExitCode.USAGE, "only rollback reads a broken file leniently"
+
+
 def test_rollback_with_auto_scaling_unreachable_still_moves_the_weights(make_engine, target_file, stacks):
     engine = make_engine()
     engine.router.set_weights({EC2: 75, FARGATE: 25})
