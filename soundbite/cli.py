@@ -49,12 +49,7 @@ class LazyGroup(click.Group):
         if any(importlib.util.find_spec(m) is None for m in TOOLKIT_NEEDS.get(cmd_name, ())):
             raise click.ClickException(TOOLKIT_HINT.format(name=cmd_name))
         module_name, attr = target[0].split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if (exc.name or "").split(".")[0] not in TOOLKIT_MODULES:
-                raise
-            raise click.ClickException(TOOLKIT_HINT.format(name=cmd_name)) from exc
+        module = importlib.import_module(module_name)  # a missing module: `invoke` says which
         return getattr(module, attr)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -80,18 +75,21 @@ class LazyGroup(click.Group):
                        else message, err=not as_json)
             ctx.exit(int(ExitCode.INTERRUPTED))
         except click.ClickException as exc:
-            if not as_json or isinstance(exc, click.UsageError):
+            if not as_json:
                 raise
-            click.echo(json.dumps({"status": "error", "error": "error", "message": exc.format_message(),
-                                   "exit_code": exc.exit_code}))
+            usage = isinstance(exc, click.UsageError)
+            click.echo(json.dumps({"status": "error", "error": "usage" if usage else "error",
+                                   "message": exc.format_message(), "exit_code": exc.exit_code}))
             ctx.exit(exc.exit_code)
-        except ModuleNotFoundError as exc:
-            # A command may load the toolkit only when it runs (moto for `dev`, pulumi for `migrate`).
-            if (exc.name or "").split(".")[0] not in TOOLKIT_MODULES:
-                raise
-            name = ctx.invoked_subcommand or "this command"
-            raise click.ClickException(TOOLKIT_HINT.format(name=name)) from exc
         except Exception as exc:  # noqa: BLE001 - the last line of defence for every command
+            if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in TOOLKIT_MODULES:
+                # A command may load the toolkit only when it runs (moto for `dev`, pulumi for `migrate`).
+                hint = click.ClickException(TOOLKIT_HINT.format(name=ctx.invoked_subcommand or "this command"))
+                if not as_json:
+                    raise hint from exc
+                click.echo(json.dumps({"status": "error", "error": "error", "message": hint.message,
+                                       "exit_code": hint.exit_code}))
+                ctx.exit(hint.exit_code)
             if (ctx.obj or {}).get("debug"):
                 raise
             message = " ".join(str(exc).split()) or type(exc).__name__
