@@ -134,12 +134,15 @@ def _network(values: Mapping[str, str]) -> ExistingNetwork | None:
     return ExistingNetwork(vpc_id, public, private)
 
 
-SUBSCRIBER_PROTOCOLS = {"arn:aws:sqs:": "sqs", "arn:aws:lambda:": "lambda", "https://": "https"}
+SUBSCRIBER_PROTOCOLS = {"https://": "https"}
+"""Endpoints SNS delivers to with no further permission. An SQS queue or a Lambda function
+would also need a queue policy or an invoke permission for SNS, which the program does not
+own: subscribe those by hand, or through an https endpoint."""
 
 
 def alarm_subscriber(raw: str | None) -> tuple[str, str] | None:
-    """`soundbite:alarmSubscriber`: an email address, an https URL, or an SQS queue or Lambda
-    function ARN; the alarm topic gets one subscription of the matching SNS protocol."""
+    """`soundbite:alarmSubscriber`: an email address or an https URL; the alarm topic gets one
+    subscription of the matching SNS protocol."""
     if not raw:
         return None
     for start, protocol in SUBSCRIBER_PROTOCOLS.items():
@@ -148,8 +151,8 @@ def alarm_subscriber(raw: str | None) -> tuple[str, str] | None:
     local, _, domain = raw.partition("@")
     if local and "." in domain and " " not in raw:
         return "email", raw
-    raise ConfigError(f"{NAMESPACE}:alarmSubscriber must be an email address, an https:// URL, or an "
-                      f"SQS queue or Lambda function ARN, got {raw!r}")
+    raise ConfigError(f"{NAMESPACE}:alarmSubscriber must be an email address or an https:// URL "
+                      f"(SNS needs no other permission to deliver to those), got {raw!r}")
 
 
 def _move_traffic_to(values: Mapping[str, str], environ_override: str | None) -> str | None:

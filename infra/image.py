@@ -24,6 +24,10 @@ DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
 ECR_URL = re.compile(r"^(?P<registry>\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)/"
                      r"(?P<name>[a-z0-9][a-z0-9._/-]*)$")
 ROOT = Path(__file__).resolve().parents[1]
+IMAGE_PLATFORM = "linux/amd64"
+"""What both stacks run (Fargate's X86_64 runtime platform, the EC2 stack's x86 instance
+types): an operator's arm64 machine still builds an image they can start.
+"""
 
 
 class ImagePushError(RuntimeError):
@@ -72,7 +76,7 @@ class DockerCli:
 
     def build(self, context: Path, ref: str, network: str | None = None) -> None:
         extra = ["--network", network] if network else []
-        self._docker("build", *extra, "-t", ref, str(context))
+        self._docker("build", "--platform", IMAGE_PLATFORM, *extra, "-t", ref, str(context))
 
     def login(self, registry: Registry) -> None:
         self._docker("login", "--username", registry.username, "--password-stdin", registry.host,

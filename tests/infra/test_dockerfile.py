@@ -68,6 +68,15 @@ def test_compose_runs_api_worker_emulator_and_redis_against_the_spec_names():
         assert services[name]["depends_on"]["bootstrap"]["condition"] == "service_completed_successfully"
 
 
+def test_the_compose_api_serves_plain_http_on_localhost():
+    """No TLS front in compose: a redirect to https://localhost would answer every request."""
+    from soundbite.core.config import Settings
+
+    api_env = yaml.safe_load(COMPOSE.read_text())["services"]["api"]["environment"]
+    settings = Settings.from_env({k: str(v) for k, v in api_env.items()})
+    assert settings.force_https is False and settings.trusted_proxies == 0
+
+
 def _compose_plugin() -> bool:
     docker = shutil.which("docker")
     if not docker:

@@ -40,7 +40,8 @@ def _daemon() -> str | None:
 
 _REASON = _daemon()
 pytestmark = [pytest.mark.skipif(_REASON is not None, reason=_REASON or ""),
-              pytest.mark.xdist_group("docker")]
+              pytest.mark.xdist_group("docker"),
+              pytest.mark.timeout(1500)]  # the first test builds the image cold (up to 1200 s)
 
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:

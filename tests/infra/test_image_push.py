@@ -44,7 +44,8 @@ def test_build_login_push_in_order_with_the_password_on_stdin_and_the_digest_pri
     ref = push_image(EcrRepository.parse(REPO), "v1", tmp_path, DockerCli(run=recorder), ecr)
     assert ref == f"{REPO}@{DIGEST}"
     argv = [call[0] for call in recorder.calls]
-    assert argv[0] == ["docker", "build", "-t", f"{REPO}:v1", str(tmp_path)]
+    # built for the stacks' x86 platform whatever the operator's machine is
+    assert argv[0] == ["docker", "build", "--platform", "linux/amd64", "-t", f"{REPO}:v1", str(tmp_path)]
     assert argv[1][:4] == ["docker", "login", "--username", user]
     assert argv[1][4:] == ["--password-stdin", token["proxyEndpoint"].removeprefix("https://")]
     assert recorder.calls[1][1] == password and all(password not in " ".join(a) for a in argv)
