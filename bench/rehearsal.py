@@ -59,9 +59,12 @@ def rehearse(extra: tuple[str, ...]) -> dict:
         return {"ok": False, "outcome": "error", "error": last[:300], "wall_seconds": wall,
                 **{f: None for f in FIELDS}}
     soundbites = summary.get("soundbites") or {}
-    broken = [n for n, c in (summary.get("invariants") or {}).items() if c.get("status") == "failed"]
+    invariants = summary.get("invariants") or {}
+    broken = [n for n, c in invariants.items() if c.get("status") == "failed"]
     return {"ok": bool(summary.get("ok")), "outcome": summary.get("outcome"), "wall_seconds": wall,
             "reason": summary.get("result_reason"),
+            "held": sum(c.get("status") == "held" for c in invariants.values()),
+            "checked": sum(c.get("status") != "not checked" for c in invariants.values()),
             "broken": broken, "lost": soundbites.get("lost"), "duplicates": soundbites.get("duplicates"),
             **{f: summary.get(f) for f in FIELDS if f not in ("lost", "duplicates")}}
 
@@ -104,6 +107,8 @@ def measure(names: tuple[str, ...], runs: int, hogs: int = 0) -> dict:
                "outcomes": sorted({str(r["outcome"]) for r in rows}),
                "outcome_counts": dict(Counter(str(r["outcome"]) for r in rows).most_common()),
                "ok_runs": sum(r["ok"] for r in rows), "runs": len(rows),
+               "fewest_held": min((r.get("held") or 0 for r in rows), default=0),
+               "fewest_checked": min((r.get("checked") or 0 for r in rows), default=0),
                "broken": sorted({b for r in rows for b in r.get("broken", [])}),
                "errors": [r["error"] for r in rows if r.get("error")]}
         for name, rows in found.items()}
@@ -123,6 +128,9 @@ def markdown(result: dict) -> str:
     beside = (f", {s['busy_processes']} CPU-bound processes beside each run"
               if s.get("busy_processes") else "")
     lines = [f"Rehearsal (`soundbite rehearse`, quick plan), median of {s['runs']} runs{beside}.", "",
+             "Invariants: runs with none broken, then (fewest in a run) how many held of how many "
+             "the run could check; a check a run cannot make is `not checked`, never counted as held.",
+             "",
              "| scenario | fault | outcome | invariants held | duration s | detection s | rollback s "
              "| lost / duplicates |",
              "|---|---|---|---:|---:|---:|---:|---|"]
@@ -130,7 +138,8 @@ def markdown(result: dict) -> str:
         outcomes = ", ".join(o if row["runs"] == 1 else f"{o} {n}/{row['runs']}"
                              for o, n in row["outcome_counts"].items())
         lines.append(f"| {name} | {s['scenarios'][name]} | {outcomes} | "
-                     f"{row['ok_runs']}/{row['runs']} | {_s(row['duration_seconds'])} | "
+                     f"{row['ok_runs']}/{row['runs']} ({row.get('fewest_held', '-')} of "
+                     f"{row.get('fewest_checked', '-')}) | {_s(row['duration_seconds'])} | "
                      f"{_s(row['detection_seconds'])} | {_s(row['rollback_seconds'])} | "
                      f"{_n(row['lost'])} / {_n(row['duplicates'])} |")
     for name, row in result["scenarios"].items():

@@ -217,6 +217,8 @@ REDRIVE_MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
 
 WORKER_CONCURRENCY = 2
 WORKER_GRACE_SECONDS = 25
+LOCAL_WORKER_GRACE_SECONDS = 3
+"""`soundbite dev` and the rehearsal's lanes: they stop within a few seconds of Ctrl-C."""
 """In-flight jobs get this long after SIGTERM; ECS's stop timeout must be above it."""
 ECS_STOP_TIMEOUT_SECONDS = 30
 SYNTHESIS_P95_SECONDS = 4.2

@@ -90,7 +90,7 @@ DEV_ENV = {
     # Stop within a few seconds: a short long poll and a short grace for in-flight jobs
     # (the emulator costs nothing per receive, and nothing here outlives the session).
     "SOUNDBITE_WORKER_POLL_SECONDS": "1",
-    "SOUNDBITE_WORKER_GRACE_SECONDS": "3",
+    "SOUNDBITE_WORKER_GRACE_SECONDS": str(spec.LOCAL_WORKER_GRACE_SECONDS),
 }
 
 

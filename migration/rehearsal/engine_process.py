@@ -3,9 +3,9 @@
     python -m migration.rehearsal.engine_process LANES.json run --config target.json --plan quick
 
 runs the `migrate` command group with one override the factory takes: the lanes' process
-health (LANES.json maps lane -> role -> pid) in place of ECS running counts, and the
-lanes' capacity (one API process each). Everything else comes from the target file, as in
-production; the process can be killed like any `soundbite migrate run`.
+health (LANES.json maps lane -> role -> pid) where no ECS service counts them. Everything
+else, capacity included, comes from the target file, as in production; the process can be
+killed like any `soundbite migrate run`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-from infra import phases
 from migration.factory import EngineOverrides
 from migration.rehearsal.lane_health import LaneProcessHealth
 
 
 def lane_overrides(lanes: dict[str, dict[str, int]]) -> EngineOverrides:
-    return EngineOverrides(
-        health={lane: [LaneProcessHealth(pids)] for lane, pids in lanes.items()},
-        ec2_capacity=phases.Capacity(1, 1), fargate_capacity=phases.Capacity(1, 1))
+    return EngineOverrides(health={lane: [LaneProcessHealth(pids)] for lane, pids in lanes.items()})
 
 
 def main(argv: list[str] | None = None) -> None:

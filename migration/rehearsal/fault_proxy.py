@@ -37,6 +37,8 @@ class FaultProxy:
         self.on_change: Callable[[], bool] | None = None
         """Called after a change reached Route 53; True means the caller was killed: no answer."""
         self.failed = 0
+        self.slowed = 0
+        """Route 53 changes answered PENDING past their INSYNC (mode `slow`)."""
         self._pending: dict[bytes, float] = {}
         self._server: ThreadingHTTPServer | None = None
 
@@ -105,6 +107,7 @@ class FaultProxy:
             found = _CHANGE_ID.search(answer)
             if found:
                 self.slow_changes -= 1
+                self.slowed += 1
                 self._pending[found.group(1)] = time.monotonic() + self.slow_seconds
                 return answer.replace(b"INSYNC", b"PENDING")
         return answer

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from migration.rehearsal.faults import Fault
 from migration.rehearsal.settle import SoundbiteTally
+from migration.rehearsal.supervisor import KILLED
 
 HELD, FAILED, NOT_CHECKED = "held", "failed", "not checked"
 JUDGING = {"run", "validate", "shift", "shifted", "resoak", "verdict", "resume",
@@ -192,6 +193,37 @@ def rolled_back_in_time(faults: tuple[Fault, ...], effective: float | None, rest
             break
     return held(f"rolled back {restored - effective:.1f} s after the fault took effect, "
                 f"{fails} failed and {errors} unreadable checks in between")
+
+
+def _effect(fault: Fault, started: dict[str, float], control: dict[str, dict],
+            runs: list[dict]) -> str | None:
+    """What shows `fault` acted on the run, or None when nothing does."""
+    if fault.scope == "control":
+        service = {"metrics": "cloudwatch", "ledger": "dynamodb", "route53": "route53"}[fault.kind]
+        seen = control.get(service) or {}
+        if fault.kind == "route53":
+            return f"{seen['slowed']} Route 53 change(s) answered PENDING" if seen.get("slowed") else None
+        return f"{seen['failed']} {service} call(s) failed" if seen.get("failed") else None
+    if fault.name == "engine:crash":
+        killed = [i for i, r in enumerate(runs) if r.get("exit_code") == KILLED]
+        resumed = killed and any(r.get("command") == "resume" for r in runs[killed[0] + 1:])
+        return "the engine was killed and `resume` took over" if resumed else None
+    at = started.get(str(fault))
+    return None if at is None else "started at its weight"
+
+
+def faults_took_effect(faults: tuple[Fault, ...], started: dict[str, float], control: dict[str, dict],
+                       runs: list[dict]) -> Check:
+    """Every fault acted on the run: a rehearsal whose fault never fired proves nothing about
+    it, however well the run ended (a throttle nobody met, a crash that never killed)."""
+    if not faults:
+        return not_checked("no fault in this run")
+    effects = {str(f): _effect(f, started, control, runs) for f in faults}
+    missing = [name for name, effect in effects.items() if effect is None]
+    if missing:
+        return failed(f"{', '.join(missing)} never took effect (its weight was not reached, or "
+                      "nothing it breaks was called)")
+    return held("; ".join(f"{name}: {effect}" for name, effect in effects.items()))
 
 
 HOLDS = {"ec2:alarm"}

@@ -9,6 +9,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from migration.router import describe
+
 
 class ProgressView:
     def __init__(self, console: Console) -> None:
@@ -47,7 +49,7 @@ class ProgressView:
             self.step = event.get("step", "-")
         text = {
             "verdict": f"{event.get('step')}: {event.get('outcome')}: {event.get('reason')}",
-            "shift": f"shift to {event.get('weights')}",
+            "shift": f"shift to {describe(event.get('weights') or event.get('after'))}",
             "rollback": f"ROLLBACK: {event.get('reason')}",
             "held": f"HELD: {event.get('reason')}",
             "fault": f"fault started: {event.get('fault')}",
@@ -73,7 +75,7 @@ class ProgressView:
         soundbites = summary["soundbites"]
         weights = summary["final_weights"]
         rows = [
-            ("final weights", f"ec2 {weights['ec2']} / fargate {weights['fargate']}"),
+            ("final weights", describe(weights)),
             ("duration (s)", summary["duration_seconds"]),
             ("requests", summary["requests"]["total"]),
             ("client-visible errors", summary["requests"]["client_errors"]),
@@ -93,7 +95,8 @@ class ProgressView:
         for event in summary["decisions"]:
             at = f"+{event['at'] - start:5.1f}s"
             if event["kind"] == "shift":
-                self.console.print(f"  {at} shift to {event['step']} {event['weights']}")
+                self.console.print(f"  {at} shift to {event['step']} "
+                                   f"{describe(event.get('weights') or event.get('after'))}")
             elif event["kind"] in ("rollback", "held") or event.get("outcome") == "fail":
                 self.console.print(f"  {at} {event['kind']}: {event.get('reason')}")
         self.console.print(f"  result: {summary['result_reason']}")

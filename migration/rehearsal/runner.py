@@ -50,7 +50,9 @@ EC2, FARGATE = spec.STACKS
 # long-poll lets idle workers notice SIGTERM quickly when the rehearsal ends.
 # The edge is the one proxy in front of the lanes (it appends X-Forwarded-For).
 LANE_ENV = {"SOUNDBITE_RATE_LIMIT": "100000 per minute", "SOUNDBITE_WORKER_POLL_SECONDS": "2",
-            "SOUNDBITE_TRUSTED_PROXIES": "1"}
+            "SOUNDBITE_TRUSTED_PROXIES": "1",
+            # a rehearsal stops within seconds of Ctrl-C, as `soundbite dev` does
+            "SOUNDBITE_WORKER_GRACE_SECONDS": str(spec.LOCAL_WORKER_GRACE_SECONDS)}
 LOAD_USER = "rehearsal-load"
 """The user pool account the load generator signs in as."""
 # The rehearsal compresses time (soaks of seconds): a job held by a killed worker comes back
@@ -222,7 +224,8 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         urls = {name: proxy.start() for name, proxy in proxies.items()}
         ecs = stack.emulator.client("ecs")
         agent = ecs_agent.TaskAgent(ecs, ecs_agent.register(ecs, ENVIRONMENT), stack.lanes[FARGATE].api)
-        target = rehearsal_target(stack, zone_id, edge.direct_urls, agent.service)
+        target = rehearsal_target(stack, zone_id, edge.direct_urls, agent.service,
+                                  tuple(step.percent for step in plan.shift_steps))
         create_alarms(stack.emulator.client("cloudwatch"), target)
         secrets = synthetic_password(stack)
         # the engine's copy; the log directory's own appears once a kept-up run is ready
@@ -273,9 +276,10 @@ def rehearse(options: RehearsalOptions, progress: Callable[[str, dict], None] | 
         compared, mismatches, crashed = _compare_lanes(stack, ids)
         final = route53.current()
     observed.events.sort(key=lambda e: e["at"])
+    control = {name: {"failed": proxy.failed, "slowed": proxy.slowed} for name, proxy in proxies.items()}
     summary = _summary(options, plan, supervisor, final, load, soundbites, observed, edge,
-                       ended_at, (compared, mismatches, crashed))
-    summary["control_plane_failures"] = {name: proxy.failed for name, proxy in proxies.items()}
+                       ended_at, (compared, mismatches, crashed), control)
+    summary["control_plane_failures"] = {name: seen["failed"] for name, seen in control.items()}
     if options.report_dir:
         paths = write_report(options.report_dir, summary, edge.samples, observed.events)
         summary["report"] = {name: str(path) for name, path in paths.items()}
@@ -368,7 +372,7 @@ def _outcome(runs: list[EngineRun], events: list[dict], final: dict[str, int]) -
 
 
 def _summary(options, plan, supervisor, final, load, soundbites, observed, edge, ended_at,
-             lanes) -> dict:
+             lanes, control: dict[str, dict]) -> dict:
     effective, detection, rollback = _timings(observed, options.faults, supervisor)
     restored = None if rollback is None else next(
         (t for t, p in observed.weights if effective is not None and t >= effective and p == 0), None)
@@ -389,6 +393,11 @@ def _summary(options, plan, supervisor, final, load, soundbites, observed, edge,
                                                              ended_at),
         "operator_rollback_is_final": inv.operator_rollback_final(
             options.faults, observed.fault_started, observed.weights, observed.events, ended_at),
+        "every_fault_took_effect": (
+            inv.not_checked("a practice run (--keep-up or --until): it may end before a fault's weight")
+            if options.keep_up or options.until else
+            inv.faults_took_effect(options.faults, observed.fault_started, control,
+                                   [r.as_dict() for r in supervisor.runs])),
         "rolled_back_within_failure_limit": inv.rolled_back_in_time(
             options.faults, effective, restored, observed.events, plan.failure_limit,
             plan.consecutive_error_limit),

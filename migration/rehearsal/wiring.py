@@ -33,9 +33,15 @@ SYNTHETIC_PASSWORD_ENV = "SOUNDBITE_SYNTHETIC_PASSWORD"
 """Where the engine finds the synthetic user's password, as a production target names it."""
 
 
+LANE_CAPACITY = {"api": 1, "worker": 1}
+"""Each lane runs one API process and one worker (the ECS service: one task), as its stack's
+config would say: the capacity the target file records, sizing every phase of the table."""
+
+
 def rehearsal_target(stack: LocalStack, zone_id: str, direct_urls: dict[str, str],
-                     ecs: EcsService) -> Target:
-    """The rehearsal as a target file describes it; `direct_urls` are the edge's lane addresses."""
+                     ecs: EcsService, shift_steps: tuple[int, ...]) -> Target:
+    """The rehearsal as a target file describes it; `direct_urls` are the edge's lane
+    addresses, `shift_steps` the plan's (the stack's phase table, as `migrate init` records it)."""
     dp = stack.data_plane
     return Target(
         stack=ENVIRONMENT, zone_id=zone_id, record_name=PUBLIC_NAME, environment=ENVIRONMENT,
@@ -44,6 +50,8 @@ def rehearsal_target(stack: LocalStack, zone_id: str, direct_urls: dict[str, str
         ecs_cluster=ecs.cluster, ecs_service=ecs.service, direct_urls=dict(direct_urls),
         synthetic_auth={"client_id": stack.user_pool.client_id, "username": SYNTHETIC_USER,
                         "password_env": SYNTHETIC_PASSWORD_ENV},
+        capacity={"shift_steps": list(shift_steps), "ec2": dict(LANE_CAPACITY),
+                  "fargate": dict(LANE_CAPACITY)},
     )
 
 

@@ -107,3 +107,20 @@ def test_rehearsal_short_mode_reports_detection_and_rollback():
     operator = result["scenarios"]["operator-rollback"]
     assert operator["outcomes"] == ["rolled-back"] and operator["broken"] == [], operator
     assert operator["lost"] == 0 and operator["duplicates"] == 0
+
+
+def test_the_rehearsal_table_counts_only_checked_invariants_as_held():
+    from bench import rehearsal
+
+    run = {"ok": True, "outcome": "promoted", "held": 6, "checked": 6, "broken": [], "lost": 0,
+           "duplicates": 0, "duration_seconds": 60.0, "detection_seconds": None, "rollback_seconds": None}
+    thin = {**run, "held": 4, "checked": 4}
+    result = {"settings": {"runs": 2, "busy_processes": 0, "scenarios": {"healthy": "(none)"}},
+              "scenarios": {"healthy": {"outcome_counts": {"promoted": 2}, "ok_runs": 2, "runs": 2,
+                                        "fewest_held": min(r["held"] for r in (run, thin)),
+                                        "fewest_checked": min(r["checked"] for r in (run, thin)),
+                                        "broken": [], "errors": [], "duration_seconds": 60.0,
+                                        "detection_seconds": None, "rollback_seconds": None,
+                                        "lost": 0, "duplicates": 0}}}
+    table = rehearsal.markdown(result)
+    assert "| 2/2 (4 of 4) |" in table and "never counted as held" in table

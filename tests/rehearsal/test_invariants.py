@@ -4,6 +4,7 @@ check the run cannot make says `not checked`."""
 from migration.rehearsal import invariants as inv
 from migration.rehearsal.faults import parse_fault
 from migration.rehearsal.settle import SoundbiteTally
+from migration.rehearsal.supervisor import KILLED
 
 T0 = 1000.0
 
@@ -174,3 +175,22 @@ def test_a_slow_canary_is_documented_as_a_step_back_and_a_hold():
     assert inv.ended_as_documented(slow, "rolled-back", stepped).status == inv.FAILED
     held_in_place = [{"kind": "held", "at": T0, "reason": "too few canary requests"}]
     assert inv.ended_as_documented(slow, "held", held_in_place).status == inv.FAILED
+
+
+def test_a_fault_that_never_fired_breaks_the_run_however_well_it_ended():
+    throttle, slow, crash = (parse_fault("control:metrics=throttle@5"), parse_fault("control:route53=slow@25"),
+                             parse_fault("engine:crash@50"))
+    quiet = {"cloudwatch": {"failed": 0, "slowed": 0}, "route53": {"failed": 0, "slowed": 0}}
+    assert inv.faults_took_effect((throttle,), {}, quiet, []).status == inv.FAILED
+    assert inv.faults_took_effect((slow,), {}, quiet, []).status == inv.FAILED
+    met = {"cloudwatch": {"failed": 3, "slowed": 0}, "route53": {"failed": 0, "slowed": 1}}
+    check = inv.faults_took_effect((throttle, slow), {}, met, [])
+    assert check.status == inv.HELD and "3 cloudwatch call(s) failed" in check.detail
+    runs = [{"command": "run", "exit_code": KILLED}]
+    assert inv.faults_took_effect((crash,), {}, quiet, runs).status == inv.FAILED, "killed, never resumed"
+    runs.append({"command": "resume", "exit_code": 0})
+    assert inv.faults_took_effect((crash,), {}, quiet, runs).status == inv.HELD
+    lane = parse_fault("fargate:crash@25")
+    assert inv.faults_took_effect((lane,), {}, quiet, []).status == inv.FAILED
+    assert inv.faults_took_effect((lane,), {str(lane): 10.0}, quiet, []).status == inv.HELD
+    assert inv.faults_took_effect((), {}, quiet, []).status == inv.NOT_CHECKED
