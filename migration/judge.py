@@ -283,6 +283,16 @@ def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
                 lead = "and" if parts else f"error rate {_pct(canary.error_rate)} ({k}/{n})"
                 parts.append(f"{lead} above baseline {_pct(w.baseline.error_rate)} "
                              f"(bound {_pct(p0)}, {how})")
+        base_k, base_n = int(w.baseline.errors), int(w.baseline.requests)
+        sick_baseline, base_how = _window_fails(base_k, base_n, cfg.error_rate_limit, cfg, alpha, True)
+        if over and sick_baseline:
+            # Both lanes over the limit: the platform's fault (a shared dependency), which
+            # moving traffic back onto the baseline would not cure: a person decides.
+            found.append(Finding("baseline-errors", Severity.HOLD,
+                                 f"baseline error rate {_pct(w.baseline.error_rate)} ({base_k}/{base_n}) "
+                                 f"is over the {_pct(cfg.error_rate_limit)} limit too ({base_how}, "
+                                 f"{w.label}): the shared platform, not the canary; holding rather "
+                                 "than roll back onto it"))
         if parts:
             found.append(Finding("error-rate", Severity.CRITICAL, " ".join(parts) + f", {w.label}"))
     return found

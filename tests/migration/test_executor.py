@@ -252,3 +252,18 @@ def test_a_run_whose_lease_is_taken_stops_moving_traffic(make_engine, clock):
         Executor(engine).run()
     assert engine.router.current() == {EC2: 95, FARGATE: 5}
     assert engine.ledger.holder()["owner"] == "oncall"
+
+
+def test_both_lanes_failing_holds_the_canary_where_it_is(make_engine, traffic):
+    """A shared dependency fails under both stacks at 5 %: the judge holds with the reason, and
+    the share stays where it was; it never rolls back onto the failing baseline."""
+    engine = make_engine()
+    engine.ledger.commit("seeded", state=dict(validated=True))
+    executor = Executor(engine)
+    assert executor.advance().status is Status.PROMOTED  # shift-5
+    traffic().error_rate.update({EC2: 0.05, FARGATE: 0.05})
+    result = executor.advance()
+    assert result.status is Status.HELD, result.reason
+    assert "is over the 1.0% limit too" in result.reason
+    assert engine.router.current()[FARGATE] > 0, "not rolled back onto the sick baseline"
+    assert "rollback" not in [e["kind"] for e in engine.ledger.events(500)]

@@ -108,3 +108,14 @@ def test_a_slow_platform_is_not_blamed_on_the_canary():
     assert alone.outcome is Outcome.FAIL and "p95 700 ms > 300 ms (canary" in alone.reason
     much_slower = judge(m(LaneWindow(2000, 0, 1400.0), LaneWindow(38000, 0, 500.0)))
     assert much_slower.outcome is Outcome.FAIL and "x baseline 500 ms" in much_slower.reason
+
+
+def test_both_lanes_over_the_error_limit_hold_rather_than_roll_back_onto_a_sick_baseline():
+    """A shared dependency failing makes both lanes answer 5xx: sending all traffic back to EC2
+    would not cure it (the runbook: an EC2-side problem is no reason to roll back)."""
+    sick = LaneWindow(9500, 475, 90.0)  # 5 % on the baseline too
+    v = judge(m(LaneWindow(500, 25, 95.0), sick))
+    assert v.outcome is Outcome.FAIL and v.severity is Severity.HOLD, v.reason
+    assert "baseline error rate 5.0% (475/9500) is over the 1.0% limit too" in v.reason
+    alone = judge(m(LaneWindow(500, 25, 95.0)))  # the canary alone: its own fault
+    assert alone.severity is Severity.CRITICAL
