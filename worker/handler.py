@@ -111,21 +111,35 @@ class JobHandler:
             outcome = self._claim_and_process(job, m)
         except TransientError as exc:
             if self.is_last_attempt(job) and not isinstance(exc, AlreadyInProgress):
-                outcome = self._give_up(job, m, client_reason(exc), detail=f"{exc.code}: {exc}")
-                if outcome is Outcome.FAILED and not self._final(job):
-                    # Failed for the client; the message still goes to the DLQ for a person.
-                    self._record(outcome, m, error=m.pop("error", None))
-                    raise
-                if outcome is not None:
-                    self._record(outcome, m, error=m.pop("error", None))
-                    return outcome
+                ended = self._end_last_attempt(job, m, client_reason(exc), f"{exc.code}: {exc}")
+                if ended is not None:
+                    if ended is Outcome.FAILED and not self._final(job):
+                        raise  # failed for the client; the message still goes to the DLQ for a person
+                    return ended
             self._record(Outcome.RETRY, m, error=f"{exc.code}: {exc}")
             raise
         except Exception as exc:
-            # A bug or an error nobody classified: retry, so it reaches the DLQ, not the void.
+            # A bug or an error nobody classified: retried, so it reaches the DLQ, not the void;
+            # on the last attempt the soundbite ends failed like any other (never `processing`
+            # for good), its client told only that it was an internal error.
+            detail = f"unexpected: {type(exc).__name__}: {exc}"
+            if self.is_last_attempt(job):
+                ended = self._end_last_attempt(job, m, "an internal error", detail)
+                if ended is not None:
+                    if ended is Outcome.FAILED and not self._final(job):
+                        raise
+                    return ended
             self._record(Outcome.RETRY, m, error=f"unexpected: {type(exc).__name__}")
             raise
         self._record(outcome, m, error=m.pop("error", None))
+        return outcome
+
+    def _end_last_attempt(self, job: Job, m: dict, reason: str, detail: str) -> Outcome | None:
+        """The soundbite marked failed after its last attempt, recorded; its outcome, or None
+        when it could not be marked (the caller retries, so the message reaches the DLQ)."""
+        outcome = self._give_up(job, m, reason, detail=detail)
+        if outcome is not None:
+            self._record(outcome, m, error=m.pop("error", None))
         return outcome
 
     def _claim_and_process(self, job: Job, m: dict) -> Outcome:

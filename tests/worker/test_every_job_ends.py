@@ -209,3 +209,31 @@ def test_a_job_given_up_on_an_aws_error_tells_its_client_the_code_not_the_accoun
     reason = repo.get(soundbite.id).failure_reason
     assert reason.endswith("the last failed with synthesis_error")
     assert "111122223333" not in reason and "arn:" not in reason
+
+
+class Crashes(AlwaysTimesOut):
+    """A synthesizer with a bug: an error nobody classified, on every attempt."""
+
+    name = "crashes"
+
+    def synthesize(self, text: str, voice: str, fmt: str):
+        self.calls += 1
+        raise OSError("[Errno 24] Too many open files: /srv/secret/path")
+
+
+def test_a_job_whose_every_attempt_hits_an_unclassified_error_still_ends_failed(prod, metrics_out):
+    """A bug is retried like a transient error, but on the last attempt the soundbite ends
+    `failed` (never `processing` for good); its client reads only that it was internal."""
+    soundbite, repo = create_in(prod)
+    handler = processor_in(prod, metrics_out, Crashes()).handler
+    last = Job(soundbite.id, prod.environment, None, "-", receive_count=spec.MAX_RECEIVE_COUNT,
+               redrive_count=spec.REDRIVE_MAX_COUNT)
+    assert handler.handle(last) is Outcome.FAILED
+    reason = repo.get(soundbite.id).failure_reason
+    assert reason.endswith("the last failed with an internal error") and "/srv" not in reason
+    reopened = create_in(prod)
+    before_the_redrive_limit = Job(reopened[0].id, prod.environment, None, "-",
+                                   receive_count=spec.MAX_RECEIVE_COUNT, redrive_count=0)
+    with pytest.raises(OSError):  # failed for the client; the message goes on to the DLQ
+        handler.handle(before_the_redrive_limit)
+    assert reopened[1].get(reopened[0].id).status is Status.FAILED
