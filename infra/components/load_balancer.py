@@ -20,6 +20,12 @@ USE_HTTPS_BODY = json.dumps({
     "detail": "send this request to https:// (only GET and HEAD are redirected from http://)"})
 """The plain-HTTP listener's answer to anything but GET and HEAD (RFC 9457 fields; the load
 balancer can only label it application/json)."""
+INTERNAL_PATHS = ("/readyz",)
+"""Answered by the app to its own health checks and operators on the target port, never
+through the public listener: a 503 from readiness is a target 5xx, which feeds the error-rate
+alarm and the migration judge, and anyone could ask for it thousands of times a second."""
+NOT_PUBLIC_BODY = json.dumps({"type": "about:blank", "title": "Not Found", "status": 404,
+                              "detail": "not served publicly"})
 ANYWHERE = "0.0.0.0/0"
 
 
@@ -79,6 +85,14 @@ class PublicLoadBalancer(pulumi.ComponentResource):
             f"{name}-https", load_balancer_arn=self.load_balancer.arn, port=HTTPS, protocol="HTTPS",
             ssl_policy=spec.TLS_POLICY, certificate_arn=args.certificate_arn,
             default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
+            tags=tags, opts=child,
+        )
+        aws.lb.ListenerRule(
+            f"{name}-https-internal", listener_arn=self.https_listener.arn, priority=1,
+            conditions=[{"path_pattern": {"values": list(INTERNAL_PATHS)}}],
+            actions=[{"type": "fixed-response", "fixed_response": {
+                "status_code": "404", "content_type": "application/json",
+                "message_body": NOT_PUBLIC_BODY}}],
             tags=tags, opts=child,
         )
         # Plain HTTP: a GET or HEAD is redirected (301), anything else refused. A load balancer
