@@ -188,9 +188,13 @@ def from_values(values: Mapping[str, str], region: str | None,
     if not image and not image_tag:
         raise ConfigError(f"set {NAMESPACE}:image (a full image reference) or {NAMESPACE}:imageTag (a tag in the stack's ECR repository)")
     api_name = _required(values, "apiName").rstrip(".")
-    local = environment in spec.LOCAL_ENVIRONMENTS
-    redis = _flag(values, "redis", not local)
-    if not redis and not local:
+    if environment in spec.LOCAL_ENVIRONMENTS:
+        raise ConfigError(
+            f"{NAMESPACE}:environment {environment!r} names a developer's machine (`soundbite dev`), "
+            "where anonymous access, the built-in cursor secret and no synthesis cap are allowed: "
+            "an AWS stack takes another name (dev, staging, prod)")
+    redis = _flag(values, "redis", True)
+    if not redis:
         raise ConfigError(
             f"{NAMESPACE}:redis must stay on in {environment!r}: both stacks' workers share one "
             f"Redis semaphore (at most {spec.MAX_CONCURRENT_SYNTHESES} syntheses at once) and the "

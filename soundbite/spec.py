@@ -327,5 +327,8 @@ killed and the attempt counts as failed; well inside LAMBDA_TIMEOUT_SECONDS."""
 MAX_CONCURRENT_SYNTHESES = LAMBDA_CONCURRENCY
 """The seed's cap: at most 10 syntheses at once across every worker of both stacks (it
 protects DynamoDB), held as leases in the Redis the workers share."""
-SYNTHESIS_LEASE_SECONDS = 30
-"""A synthesis slot's lease; renewed while its job runs, so a dead worker's slot frees itself."""
+SYNTHESIS_LEASE_SECONDS = SYNTHESIS_TIME_LIMIT_SECONDS + 15
+"""A synthesis slot's lease: longer than the synthesis it covers may run (the time limit kills
+it), so even a worker that cannot reach Redis to renew never lets its lease lapse under a
+running synthesis (which would let an eleventh start); renewed while its job runs, and a dead
+worker's slot frees itself after at most this long."""

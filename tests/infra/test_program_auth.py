@@ -136,7 +136,8 @@ def test_redis_is_on_by_default_outside_local_environments_and_every_worker_gets
     assert config.from_values({**BASE_CONFIG, **PROD}, REGION).redis is True
     assert config.from_values({**BASE_CONFIG, "environment": "staging"}, REGION).redis is True
     assert config.from_values(BASE_CONFIG, REGION).redis is True  # dev: a stack in AWS too
-    assert config.from_values({**BASE_CONFIG, "environment": "local"}, REGION).redis is False
+    with pytest.raises(config.ConfigError, match="names a developer's machine"):
+        config.from_values({**BASE_CONFIG, "environment": "local"}, REGION)  # no shortcuts in AWS
 
 
 def test_redis_cannot_be_turned_off_where_the_synthesis_cap_depends_on_it():

@@ -125,3 +125,9 @@ def test_real_workers_hold_the_eleventh_job_until_a_slot_frees(
         held.release(token)
     for worker in workers:
         os.killpg(worker.pid, signal.SIGTERM)
+
+
+def test_a_lease_outlasts_the_synthesis_it_covers_so_a_failed_renewal_never_frees_a_running_slot():
+    """Renewal can fail (Redis unreachable from one worker); the time limit kills the synthesis
+    before its lease lapses, so an eleventh never starts beside a still-running one."""
+    assert spec.SYNTHESIS_LEASE_SECONDS > spec.SYNTHESIS_TIME_LIMIT_SECONDS
