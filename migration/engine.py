@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from infra import phases
 from migration.capacity import StackCapacity, plan_disagreement
-from migration.health import AlarmStates, AsgHealth, HealthProvider, HttpProbe
+from migration.health import AlarmStates, AsgHealth, EcsServiceHealth, HealthProvider, HttpProbe
 from migration.ledger import Ledger
 from migration.metrics import CloudWatchMetrics
 from migration.phase_source import PhaseSource
@@ -44,6 +44,8 @@ class Engine:
     ec2_scaler: AsgHealth | None = None
     ec2_worker_scaler: AsgHealth | None = None
     """EC2's worker group, raised with the API group on rollback (`complete` runs it at 0)."""
+    fargate_scaler: EcsServiceHealth | None = None
+    """Fargate's API service, raised to the next phase's task count before its traffic moves."""
     ec2_capacity: phases.Capacity = field(default_factory=phases.Capacity)
     fargate_capacity: phases.Capacity = field(default_factory=phases.Capacity)
     fargate_capacity_rps: float | None = None

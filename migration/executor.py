@@ -39,10 +39,11 @@ from migration.exceptions import (
 from migration.judge import Outcome, Severity, Verdict, classify_alarm, judge, unmeasured
 from migration.ledger import ABORTED
 from migration.plan import Step, weights_for
-from migration.preflight import capacity_for
+from migration.preflight import fargate_needed
 from migration.router import check_weights, fargate_percent, same_weights
 from migration.router import describe as _weights
 from migration.top_up import TopUp
+from soundbite import spec
 
 ROLLBACK_WRITES = 3
 """How often a rollback writes its weights when a change lands between its write and its read."""
@@ -432,14 +433,41 @@ class Executor:
         return self._soak(step, settled_at=settled)
 
     def _short_of_capacity(self, step: Step) -> str | None:
-        """Why Fargate cannot take `step`'s share yet (too few tasks for its phase, or they
-        could not be counted); None when it can. Checked before every raise, each step of a
-        `run` included, not only by preflight."""
+        """Capacity before traffic, before every raise (each step of a `run` included): too
+        few Fargate tasks for the step's phase, and the ECS service is raised first and waited
+        for; None once they run, else why the step holds (too few and nothing to raise, the
+        raise failed or took too long, or the tasks could not be counted)."""
+        head = f"not raising Fargate to {step.percent}%"
         try:
-            check = capacity_for(self.e, step.percent)
+            running = self.e.running(FARGATE)
+            if running is None:
+                return None  # no ECS service named: nothing to count (preflight says so)
+            needed, detail = fargate_needed(self.e, step.percent)
         except CONTROL_PLANE_ERRORS as exc:
-            return f"not raising Fargate to {step.percent}%: its tasks could not be counted ({one_line(exc)})"
-        return None if check.ok else f"not raising Fargate to {step.percent}%: {check.detail}"
+            return f"{head}: its tasks could not be counted ({one_line(exc)})"
+        if running >= needed:
+            return None
+        scaler = self.e.fargate_scaler
+        if scaler is None:
+            return f"{head}: Fargate runs {running} task(s), {detail}"
+        try:
+            scaler.ensure_at_least(needed)
+        except CONTROL_PLANE_ERRORS as exc:
+            return f"{head}: Fargate runs {running} task(s), {detail}, and its ECS service could not be raised ({one_line(exc)})"
+        self._log("scale-out", step=step.name, running=running, tasks=needed,
+                  reason=f"Fargate runs {running} task(s), {detail}: raising its ECS service first")
+        deadline = self.e.now() + spec.FARGATE_SCALE_OUT_WAIT_SECONDS
+        self._emit("wait", step=step.name, what="fargate-capacity",
+                   seconds=spec.FARGATE_SCALE_OUT_WAIT_SECONDS, until=deadline)
+        while True:
+            running = Evidence.attempt(lambda: self.e.running(FARGATE))
+            if running is not None and running >= needed:
+                return None
+            if self.e.now() >= deadline:
+                return (f"{head}: raised its ECS service to {needed} task(s), "
+                        f"{'unknown' if running is None else running} running after "
+                        f"{spec.FARGATE_SCALE_OUT_WAIT_SECONDS:.0f} s")
+            self._wait(min(5.0, self.e.plan.analysis_interval_seconds))
 
     def _waiting(self, step: Step, what: str, seconds: float) -> None:
         """A named wait a person can see (the live view counts it down)."""

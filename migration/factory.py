@@ -180,6 +180,8 @@ def build_engine(target: Target, plan: Plan, via: str = "route53",
         ec2_scaler=AsgHealth(target.asg_name, session.client("autoscaling")) if target.asg_name else None,
         ec2_worker_scaler=(AsgHealth(target.worker_asg_name, session.client("autoscaling"))
                            if target.worker_asg_name else None),
+        fargate_scaler=(EcsServiceHealth(target.ecs_cluster, target.ecs_service, session.client("ecs"))
+                        if target.ecs_cluster and target.ecs_service else None),
         fargate_capacity_rps=target.fargate_capacity_rps,
         direct_clients=_direct_clients(target, session, sleep),
         synthetic_in_metrics=True,  # direct names go through each stack's balancer

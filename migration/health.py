@@ -62,6 +62,16 @@ class EcsServiceHealth:
         svc = self._describe()
         return svc["runningCount"] if svc else None
 
+    def ensure_at_least(self, count: int) -> bool:
+        """Raise the service's desired count to `count` (never lower it); True when it changed.
+        Autoscaling and the phase's minimum own the count from there on."""
+        svc = self._describe()
+        if svc is None or svc["desiredCount"] >= count:
+            return False
+        _client("ecs", self._client).update_service(cluster=self.cluster, service=self.service,
+                                                    desiredCount=count)
+        return True
+
     def problems(self) -> list[str]:
         svc = self._describe()
         if svc is None or svc.get("status") != "ACTIVE":

@@ -127,13 +127,11 @@ def _synthetic(engine: Engine) -> list[Check]:
     return checks
 
 
-def capacity_for(engine: Engine, percent: int) -> Check:
-    """Forward: Fargate must already run what the next phase (and current traffic) needs."""
-    running = engine.running(FARGATE)
-    if running is None:
-        return Check("capacity", True, "skipped: no ECS service configured to count Fargate tasks")
+def fargate_needed(engine: Engine, percent: int) -> tuple[int, str]:
+    """The Fargate API tasks `percent` of the traffic needs: the phase table's count, or more
+    by the current request rate (with `fargate_capacity_rps`); and how that was reckoned."""
     needed = phases.phase_for_fargate_percent(percent, engine.phase_table).fargate.api_count
-    detail = f"Fargate runs {running} task(s), {percent}% needs {needed} by the phase table"
+    detail = f"{percent}% needs {needed} by the phase table"
     rps = engine.fargate_capacity_rps
     if rps and engine.metrics is not None:
         now = engine.now()
@@ -142,7 +140,20 @@ def capacity_for(engine: Engine, percent: int) -> Check:
         by_rate = math.ceil(rate * percent / 100 / rps)
         needed = max(needed, by_rate)
         detail += f", {by_rate} by the current {rate:.1f} req/s"
-    return Check("capacity", running >= needed, detail)
+    return needed, detail
+
+
+def capacity_for(engine: Engine, percent: int) -> Check:
+    """Forward: Fargate must already run what the next phase (and current traffic) needs; a
+    move raises the ECS service first when the target names it (see the executor)."""
+    running = engine.running(FARGATE)
+    if running is None:
+        return Check("capacity", True, "skipped: no ECS service configured to count Fargate tasks")
+    needed, detail = fargate_needed(engine, percent)
+    if running < needed and engine.fargate_scaler is not None:
+        return Check("capacity", True, f"Fargate runs {running} task(s), {detail}: the move raises "
+                     "its ECS service first and waits for them")
+    return Check("capacity", running >= needed, f"Fargate runs {running} task(s), {detail}")
 
 
 def _capacity_back(engine: Engine) -> Check:

@@ -260,6 +260,9 @@ DNS_RECORD_TTL_SECONDS = 60
 METRIC_LAG_SECONDS = 60
 DEFAULT_SOAK_SECONDS = 10 * MINUTE
 LEDGER_LEASE_SECONDS = 60
+FARGATE_SCALE_OUT_WAIT_SECONDS = 10 * MINUTE
+"""How long a move waits for the Fargate tasks it raised before it holds instead (a task
+pulls its image and passes its health check in a few minutes)."""
 ROUTE53_MAX_ATTEMPTS = 6
 """A traffic move's tries (retries included): a rollback outlasts a burst of Route 53's
 throttling (`PriorRequestNotComplete`) rather than give up after the API's three."""

@@ -124,6 +124,27 @@ def test_run_holds_before_a_step_fargate_has_too_few_tasks_for(factory_engine, s
     assert Executor(engine).run().status is Status.COMPLETE
 
 
+def test_run_raises_fargate_before_each_step_that_needs_more_tasks(factory_engine, stack_file, stacks,
+                                                                   clock, cloudwatch, fresh_data_plane):
+    """Capacity before traffic: with the ECS service named, a step whose phase needs more tasks
+    than run raises the service first, waits for them, and only then moves the weights."""
+    from .conftest import Traffic
+
+    engine = factory_engine(stack_file())
+    clock.listeners.append(Traffic(cloudwatch, engine.router, fresh_data_plane.environment))
+    [ecs_health] = fargate_tasks(stacks, 1)
+    engine.health = {EC2: stacks[EC2], FARGATE: [ecs_health]}
+    engine.fargate_scaler = ecs_health
+    moves = []
+    engine.on_event = lambda e: moves.append((e["kind"], e.get("step"), ecs_health.running()))
+    engine.ledger.commit("validated", state={"validated": True})
+    assert Executor(engine).run().status is Status.COMPLETE
+    assert ecs_health.running() == 4 and engine.router.current() == {EC2: 0, FARGATE: 100}
+    shifted = {step: running for kind, step, running in moves if kind == "shift"}
+    assert shifted["shift-50"] >= 2 and shifted["shift-100"] >= 4, shifted
+    assert [step for kind, step, _ in moves if kind == "scale-out"] == ["shift-50", "shift-100"]
+
+
 def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,
                                                                      stacks):
     engine = factory_engine(stack_file())  # EC2 should run 4; the group runs 2
