@@ -48,7 +48,7 @@ ERROR_EXIT = [
     (PlanError, Exit.USAGE), (ConfigError, Exit.USAGE), (MigrationError, Exit.ERROR),
     (AutomationError, Exit.ERROR),
 ]
-ERROR_WORDS = {Exit.HELD: "held", Exit.REFUSED: "refused", Exit.STOOD_DOWN: "stood down",
+ERROR_WORDS = {Exit.HELD: "held", Exit.REFUSED: "refused", Exit.STOOD_DOWN: "stood-down",
                Exit.USAGE: "error", Exit.ERROR: "error"}
 
 

@@ -109,6 +109,10 @@ def load_target(path: str | None, **overrides) -> Target:
             raise ConfigError(f"config file {path} not found")
         data = target_fields(read_document(file, ConfigError), f"config file {file.name}")
     data.update({k: v for k, v in overrides.items() if v not in (None, "", ())})
+    missing = [key for key in ("stack", "environment") if path and not data.get(key)]
+    if missing:  # a production stack judged as `dev` on `local`'s names is the mistake this prevents
+        raise ConfigError(f"config file {Path(path).name} names no {' and no '.join(missing)}: nothing is "
+                          "assumed (`soundbite migrate init` writes both)")
     return Target(**data)
 
 

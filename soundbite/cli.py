@@ -77,8 +77,7 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             if not as_json:
                 raise
-            usage = isinstance(exc, click.UsageError)
-            click.echo(json.dumps({"status": "error", "error": "usage" if usage else "error",
+            click.echo(json.dumps({"status": "error", "error": "error",
                                    "message": exc.format_message(), "exit_code": exc.exit_code}))
             ctx.exit(exc.exit_code)
         except Exception as exc:  # noqa: BLE001 - the last line of defence for every command

@@ -24,7 +24,7 @@ FAST_PLAN = {"name": "fast", "steps": [50, 100], "soak_seconds": 0.1, "ttl_wait_
 def cli(tmp_path, zone, fresh_data_plane, boto_session):
     zone_id, record = zone
     config = tmp_path / "target.json"
-    config.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
+    config.write_text(json.dumps({"stack": "dev", "zone_id": zone_id, "record_name": record,
                                   "environment": fresh_data_plane.environment,
                                   **edge_target_fields(fresh_data_plane.environment)}))
     plan = tmp_path / "plan.json"

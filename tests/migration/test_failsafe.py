@@ -108,7 +108,7 @@ def target_file(tmp_path, zone, fresh_data_plane):
     def write(**extra) -> str:
         zone_id, record = zone
         path = tmp_path / "target.json"
-        path.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
+        path.write_text(json.dumps({"stack": "dev", "zone_id": zone_id, "record_name": record,
                                     "environment": fresh_data_plane.environment,
                                     **edge_target_fields(fresh_data_plane.environment), **extra}))
         return str(path)
@@ -1379,3 +1379,14 @@ def test_an_operators_rollback_just_before_a_runs_move_stays_final(make_engine, 
     assert engine.router.current() == ALL_ON_EC2
     state = engine.ledger.read_state()
     assert state["status"] == "aborted" and state["abort"]["reason"] == "operator: bad build"
+
+
+def test_a_target_file_that_names_no_stack_or_environment_is_refused(target_file, tmp_path):
+    """Nothing is assumed: a file without them would be judged as `dev` on `local`'s names."""
+    path = Path(target_file())
+    data = json.loads(path.read_text())
+    del data["stack"], data["environment"]
+    path.write_text(json.dumps(data))
+    result = soundbite("migrate", "status", "--config", str(path), "--json")
+    assert result.returncode == ExitCode.USAGE
+    assert "names no stack and no environment" in json.loads(result.stdout)["message"]

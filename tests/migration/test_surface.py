@@ -46,7 +46,7 @@ def receiver():
 def run_cli(tmp_path, zone, fresh_data_plane):
     zone_id, record = zone
     config = tmp_path / "target.json"
-    config.write_text(json.dumps({"zone_id": zone_id, "record_name": record,
+    config.write_text(json.dumps({"stack": "dev", "zone_id": zone_id, "record_name": record,
                                   "environment": fresh_data_plane.environment,
                                   **edge_target_fields(fresh_data_plane.environment)}))
 
