@@ -767,9 +767,11 @@ class Executor:
         self._last = data
         self._log("verdict", shown={
             "step": step.name, "outcome": verdict.outcome.value, "reason": verdict.reason,
-            "lanes": _lanes(data.get("evidence") or {}),
+            "lanes": _lanes(data.get("evidence") or {}), "needed": verdict.needed_requests,
             "thresholds": {"error_rate": self.e.judge_config.error_rate_limit,
-                           "p95_ms": self.e.judge_config.p95_limit_ms}}, step=step.name, verdict=data)
+                           "p95_ms": self.e.judge_config.p95_limit_ms,
+                           "min_requests": self.e.judge_config.min_requests}},
+            step=step.name, verdict=data)
         return data
 
     def _outcome(self, name: str, outcome: str, reason: str) -> dict:

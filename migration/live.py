@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-LANES = ("fargate", "ec2")
+FARGATE, EC2 = "fargate", "ec2"
+LANES = (FARGATE, EC2)
 
 
 def _rate(lane: dict) -> str:
@@ -35,7 +36,7 @@ class LiveView:
             mode = "table" if console.is_terminal else "lines"
         self.mode = mode
         self.state: dict = {"step": None, "doing": "starting", "until": None, "lanes": {},
-                            "thresholds": {}, "verdict": None}
+                            "thresholds": {}, "verdict": None, "needed": 0}
         self._live: Live | None = None
 
     def __enter__(self) -> LiveView:
@@ -69,6 +70,7 @@ class LiveView:
             state["verdict"] = f"{event.get('outcome')}: {event.get('reason')}"
             state["lanes"] = event.get("lanes") or state["lanes"]
             state["thresholds"] = event.get("thresholds") or state["thresholds"]
+            state["needed"] = event.get("needed") or 0
         elif kind in ("promoted", "held", "rollback", "awaiting-approval", "complete"):
             state["doing"], state["until"] = kind, None
 
@@ -97,9 +99,13 @@ class LiveView:
         table.add_column(f"error rate (limit {100 * limits['error_rate']:.1f}%)" if limits else "error rate",
                          justify="right")
         table.add_column(f"p95 (limit {limits['p95_ms']:.0f} ms)" if limits else "p95", justify="right")
-        table.add_column("requests", justify="right")
+        minimum = (limits or {}).get("min_requests")
+        table.add_column(f"requests (min {minimum})" if minimum else "requests", justify="right")
         for lane in LANES:
             seen = state["lanes"].get(lane) or {}
-            table.add_row(lane, _rate(seen), _p95(seen), f"{seen.get('requests') or 0:.0f}")
+            requests = f"{seen.get('requests') or 0:.0f}"
+            if lane == FARGATE and state.get("needed"):  # the judge's own "need N more"
+                requests += f" (needs {state['needed']} more)"
+            table.add_row(lane, _rate(seen), _p95(seen), requests)
         table.caption = f"last verdict: {state['verdict'] or 'none yet'}"
         return table

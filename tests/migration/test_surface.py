@@ -73,7 +73,23 @@ def test_a_run_streams_its_live_view_as_json_lines(run_cli):
     assert waits == ["route53-insync", "dns-ttl", "metric-lag"]
     verdict = next(e for e in events if e["kind"] == "verdict")
     assert set(verdict["lanes"]) == {EC2, FARGATE} and verdict["thresholds"]["error_rate"] == 0.01
+    assert verdict["thresholds"]["min_requests"] > 0 and verdict["needed"] > 0, "held: too few requests"
     assert json.loads(result.stdout)["status"] == "held"
+    # the same events drawn as the live table a person watches
+    import io
+
+    from rich.console import Console
+
+    from migration.live import LiveView
+
+    out = io.StringIO()
+    view = LiveView(Console(file=out, width=160), mode="table", now=lambda: verdict["at"])
+    for event in events[:events.index(verdict) + 1]:
+        view._update(event)
+    Console(file=out, width=160).print(view.render())
+    drawn = out.getvalue()
+    assert f"requests (min {verdict['thresholds']['min_requests']})" in drawn
+    assert f"needs {verdict['needed']} more" in drawn and "limit 1.0%" in drawn
 
 
 def test_history_names_the_time_and_who_acted_on_every_event(run_cli):
