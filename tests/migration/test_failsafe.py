@@ -603,6 +603,28 @@ def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock
     assert result.status is Status.PROMOTED and engine.router.current() == {EC2: 95, FARGATE: 5}
 
 
+def test_the_plans_insync_poll_interval_reaches_the_router(make_engine):
+    from migration.plan import default_plan, quick_plan
+
+    assert make_engine().direct_router.poll_seconds == quick_plan().insync_poll_seconds < 1
+    assert make_engine(plan=default_plan()).direct_router.poll_seconds == default_plan().insync_poll_seconds
+
+
+def test_a_shift_that_never_becomes_insync_ends_with_the_records_back_on_ec2_and_says_so(
+        make_engine, clock, route53):
+    """Route 53 accepts the change and never propagates it: the shift times out, the judge's
+    rollback writes the records back to EC2 (its own change times out too), the abort is
+    recorded, and the run's last line tells a person to check and roll back."""
+    engine = make_engine()
+    validated(engine)
+    slow = engine.direct_router._client = SlowInsync(route53, clock, seconds=10 ** 6)
+    with pytest.raises(MigrationError, match="not INSYNC after 300 s.*run `soundbite migrate rollback` now"):
+        Executor(engine).advance()
+    assert len(slow.started) >= 2, "the shift, then the rollback's own change"
+    assert engine.direct_router.current() == ALL_ON_EC2, "the records say EC2, whenever they propagate"
+    assert engine.ledger.read_state()["status"] == "aborted"
+
+
 def test_a_judges_rollback_keeps_the_lease_through_an_insync_wait_longer_than_the_lease(
         make_engine, clock, route53, cloudwatch):
     """CloudWatch goes down at 5 %; the rollback's own change stays PENDING 90 s: nobody may
