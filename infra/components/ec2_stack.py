@@ -4,8 +4,11 @@ Desired counts and the API group's minimum come from the migration phase; everyt
 is phase-independent, so changing the phase only moves capacity. The AMI is the
 ECS-optimized Amazon Linux 2023 (Docker preinstalled), resolved from its SSM public
 parameter at launch. The API instances fetch their secrets from Secrets Manager at boot
-(user_data.py). The API group waits, on every `pulumi up`, until its desired number of
-instances pass the load balancer's health check, so an update that does not serve fails.
+(user_data.py). When the API group is created or resized, `pulumi up` waits until its
+desired number of instances pass the load balancer's health check, so one that does not
+serve fails. A new image rolls the instances by an instance refresh, which the provider does
+not wait for: AWS keeps every old instance until a new one is healthy, and rolls the refresh
+back by itself when new ones fail their checks (`auto_rollback`).
 """
 
 from __future__ import annotations
@@ -116,9 +119,10 @@ class Ec2Stack(pulumi.ComponentResource):
             target_group_arns=target_group_arns or [],
             health_check_type="ELB" if on_alb else "EC2",
             health_check_grace_period=spec.EC2_HEALTH_CHECK_GRACE_SECONDS,
-            # A new launch template version (new image) rolls the instances, healthy first.
-            instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 100,
-                                                                     "max_healthy_percentage": 200}},
+            # A new launch template version (new image) rolls the instances, healthy first,
+            # and AWS puts the old version back if the new instances never pass their checks.
+            instance_refresh={"strategy": "Rolling", "preferences": {
+                "min_healthy_percentage": 100, "max_healthy_percentage": 200, "auto_rollback": True}},
             tags=[{"key": k, "value": v, "propagate_at_launch": True} for k, v in {**tags, "Role": role}.items()],
             opts=child, **sizes, **wait,
         )

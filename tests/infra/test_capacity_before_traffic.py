@@ -48,6 +48,9 @@ def test_the_ec2_api_group_registers_with_its_target_group_and_waits_for_elb_hea
     assert group["waitForCapacityTimeout"] == "15m"
     worker = run.mocks.named("ec2-worker-asg").inputs
     assert not worker.get("targetGroupArns") and "waitForElbCapacity" not in worker
+    for refreshed in (group, worker):  # a new image that never passes its checks is rolled back
+        preferences = refreshed["instanceRefresh"]["preferences"]
+        assert preferences["autoRollback"] is True and preferences["minHealthyPercentage"] == 100
 
 
 def test_instances_boot_the_ecs_optimized_ami_that_ships_docker(run):
