@@ -127,7 +127,8 @@ def run_step(traffic: Traffic, fault: Fault, plan: Plan, soak_seconds: float | N
              horizon: float | None = None, stop_when=None) -> StepRun:
     """One shift step as the executor runs it: TTL wait, metric lag, then a look every interval.
 
-    `stop_when(measurements, verdict)` may end the run early (a benchmark's own yardstick)."""
+    `stop_when(measurements, verdict)` may end an undecided run early (a benchmark's own
+    yardstick); a decision always ends it first."""
     settled = plan.ttl_wait_seconds
     t = settled + plan.metric_lag_seconds
     soak = plan.shift_steps[0].soak_seconds if soak_seconds is None else soak_seconds
@@ -140,10 +141,10 @@ def run_step(traffic: Traffic, fault: Fault, plan: Plan, soak_seconds: float | N
         m = traffic.measurements(analysis.windows(settled, t), share, looks)
         verdict = judge(m, plan.judge)
         decision = analysis.observe(verdict, t)
-        if stop_when is not None and stop_when(m, verdict):
-            return StepRun(None, t, verdict.reason, m.canary.requests, analysis.checks)
         if decision.action is not Action.CONTINUE:
             return StepRun(decision.action, t, decision.reason, m.canary.requests, analysis.checks)
+        if stop_when is not None and stop_when(m, verdict):
+            return StepRun(None, t, verdict.reason, m.canary.requests, analysis.checks)
     return StepRun(None, t, "", 0.0, analysis.checks)
 
 
