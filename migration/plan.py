@@ -23,7 +23,7 @@ DEFAULT_INCONCLUSIVE_LIMIT = 10
 DEFAULT_MAX_SOAK_EXTENSION_SECONDS = spec.DEFAULT_SOAK_SECONDS
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4
 """Checks in a row that could not be measured before the step is aborted (Argo Rollouts' 4)."""
-DEFAULT_INSYNC_POLL_SECONDS = 5
+DEFAULT_INSYNC_POLL_SECONDS = spec.INSYNC_POLL_SECONDS
 DEFAULT_RECENT_INTERVALS = 2
 """The recent window: this many analysis intervals, judged beside the cumulative window."""
 

@@ -19,8 +19,8 @@ from infra import automation, phases
 from migration.exceptions import DriftError, RouterError, WeightsChangedError
 from soundbite import spec
 
-INSYNC_TIMEOUT_SECONDS = 300
-INSYNC_POLL_SECONDS = 5
+INSYNC_TIMEOUT_SECONDS = spec.INSYNC_TIMEOUT_SECONDS
+INSYNC_POLL_SECONDS = spec.INSYNC_POLL_SECONDS
 
 
 def check_weights(weights: Mapping[str, int]) -> None:

@@ -108,6 +108,11 @@ IDEMPOTENCY_LEASE_SECONDS = CREATE_AWS_CALLS * AWS_CALL_MAX_SECONDS + 6  # 90 s
 it: longer than the slowest create can take, so a client's retry never runs a create twice
 (it answers 409 while the first is still at work; a crashed server's key frees after this)."""
 IDEMPOTENCY_LOCAL_CACHE_SECONDS = MINUTE
+REDIS_SOCKET_TIMEOUT_SECONDS = 0.25
+"""Every Redis call of the API (cache, rate limit): a slow Redis costs a request a quarter
+second, then the request goes on without it."""
+READINESS_CACHE_SECONDS = 2.0
+"""`/readyz` reuses its answer this long in each process: a burst of checks makes one probe."""
 """How long a process keeps a completed key's answer in memory: a client's retries (seconds
 apart) are answered without DynamoDB; a later replay reads the shared record (kept 24 h)."""
 
@@ -218,6 +223,8 @@ REDRIVE_MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
 WORKER_CONCURRENCY = 2
 WORKER_GRACE_SECONDS = 25
 LOCAL_WORKER_GRACE_SECONDS = 3
+WORKER_MAX_CONCURRENCY = 64
+"""The most jobs one worker process takes at once (`--concurrency`)."""
 """`soundbite dev` and the rehearsal's lanes: they stop within a few seconds of Ctrl-C."""
 """In-flight jobs get this long after SIGTERM; ECS's stop timeout must be above it."""
 ECS_STOP_TIMEOUT_SECONDS = 30
@@ -260,6 +267,10 @@ DNS_RECORD_TTL_SECONDS = 60
 METRIC_LAG_SECONDS = 60
 DEFAULT_SOAK_SECONDS = 10 * MINUTE
 LEDGER_LEASE_SECONDS = 60
+INSYNC_TIMEOUT_SECONDS = 5 * MINUTE
+"""How long a Route 53 change may stay PENDING before the move counts as failed."""
+INSYNC_POLL_SECONDS = 5
+"""The default plan's wait between GetChange polls (a plan may set its own)."""
 FARGATE_SCALE_OUT_WAIT_SECONDS = 10 * MINUTE
 """How long a move waits for the Fargate tasks it raised before it holds instead (a task
 pulls its image and passes its health check in a few minutes)."""

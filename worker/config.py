@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from soundbite import spec
 from worker.exceptions import ConfigurationError
 
-MAX_CONCURRENCY = 64
+MAX_CONCURRENCY = spec.WORKER_MAX_CONCURRENCY
 
 
 @dataclass(frozen=True)

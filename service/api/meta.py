@@ -20,7 +20,7 @@ READINESS_DEADLINE_SECONDS = spec.HEALTH_CHECK_TIMEOUT_SECONDS - 1
 with the clients' own timeouts and retries one frozen call could take 15 s or more."""
 
 
-READINESS_CACHE_SECONDS = 2.0
+READINESS_CACHE_SECONDS = spec.READINESS_CACHE_SECONDS
 """A readiness answer is reused this long: /readyz is public and unlimited (health checks), so a
 flood of it must not turn into three AWS calls per request."""
 

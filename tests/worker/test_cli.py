@@ -181,7 +181,8 @@ def test_dlq_reads_the_migrate_target_file_with_config(dead_letters, fresh_data_
     from infra.local.emulator import LOCAL_REGION
 
     target = tmp_path / "target.json"
-    target.write_text(json.dumps({"environment": fresh_data_plane.environment, "region": LOCAL_REGION}))
+    target.write_text(json.dumps({"stack": "dev", "environment": fresh_data_plane.environment,
+                                  "region": LOCAL_REGION}))
 
     result = run_cli(["dlq", "--config", str(target), "inspect", "--json"], aws_emulator.env)
 
@@ -201,7 +202,8 @@ def test_dlq_config_names_the_soundbites_table_so_refused_letters_fail_their_sou
     for key, value in aws_emulator.env.items():
         monkeypatch.setenv(key, value)
     target = tmp_path / "target.json"
-    target.write_text(json.dumps({"environment": fresh_data_plane.environment, "region": LOCAL_REGION}))
+    target.write_text(json.dumps({"stack": "dev", "environment": fresh_data_plane.environment,
+                                  "region": LOCAL_REGION}))
     with click.Context(dlq, obj={"config": str(target)}):
         settings = _dlq_settings()
     assert settings.table == fresh_data_plane.service_env()["SOUNDBITE_TABLE"]

@@ -22,7 +22,7 @@ from redis.retry import Retry
 
 from soundbite import spec
 
-SOCKET_TIMEOUT_SECONDS = 0.25
+SOCKET_TIMEOUT_SECONDS = spec.REDIS_SOCKET_TIMEOUT_SECONDS
 """Redis answers in well under a millisecond; a quarter second means it is not answering."""
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
