@@ -332,6 +332,15 @@ def _move(target, plan, via, as_json, dry_run, action, yes=True, question="", to
     _finish(result, as_json)
 
 
+def _resume_preview(engine) -> list[str]:
+    """The preview of the move `resume` would make next; none while a shift is still to be
+    settled (resume looks at Route 53 first, and says what it found)."""
+    try:
+        return pulumi_preview_lines(engine)
+    except DriftError as exc:
+        return [f"pulumi up: decided after resume settles what it finds ({one_line(exc)})"]
+
+
 def pulumi_preview_lines(engine, to_percent: int | None = None) -> list[str]:
     """What `pulumi up` would change for the next move, previewed before anyone confirms it
     (the stack's config is left as it was); later steps of a `run` show theirs as they go."""
@@ -470,10 +479,13 @@ def resume(target, plan, via, as_json, yes):
     """After a crash: settle an interrupted shift, re-read alarms, then judge, continue, hold or roll back."""
     from migration.live import LiveView
 
-    confirm(f"Take over {target.stack}'s interrupted migration (it may move traffic)?", yes, as_json)
     view = LiveView(err, mode="json" if as_json else "auto")
     try:
         engine = _engine(target, plan, via=via, view=view)
+        if via == "pulumi":
+            for line in _resume_preview(engine):
+                err.print(f"  would: {line}", soft_wrap=True, highlight=False)
+        confirm(f"Take over {target.stack}'s interrupted migration (it may move traffic)?", yes, as_json)
         with view, sigterm_interrupts():
             result = Executor(engine).resume()
     except KeyboardInterrupt:

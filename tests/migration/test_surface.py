@@ -18,6 +18,7 @@ from migration.edge_metrics import target_fields as edge_target_fields
 from soundbite.exit_codes import ExitCode
 
 from .conftest import EC2, FARGATE
+from .fixtures_capacity import stack_file_fixture  # noqa: F401 - the stack_file fixture
 from .test_cli import FAST_PLAN
 
 
@@ -202,3 +203,25 @@ def test_human_output_has_no_python_reprs(run_cli, command):
     text = result.stdout + result.stderr
     assert "{'" not in text and "': " not in text, text
     assert " / fargate " in text or command == ("preflight",), "weights read `ec2 N / fargate M`"
+
+
+@pytest.mark.parametrize("command", [("shift", "--to", "50"), ("resume",)])
+def test_via_pulumi_shows_pulumis_preview_before_anything_is_confirmed(run_cli, monkeypatch, tmp_path,
+                                                                        zone, route53, command,
+                                                                        stack_file):
+    """The preview of the phase comes first; unconfirmed (no terminal, no --yes), nothing runs."""
+    from infra import phases
+    from infra.automation import PulumiStack
+
+    from .test_pulumi_path import FakeWorkspaceStack
+
+    stack_file(shiftSteps=FAST_PLAN["steps"])  # the stack's config beside Pulumi.yaml
+    fake = FakeWorkspaceStack(route53, *zone, phases.build_phases(tuple(FAST_PLAN["steps"])))
+    fake.config["soundbite:migrationPhase"] = "validate"
+    monkeypatch.setattr("migration.factory.automation.select_stack",
+                        lambda name, work_dir, select=None: PulumiStack(fake, name))
+    result = run_cli(*command, "--via", "pulumi", "--pulumi-dir", str(tmp_path))
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert "would: pulumi preview of phase shift-50 (ec2 50 / fargate 50)" in result.stderr
+    assert fake.previews >= 1 and fake.ups == 0, "previewed, never applied"
+    assert fake.config["soundbite:migrationPhase"] == "validate", "the config is left as it was"
