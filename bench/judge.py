@@ -306,7 +306,8 @@ def markdown(result: dict) -> str:
     for row in result["targets"]:
         value = "-" if row["value"] is None else f"{row['value']:g}"
         limit = "-" if row["limit"] is None else f"{row['limit']:g}"
-        lines.append(f"| {row['target']} | {value} | {limit} | {'yes' if row['met'] else 'NO'} |")
+        met = "-" if row["met"] is None else ("yes" if row["met"] else "NO")
+        lines.append(f"| {row['target']} | {value} | {limit} | {met} |")
     return "\n".join(lines)
 
 
