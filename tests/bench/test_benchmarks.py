@@ -40,7 +40,11 @@ def test_judge_short_mode_reports_the_target_cell_and_healthy_runs():
     (healthy,) = result["false_rollbacks"]
     assert healthy["runs"] == judge.SHORT_HEALTHY_RUNS
     assert 0 <= healthy["soundbite"] <= healthy["runs"]
-    assert len(result["targets"]) == 12 and all(t["met"] in (True, False) for t in result["targets"])
+    targets = result["targets"]
+    assert len(targets) == 16
+    shown = [t for t in targets if "within one interval" in t["target"]]
+    assert len(shown) == 1 and shown[0]["met"] is None, "a figure with no limit is shown, not judged"
+    assert all(t["met"] in (True, False) for t in targets if t not in shown)
     assert "| 5% | 5 % | 100 |" in judge.markdown(result)
 
 

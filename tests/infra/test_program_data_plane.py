@@ -77,9 +77,7 @@ def test_every_spec_table_exists_with_keys_ttl_gsis_and_pitr(run):
     assert "ttl" not in ledger, "a TTL on the lease's expiresAt would delete released locks"
 
 
-def test_redis_is_optional_and_reaches_the_apps_as_a_tls_url():
-    assert not program_for("ec2-only", environment="local").mocks.of_type(
-        "aws:elasticache/replicationGroup:ReplicationGroup")
+def test_redis_reaches_the_apps_as_a_tls_url():
     run = program_for("shift-25", redis="true")
     [group] = run.mocks.of_type("aws:elasticache/replicationGroup:ReplicationGroup")
     assert group.inputs["transitEncryptionEnabled"] is True
