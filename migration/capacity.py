@@ -43,6 +43,12 @@ def _raw(value: object) -> str:
 
 def read_stack_file(path: str | Path) -> StackCapacity:
     """The capacities in a `Pulumi.<stack>.yaml`, parsed as the Pulumi program parses them."""
+    parsed = read_program_config(path)
+    return StackCapacity(parsed.shift_steps, parsed.ec2_capacity, parsed.fargate_capacity, Path(path).name)
+
+
+def read_program_config(path: str | Path) -> stack_config.ProgramConfig:
+    """A `Pulumi.<stack>.yaml`'s whole config, parsed as the Pulumi program parses it."""
     import yaml
 
     file = Path(path)
@@ -57,10 +63,9 @@ def read_stack_file(path: str | Path) -> StackCapacity:
     values = {key[len(prefix):]: _raw(value) for key, value in entries.items()
               if key.startswith(prefix) and value is not None}
     try:
-        parsed = stack_config.from_values(values, entries.get("aws:region"))
+        return stack_config.from_values(values, entries.get("aws:region"))
     except stack_config.ConfigError as exc:
         raise ConfigError(f"the stack config {file.name} is invalid: {exc}") from exc
-    return StackCapacity(parsed.shift_steps, parsed.ec2_capacity, parsed.fargate_capacity, file.name)
 
 
 def plan_disagreement(plan_steps: tuple[int, ...], config: StackCapacity | None) -> str | None:

@@ -221,11 +221,13 @@ def plan_cmd(target, plan, from_percent, as_json):
 @click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False), default=None,
               help="`pulumi stack output --json` saved to a file.")
 @click.option("--pulumi-dir", default=None, help="Or read the outputs through the Automation API.")
+@click.option("--stack-file", default=None, type=click.Path(dir_okay=False),
+              help="Or find them in AWS from the stack's Pulumi.<stack>.yaml (no Pulumi login needed).")
 @click.option("--region", default=None, help="AWS region (default: the environment's).")
 @click.option("--out", "out_file", default="target.json", show_default=True, help="Target file to write.")
 @click.option("--force", is_flag=True, help="Replace an existing target file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def init(stack, outputs_file, pulumi_dir, region, out_file, force, as_json):
+def init(stack, outputs_file, pulumi_dir, stack_file, region, out_file, force, as_json):
     """Write a validated target file from the stack's outputs (never by hand)."""
     import boto3
 
@@ -235,13 +237,22 @@ def init(stack, outputs_file, pulumi_dir, region, out_file, force, as_json):
         target_from_outputs,
         write_target,
     )
+    from migration.stack_lookup import outputs_from_stack_file
 
     try:
-        if bool(outputs_file) == bool(pulumi_dir):
-            raise ConfigError("pass one of --outputs FILE (`pulumi stack output --json > FILE`) or --pulumi-dir")
-        outputs = outputs_from_file(outputs_file) if outputs_file else outputs_from_stack(stack, pulumi_dir)
+        if sum(map(bool, (outputs_file, pulumi_dir, stack_file))) != 1:
+            raise ConfigError("pass one of --outputs FILE (`pulumi stack output --json > FILE`), "
+                              "--pulumi-dir DIR, or --stack-file Pulumi.<stack>.yaml")
+        if stack_file and not region:
+            from migration.capacity import read_program_config
+
+            region = read_program_config(stack_file).region  # the stack's own aws:region
         region = region or boto3.session.Session().region_name
-        data = target_from_outputs(outputs, stack, region, pulumi_dir)
+        if stack_file:
+            outputs = outputs_from_stack_file(stack_file, boto3.session.Session(region_name=region))
+        else:
+            outputs = outputs_from_file(outputs_file) if outputs_file else outputs_from_stack(stack, pulumi_dir)
+        data = target_from_outputs(outputs, stack, region, pulumi_dir, stack_file)
         path = write_target(data, out_file, force)
     except Exception as exc:  # noqa: BLE001 - every failure is one line and an exit code
         fail(exc, as_json)

@@ -25,7 +25,7 @@ PER_LANE = ("LoadBalancerArnSuffix", "TargetGroupArnSuffix", "DirectName")
 
 
 def target_from_outputs(outputs: Mapping[str, object], stack: str, region: str | None,
-                        pulumi_dir: str | None = None) -> dict:
+                        pulumi_dir: str | None = None, stack_file: str | None = None) -> dict:
     """The target file's fields from a stack's outputs (production: ALB metrics, both lanes)."""
     missing = [k for k in REQUIRED if not outputs.get(k)]
     missing += [f"{lane}{key}" for lane in (EC2, FARGATE) for key in PER_LANE
@@ -52,7 +52,7 @@ def target_from_outputs(outputs: Mapping[str, object], stack: str, region: str |
         "ecs_cluster": outputs["fargateClusterName"], "ecs_service": outputs["fargateApiServiceName"],
         "asg_name": outputs["ec2AsgName"], "worker_asg_name": outputs.get("ec2WorkerAsgName"),
         "direct_urls": {lane: f"https://{outputs[f'{lane}DirectName']}" for lane in (EC2, FARGATE)},
-        "pulumi_dir": pulumi_dir,
+        "pulumi_dir": pulumi_dir, "stack_file": stack_file,
         "capacity": capacity,
         "synthetic_auth": synthetic_auth(outputs),
     }

@@ -258,3 +258,84 @@ def test_the_operator_policy_ships_in_the_package_as_the_runbook_gives_it():
     assert json.loads(shipped) == json.loads((ROOT / "runbooks" / "migration-operator-policy.json").read_text())
     assert OPERATOR_POLICY.is_file()
     assert '"migration" = ["policies/*.json"]' in (ROOT / "pyproject.toml").read_text(), "in the wheel too"
+
+
+def deployed_in_aws(em, tmp_path) -> tuple[Path, dict]:
+    """A stack as the program leaves it in AWS, with no Pulumi outputs at hand: both load
+    balancers behind the public name's weighted alias records, the EC2 groups tagged, the ECS
+    service, the data plane and the user pool by their names; and its stack file."""
+    import yaml
+
+    environment = f"s{uuid.uuid4().hex[:8]}"
+    bootstrap.bootstrap(em.endpoint, environment=environment)
+    ec2, elbv2, route53 = em.client("ec2"), em.client("elbv2"), em.client("route53")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    vpc = ec2.describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    name = f"{environment}.example.com"
+    record = f"api.{name}"
+    zone_id = route53.create_hosted_zone(Name=name, CallerReference=uuid.uuid4().hex)["HostedZone"]["Id"]
+    changes, expected = [], {}
+    for lane in ("ec2", "fargate"):
+        lb = elbv2.create_load_balancer(Name=f"{environment}-{lane}", Subnets=subnets,
+                                        Type="application")["LoadBalancers"][0]
+        tg = elbv2.create_target_group(Name=f"{environment}-{lane}-tg", Protocol="HTTP", Port=8080,
+                                       VpcId=vpc, TargetType="ip")["TargetGroups"][0]
+        elbv2.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                              DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])
+        expected[lane] = (lb["LoadBalancerArn"].split(":loadbalancer/")[1], tg["TargetGroupArn"].rsplit(":", 1)[1])
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {
+            "Name": record, "Type": "A", "SetIdentifier": lane, "Weight": 100 if lane == "ec2" else 0,
+            "AliasTarget": {"HostedZoneId": lb["CanonicalHostedZoneId"],
+                            "DNSName": f"dualstack.{lb['DNSName']}.", "EvaluateTargetHealth": False}}})
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName=f"lt-{environment}",
+                               LaunchTemplateData={"ImageId": image, "InstanceType": "t3.micro"})
+    autoscaling = em.client("autoscaling")
+    for role in ("api", "worker"):
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=f"ec2-{role}-asg-{uuid.uuid4().hex[:6]}", MinSize=0, MaxSize=2, DesiredCapacity=0,
+            LaunchTemplate={"LaunchTemplateName": f"lt-{environment}"}, VPCZoneIdentifier=subnets[0],
+            Tags=[{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in
+                  {"Environment": environment, "Stack": "ec2", "Role": role}.items()])
+    ecs = em.client("ecs")
+    ecs.create_cluster(clusterName=f"soundbite-{environment}-fargate")
+    ecs.register_task_definition(family=f"api-{environment}", containerDefinitions=[
+        {"name": "api", "image": "soundbite:test", "memory": 512}])
+    ecs.create_service(cluster=f"soundbite-{environment}-fargate", serviceName="api",
+                       taskDefinition=f"api-{environment}", desiredCount=0)
+    pool = cognito.create_pool(em.client("cognito-idp"), em.endpoint, name=f"soundbite-{environment}-users")
+    config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    config["config"].update({"soundbite:environment": environment, "soundbite:hostedZoneId": zone_id,
+                             "soundbite:apiName": record})
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(config))
+    return stack_file, {"lanes": expected, "client_id": pool.client_id, "environment": environment}
+
+
+def test_init_from_a_stack_file_finds_the_stack_in_aws(aws_emulator, tmp_path):
+    """No Pulumi outputs at hand: the stack file plus AWS lookups give the same target file."""
+    stack_file, expected = deployed_in_aws(aws_emulator, tmp_path)
+    target = tmp_path / "target.json"
+    result = soundbite("init", "--stack", "prod", "--stack-file", str(stack_file), "--out", str(target),
+                       env=aws_emulator.env)
+    assert result.returncode == ExitCode.OK, result.stderr
+    written = load_target(str(target))
+    assert written.region == "us-east-1" and written.environment == expected["environment"]
+    for lane, (lb, tg) in expected["lanes"].items():
+        assert (written.load_balancers[lane], written.target_groups[lane]) == (lb, tg), lane
+    assert written.asg_name.startswith("ec2-api-asg-") and written.worker_asg_name.startswith("ec2-worker-asg-")
+    assert (written.ecs_cluster, written.ecs_service) == (f"soundbite-{expected['environment']}-fargate", "api")
+    assert written.synthetic_auth["client_id"] == expected["client_id"]
+    assert written.capacity["fargate"] == {"api": 4, "worker": 4} and written.stack_file == str(stack_file)
+    assert written.direct_urls["fargate"] == f"https://fargate.{written.record_name}"
+
+
+def test_init_from_a_stack_file_names_what_aws_does_not_have(aws_emulator, tmp_path):
+    stack_file, _ = deployed_in_aws(aws_emulator, tmp_path)
+    aws_emulator.client("ecs").delete_service(cluster=f"soundbite-{_['environment']}-fargate", service="api",
+                                              force=True)
+    result = soundbite("init", "--stack", "prod", "--stack-file", str(stack_file),
+                       "--out", str(tmp_path / "t.json"), env=aws_emulator.env)
+    assert result.returncode == ExitCode.USAGE and "fargateClusterName" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "t.json").exists()
