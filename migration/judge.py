@@ -573,9 +573,14 @@ def judge_probe(canary: LaneWindow, baseline: LaneWindow, cfg: JudgeConfig = Jud
     if canary.errors > 0:
         findings.append(Finding("probe-errors", Severity.CRITICAL,
                                 f"{canary.errors:.0f} of {canary.requests:.0f} probes of the canary failed"))
-    if canary.p95_ms is not None and canary.p95_ms > cfg.p95_limit_ms:
+    # A probe's time includes this machine's DNS, TCP and TLS: held against the same probe of
+    # the baseline, never against the server-side objective.
+    ours, theirs = canary.p95_ms, baseline.p95_ms
+    if (ours is not None and theirs and ours > cfg.p95_ratio_limit * theirs
+            and ours - theirs >= cfg.p95_min_regression_ms):
         findings.append(Finding("probe-latency", Severity.SOFT,
-                                f"probe p95 {canary.p95_ms:.0f} ms > {cfg.p95_limit_ms:.0f} ms"))
+                                f"probe p95 {ours:.0f} ms > {cfg.p95_ratio_limit:g} x the baseline's "
+                                f"{theirs:.0f} ms (both probed from this machine)"))
     if findings:
         critical = any(f.severity is Severity.CRITICAL for f in findings)
         return Verdict(Outcome.FAIL, "; ".join(f.message for f in findings),

@@ -78,6 +78,11 @@ def test_probe_judge():
     assert judge_probe(LaneWindow(), LaneWindow()).outcome is Outcome.INCONCLUSIVE
     assert judge_probe(LaneWindow(10, 1, 5.0), LaneWindow(10, 0, 5.0)).severity is Severity.CRITICAL
     assert judge_probe(LaneWindow(10, 0, 5.0), LaneWindow(10, 0, 5.0)).outcome is Outcome.PASS
+    # a probe's round trip from the operator's machine is compared with the baseline's, not 300 ms
+    far = judge_probe(LaneWindow(10, 0, 420.0), LaneWindow(10, 0, 400.0))
+    assert far.outcome is Outcome.PASS, "both lanes far from this machine: nothing to blame the canary for"
+    slow = judge_probe(LaneWindow(10, 0, 650.0), LaneWindow(10, 0, 400.0))
+    assert slow.severity is Severity.SOFT and "1.5 x the baseline's 400 ms" in slow.reason
 
 
 def test_a_small_window_at_5_percent_is_not_a_share_problem():
