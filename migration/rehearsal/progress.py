@@ -9,6 +9,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from migration.rehearsal.report import judged_windows
 from migration.router import describe
 
 
@@ -20,6 +21,8 @@ class ProgressView:
         self.lanes: dict[str, dict] = {}
         self.decisions: deque[str] = deque(maxlen=6)
         self.settling = ""
+        self.judged: dict | None = None
+        """The last verdict's judged windows (per lane) and limits, as the report draws them."""
         self._live = Live(self._render(), console=console, refresh_per_second=4, transient=False)
 
     def __enter__(self) -> ProgressView:
@@ -47,6 +50,8 @@ class ProgressView:
         kind = event["kind"]
         if kind == "shift":
             self.step = event.get("step", "-")
+        if kind == "verdict":
+            self.judged = next(iter(judged_windows([event])), None)
         text = {
             "verdict": f"{event.get('step')}: {event.get('outcome')}: {event.get('reason')}",
             "shift": f"shift to {describe(event.get('weights') or event.get('after'))}",
@@ -59,13 +64,22 @@ class ProgressView:
     def _render(self) -> Group:
         table = Table(title=f"stage: {self.stage}   step: {self.step}   {self.settling}",
                       title_justify="left")
-        for column in ("lane", "weight", "req/s", "5xx %", "p95 ms"):
+        judged = self.judged or {}
+        limit_rate, limit_p95 = judged.get("error_rate_limit"), judged.get("p95_limit_ms")
+        columns = ("lane", "weight", "req/s", "5xx %", "p95 ms", "judged requests",
+                   "judged 5xx %" + (f" (limit {100 * limit_rate:.1f})" if limit_rate else ""),
+                   "judged p95 ms" + (f" (limit {limit_p95:.0f})" if limit_p95 else ""))
+        for column in columns:
             table.add_column(column, justify="right")
         for lane, data in sorted(self.lanes.items()):
             requests = data["requests"]
             errors = 100 * data["errors"] / requests if requests else 0.0
             p95 = f"{data['p95_ms']:.0f}" if data.get("p95_ms") is not None else "-"
-            table.add_row(lane, str(data["weight"]), str(requests), f"{errors:.1f}", p95)
+            window = (judged.get("lanes") or {}).get(lane) or {}
+            rate = "-" if window.get("error_rate") is None else f"{100 * window['error_rate']:.2f}"
+            judged_p95 = "-" if window.get("p95_ms") is None else f"{window['p95_ms']:.0f}"
+            table.add_row(lane, str(data["weight"]), str(requests), f"{errors:.1f}", p95,
+                          str(window.get("requests", "-")), rate, judged_p95)
         return Group(table, Text("\n".join(self.decisions), style="dim"))
 
     def print_summary(self, summary: dict) -> None:

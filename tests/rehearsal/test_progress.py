@@ -26,3 +26,18 @@ def test_shifts_and_the_summary_print_weights_as_a_person_reads_them():
     printed = out.getvalue()
     assert "shift to shift-5 ec2 95 / fargate 5" in printed and "ec2 0 / fargate 100" in printed
     assert "{" not in printed and "'" not in printed
+
+
+def test_the_live_table_shows_the_windows_the_judge_judged_against_their_limits():
+    out = io.StringIO()
+    view = ProgressView(Console(file=out, width=240, force_terminal=False))
+    view.update("sample", {"lane": "fargate", "weight": 5, "requests": 3, "errors": 0, "p95_ms": 70.0})
+    view.update("event", {"kind": "verdict", "at": 5.0, "step": "shift-5", "outcome": "fail",
+                          "reason": "error rate 30%", "verdict": {"outcome": "fail", "evidence": {
+                              "measurements": {"canary": {"requests": 100, "errors": 30, "p95_ms": 90.0},
+                                               "baseline": {"requests": 1900, "errors": 2, "p95_ms": 76.0}},
+                              "thresholds": {"error_rate_limit": 0.01, "p95_limit_ms": 300.0}}}})
+    Console(file=out, width=240).print(view._render())
+    drawn = out.getvalue()
+    assert "judged 5xx % (limit 1.0)" in drawn and "judged p95 ms (limit 300)" in drawn
+    assert "30.00" in drawn and "100" in drawn
