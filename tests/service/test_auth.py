@@ -112,6 +112,55 @@ def test_an_unsigned_token_is_refused():
         verifier.verify(forged)
 
 
+def test_a_token_signed_with_the_public_key_as_an_hmac_secret_is_refused():
+    """Algorithm confusion: HS256 keyed with the RSA public key a JWKS publishes to anyone."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    keys = OneKey()
+    verifier = TokenVerifier("https://issuer.example/pool", "app", "unused", jwks_client=keys)
+    public = keys.private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def part(data: dict) -> bytes:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=")
+
+    now = int(time.time())
+    signing_input = part({"alg": "HS256", "typ": "JWT"}) + b"." + part(
+        {"iss": "https://issuer.example/pool", "sub": "mallory", "aud": "app", "token_use": "id",
+         "iat": now, "exp": now + 600})
+    mac = base64.urlsafe_b64encode(hmac.new(public, signing_input, hashlib.sha256).digest()).rstrip(b"=")
+    with pytest.raises(Unauthenticated):
+        verifier.verify((signing_input + b"." + mac).decode())
+
+
+def test_an_unknown_key_is_the_callers_problem_and_keys_out_of_reach_are_ours():
+    """A token naming no key the issuer publishes is a 401; a JWKS that cannot be fetched is
+    our dependency failing (503 with Retry-After), never the caller's fault."""
+    from service.api.auth import AuthUnavailable
+
+    class Keys:
+        def __init__(self, error):
+            self.error = error
+
+        def get_signing_key_from_jwt(self, _token):
+            raise self.error
+
+    signed = OneKey().sign()
+    unknown = TokenVerifier("https://issuer.example/pool", "app", "unused",
+                            jwks_client=Keys(jwt.PyJWKClientError('Unable to find a signing key that matches: "k9"')))
+    with pytest.raises(Unauthenticated):
+        unknown.verify(signed)
+    away = TokenVerifier("https://issuer.example/pool", "app", "unused",
+                         jwks_client=Keys(jwt.PyJWKClientConnectionError("timed out")))
+    with pytest.raises(AuthUnavailable):
+        away.verify(signed)
+
+
 def test_auth_off_is_refused_outside_the_local_environments(make_app, fresh_data_plane):
     with pytest.raises(ConfigError, match="SOUNDBITE_AUTH=off"):
         make_app(settings=settings_for(fresh_data_plane, auth="off"))
