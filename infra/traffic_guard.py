@@ -99,11 +99,12 @@ def check_traffic(phase: Phase, live: LiveTraffic, override: str | None,
         return
     moving = (f"Route 53 sends {live.fargate_percent}% to Fargate ({_weights(live.weights)}), "
               f"and soundbite:migrationPhase={phase.name} would make it {phase.fargate_percent}%")
-    if live.ledger_unreadable:
+    if live.ledger_unreadable and phase.fargate_percent > live.fargate_percent:
+        # Lowering Fargate's share (a step back) undoes no rollback: that one may go on.
         raise TrafficGuardError(
             f"{moving}, but the migration ledger could not be read ({live.ledger_unreadable}): it "
-            "says whether the migration was rolled back, and no override moves traffic without "
-            "knowing. Fix access to the ledger table, then run again; nothing changed")
+            "says whether the migration was rolled back, and no override raises Fargate's share "
+            "without knowing. Fix access to the ledger table, then run again; nothing changed")
     if live.aborted:
         raise TrafficGuardError(
             f"{moving}, but the migration was rolled back ({live.aborted}). Run `soundbite migrate "

@@ -229,6 +229,8 @@ def plan_cmd(target, plan, from_percent, as_json):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def init(stack, outputs_file, pulumi_dir, stack_file, region, out_file, force, as_json):
     """Write a validated target file from the stack's outputs (never by hand)."""
+    from pathlib import Path
+
     import boto3
 
     from migration.init import (
@@ -243,6 +245,9 @@ def init(stack, outputs_file, pulumi_dir, stack_file, region, out_file, force, a
         if sum(map(bool, (outputs_file, pulumi_dir, stack_file))) != 1:
             raise ConfigError("pass one of --outputs FILE (`pulumi stack output --json > FILE`), "
                               "--pulumi-dir DIR, or --stack-file Pulumi.<stack>.yaml")
+        if stack_file and Path(stack_file).name != f"Pulumi.{stack}.yaml":
+            raise ConfigError(f"--stack-file {Path(stack_file).name} is not Pulumi.{stack}.yaml: the "
+                              "ledger's record and the program's guard go by the stack's name")
         if stack_file and not region:
             from migration.capacity import read_program_config
 
@@ -348,7 +353,7 @@ def _resume_preview(engine) -> list[str]:
     settled (resume looks at Route 53 first, and says what it found)."""
     try:
         return pulumi_preview_lines(engine)
-    except DriftError as exc:
+    except Exception as exc:  # noqa: BLE001 - resume takes over whatever the preview met
         return [f"pulumi up: decided after resume settles what it finds ({one_line(exc)})"]
 
 
@@ -518,8 +523,10 @@ def _status_lines(data: dict) -> list[str]:
         lines.append(f"ledger: DRIFT: this tool last set {_weights(data['ledger_weights'])}, "
                      f"Route 53 shows {live}")
     lock = data["lock"]
-    holder = f"{lock['owner']} ({lock.get('operator') or 'unknown'})" if lock else "free"
-    lines.append(f"run: {data['run_status'] or 'none'}; lock: {holder}")
+    holder = ("UNREADABLE" if "lock" in unreadable
+              else f"{lock['owner']} ({lock.get('operator') or 'unknown'})" if lock else "free")
+    run = "UNREADABLE" if "ledger" in unreadable else data["run_status"] or "none"
+    lines.append(f"run: {run}; lock: {holder}")
     if data.get("abort"):
         abort = data["abort"]
         lines.append(f"ABORTED by {abort.get('by')} at {_when(abort.get('at'))}: {abort.get('reason')}; "
@@ -529,9 +536,11 @@ def _status_lines(data: dict) -> list[str]:
     for name, outcome in (data.get("steps") or {}).items():
         lines.append(f"  step {name}: {outcome.get('outcome')} at {_when(outcome.get('at'))} "
                      f"({outcome.get('reason') or ''})")
-    lines.append(f"alarms in ALARM: {', '.join(data['alarms_firing']) or 'none'}")
+    alarms = "UNREADABLE" if "alarms" in unreadable else ", ".join(data["alarms_firing"]) or "none"
+    lines.append(f"alarms in ALARM: {alarms}")
     for lane, problems in data["health"].items():
-        shown = "not configured" if problems is None else "; ".join(problems) or "healthy"
+        shown = ("UNREADABLE" if f"{lane} health" in unreadable else
+                 "not configured" if problems is None else "; ".join(problems) or "healthy")
         lines.append(f"{lane}: {shown}")
     for event in data["recent"]:
         lines.append("  " + _event_line(event))

@@ -83,6 +83,8 @@ class Executor:
         """The last verdict, as evidence for the events a person is notified of."""
         self.evidence = Evidence(engine, wait=self._wait)
         self._rolling_back = False
+        self._sick_baseline: list[str] = []
+        """What resume found wrong with the baseline, before anything could fail."""
         engine.direct_router.on_poll = self.ledger.keep_alive
 
     # --- public commands ------------------------------------------------------------------
@@ -138,11 +140,16 @@ class Executor:
     def resume(self) -> StepResult:
         """Take over a crashed run: settle its pending shift, re-read alarms, then judge."""
         with self._lease():
+            self._sick_baseline = []
             try:
                 taken = self._take_over()
             except (StoodDownError, AbortedError, ApprovalRequiredError):
                 raise
             except Exception as exc:  # noqa: BLE001 - a crashed run's canary is not left unjudged
+                if self._sick_baseline:  # never roll back onto it, not even to fail safe
+                    return StepResult(Status.HELD, None, {}, (
+                        f"resume found the baseline unhealthy ({'; '.join(self._sick_baseline)}) and "
+                        f"could not record the hold ({one_line(exc)}): a person decides"))
                 return self._fail_safe(None, exc)
             if isinstance(taken, StepResult):
                 return taken
@@ -161,10 +168,11 @@ class Executor:
         except DriftError as exc:  # neither before nor after: a person decides
             return self._hold_for_a_person(None, exc, clear_pending=False)
         firing, problems, unreadable = self.evidence.health_now()
+        sick_baseline = [a.name for a in map(classify_alarm, firing) if a.severity is Severity.HOLD]
+        self._sick_baseline = [f"alarm {a} in ALARM" for a in sick_baseline]
         self._log("resume", state={"weights": live, "pending": None}, shown={"weights": live},
                   live=live, previous=state.get("status"), adopted=adopted, alarms=list(firing),
                   problems=problems, unreadable=unreadable)
-        sick_baseline = [a.name for a in map(classify_alarm, firing) if a.severity is Severity.HOLD]
         if sick_baseline:  # never roll back onto a sick EC2 stack: a person decides
             return self._hold(None, live, "resume found the baseline unhealthy: " + "; ".join(
                 f"alarm {a} in ALARM" for a in sick_baseline))
@@ -291,13 +299,18 @@ class Executor:
         A step the judge stepped back from is gated too: `advance` would raise traffic to the
         share that just failed, so a person opens it again (or rolls back)."""
         state = self.ledger.read_state()
-        if step.name in state.get("approvals", []):
-            return
-        backed = (state.get("steps") or {}).get(step.name) or {}
-        if backed.get("stepped_back"):
-            reason = (f"step {step.name} was stepped back ({backed.get('reason')}): find the cause, "
-                      f"then `soundbite migrate approve --step {step.name}` to try it again, or "
+        approvals = state.get("approvals") or []
+        # any stepped-back step at or below this one's share, not opened again since
+        backed = [(name, outcome) for name, outcome in (state.get("steps") or {}).items()
+                  if outcome.get("stepped_back") and name not in approvals and self._in_plan(name)
+                  and self.e.plan.step_named(name).percent <= step.percent]
+        if backed:
+            name, outcome = backed[0]
+            reason = (f"step {name} was stepped back ({outcome.get('reason')}): find the cause, "
+                      f"then `soundbite migrate approve --step {name}` to try it again, or "
                       "`soundbite migrate rollback`")
+        elif step.name in approvals:
+            return
         elif step.approval:
             reason = (f"step {step.name} needs approval: "
                       f"run `soundbite migrate approve --step {step.name}`")
@@ -440,6 +453,9 @@ class Executor:
         head = f"not raising Fargate to {step.percent}%"
         try:
             running = self.e.running(FARGATE)
+            if running is None and self.e.fargate_scaler is not None:
+                return (f"{head}: the ECS service {self.e.fargate_scaler.service} in "
+                        f"{self.e.fargate_scaler.cluster} was not found, so its tasks could not be counted")
             if running is None:
                 return None  # no ECS service named: nothing to count (preflight says so)
             needed, detail = fargate_needed(self.e, step.percent)
@@ -755,7 +771,11 @@ class Executor:
             state["steps"] = self._outcome(name, "held", reason)
         if name and stepped_back:
             state["steps"][name]["stepped_back"] = True
-            state["approvals"] = [a for a in self.ledger.read_state().get("approvals") or [] if a != name]
+
+            def spent(current: dict, fixed: dict = state) -> dict:  # read in the transaction
+                return {**fixed, "approvals": [a for a in current.get("approvals") or [] if a != name]}
+
+            state = spent
         self._log("held", state=state, shown={"step": name, "reason": reason, "weights": weights,
                                               "evidence": self._last}, step=name, reason=reason)
         return StepResult(Status.HELD, name, weights or {}, reason)

@@ -276,7 +276,7 @@ def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
         if over:
             parts.append(f"error rate {_pct(canary.error_rate)} ({k}/{n}) > "
                          f"{_pct(cfg.error_rate_limit)} ({how})")
-        p0 = null_rate(w.baseline, cfg)
+        p0, worse = null_rate(w.baseline, cfg), False
         if p0 is not None and p0 < 0.999:
             worse, how = _window_fails(k, n, p0, cfg, alpha, w.recent)
             if worse:
@@ -285,9 +285,10 @@ def _error_findings(m: Measurements, cfg: JudgeConfig) -> list[Finding]:
                              f"(bound {_pct(p0)}, {how})")
         base_k, base_n = int(w.baseline.errors), int(w.baseline.requests)
         sick_baseline, base_how = _window_fails(base_k, base_n, cfg.error_rate_limit, cfg, alpha, True)
-        if over and sick_baseline:
-            # Both lanes over the limit: the platform's fault (a shared dependency), which
-            # moving traffic back onto the baseline would not cure: a person decides.
+        if over and sick_baseline and not worse:
+            # Both lanes over the limit, the canary no worse than the baseline: the platform's
+            # fault (a shared dependency), which moving traffic back would not cure: a person
+            # decides. A canary far worse than a sick baseline still rolls back onto it.
             found.append(Finding("baseline-errors", Severity.HOLD,
                                  f"baseline error rate {_pct(w.baseline.error_rate)} ({base_k}/{base_n}) "
                                  f"is over the {_pct(cfg.error_rate_limit)} limit too ({base_how}, "

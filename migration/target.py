@@ -6,6 +6,7 @@ factory turns it into clients.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,20 +118,33 @@ def load_target(path: str | None, **overrides) -> Target:
 
 
 ROUTE_FIELDS = ("stack", "environment", "region", "zone_id", "record_name", "ledger_table",
-                "asg_name", "worker_asg_name")
+                "asg_name", "worker_asg_name", "stack_file", "pulumi_dir")
 """What a rollback needs from a target file: where the weights are, and (best effort) where
-the abort is written and which EC2 groups are raised."""
+the abort is written, which EC2 groups are raised and where their counts are configured."""
 
 
 def load_route(path: str | None, **overrides) -> Target:
     """The rollback's part of a target file, read leniently: every other field (and any
-    mistake in one) is ignored, so a broken file never keeps traffic on a failing canary."""
-    from migration.schemas import read_document
+    mistake in one) is ignored, so a broken file never keeps traffic on a failing canary. The
+    stack and environment must still be named (in the file or as options): they say whose
+    ledger records the abort, and the run to fence out."""
+    from pydantic import ValidationError
 
-    data = {}
+    from migration.schemas import CapacityFile, read_document
+
+    data: dict = {}
     if path and Path(path).is_file():
-        document = read_document(Path(path), ConfigError)
+        try:
+            document = read_document(Path(path), ConfigError)
+        except ConfigError:  # not even readable: the options must name it all
+            document = None
         if isinstance(document, dict):
             data = {k: v for k, v in document.items() if k in ROUTE_FIELDS and isinstance(v, str) and v}
+            with contextlib.suppress(ValidationError):  # the recorded capacity, if sound on its own
+                data["capacity"] = CapacityFile.model_validate(document.get("capacity")).model_dump()
     data.update({k: v for k, v in overrides.items() if k in ROUTE_FIELDS and v not in (None, "", ())})
+    missing = [key for key in ("stack", "environment") if not data.get(key)]
+    if missing:
+        raise ConfigError(f"the target names no {' and no '.join(missing)}, which say whose ledger "
+                          f"records the abort: pass --{' and --'.join(missing)}")
     return Target(**data)

@@ -108,13 +108,13 @@ IDEMPOTENCY_LEASE_SECONDS = CREATE_AWS_CALLS * AWS_CALL_MAX_SECONDS + 6  # 90 s
 it: longer than the slowest create can take, so a client's retry never runs a create twice
 (it answers 409 while the first is still at work; a crashed server's key frees after this)."""
 IDEMPOTENCY_LOCAL_CACHE_SECONDS = MINUTE
+"""How long a process keeps a completed key's answer in memory: a client's retries (seconds
+apart) are answered without DynamoDB; a later replay reads the shared record (kept 24 h)."""
 REDIS_SOCKET_TIMEOUT_SECONDS = 0.25
 """Every Redis call of the API (cache, rate limit): a slow Redis costs a request a quarter
 second, then the request goes on without it."""
 READINESS_CACHE_SECONDS = 2.0
 """`/readyz` reuses its answer this long in each process: a burst of checks makes one probe."""
-"""How long a process keeps a completed key's answer in memory: a client's retries (seconds
-apart) are answered without DynamoDB; a later replay reads the shared record (kept 24 h)."""
 
 RATE_LIMIT_DEFAULT = "100 per 15 minutes"
 CACHE_MAX_ENTRIES = 1024
@@ -222,11 +222,11 @@ REDRIVE_MAX_DELAY_SECONDS = 900  # SQS DelaySeconds ceiling
 
 WORKER_CONCURRENCY = 2
 WORKER_GRACE_SECONDS = 25
+"""In-flight jobs get this long after SIGTERM; ECS's stop timeout must be above it."""
 LOCAL_WORKER_GRACE_SECONDS = 3
+"""`soundbite dev` and the rehearsal's lanes: they stop within a few seconds of Ctrl-C."""
 WORKER_MAX_CONCURRENCY = 64
 """The most jobs one worker process takes at once (`--concurrency`)."""
-"""`soundbite dev` and the rehearsal's lanes: they stop within a few seconds of Ctrl-C."""
-"""In-flight jobs get this long after SIGTERM; ECS's stop timeout must be above it."""
 ECS_STOP_TIMEOUT_SECONDS = 30
 SYNTHESIS_P95_SECONDS = 4.2
 

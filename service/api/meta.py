@@ -21,8 +21,8 @@ with the clients' own timeouts and retries one frozen call could take 15 s or mo
 
 
 READINESS_CACHE_SECONDS = spec.READINESS_CACHE_SECONDS
-"""A readiness answer is reused this long: /readyz is public and unlimited (health checks), so a
-flood of it must not turn into three AWS calls per request."""
+"""A readiness answer is reused this long: /readyz is unlimited (health checks; the load balancer
+does not serve it publicly), so a flood of it must not turn into three AWS calls per request."""
 
 
 class _Readiness:

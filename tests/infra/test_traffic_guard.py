@@ -110,11 +110,13 @@ def test_from_complete_the_ec2_api_group_keeps_what_a_rollback_needs():
     assert (unread.api_count, unread.worker_count) == (4, 3), "unknown whether rolled back: kept"
 
 
-def test_a_ledger_that_cannot_be_read_refuses_a_move_but_not_a_same_share_run():
+def test_a_ledger_that_cannot_be_read_refuses_a_raise_but_not_a_step_back():
     live = LiveTraffic({"ec2": 95, "fargate": 5}, ledger_unreadable="AccessDeniedException")
     with pytest.raises(TrafficGuardError, match="ledger could not be read .AccessDeniedException"):
         check_traffic(phase("shift-25"), live, "shift-25", moving_from=5)
     check_traffic(phase("shift-5"), live, None)  # moves nothing: nothing to know
+    higher = LiveTraffic({"ec2": 75, "fargate": 25}, ledger_unreadable="AccessDeniedException")
+    check_traffic(phase("shift-5"), higher, "shift-5", moving_from=25)  # a step back goes on
 
 
 def test_only_a_missing_ledger_lets_route53_guard_alone():

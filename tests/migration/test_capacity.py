@@ -145,6 +145,18 @@ def test_run_raises_fargate_before_each_step_that_needs_more_tasks(factory_engin
     assert [step for kind, step, _ in moves if kind == "scale-out"] == ["shift-50", "shift-100"]
 
 
+def test_a_named_ecs_service_that_is_not_there_holds_the_raise(factory_engine, stack_file, stacks):
+    from migration.health import EcsServiceHealth
+
+    engine = factory_engine(stack_file())
+    missing = EcsServiceHealth(stacks["cluster"], "no-such-service", stacks["ecs"])
+    engine.health, engine.fargate_scaler = {EC2: stacks[EC2], FARGATE: [missing]}, missing
+    engine.ledger.commit("validated", state={"validated": True})
+    result = Executor(engine).advance()
+    assert result.status is Status.HELD and "no-such-service" in result.reason and "not found" in result.reason
+    assert engine.router.current()[FARGATE] == 0
+
+
 def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,
                                                                      stacks):
     engine = factory_engine(stack_file())  # EC2 should run 4; the group runs 2

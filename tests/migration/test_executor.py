@@ -83,6 +83,8 @@ def test_latency_regression_steps_back_one_phase_and_holds(make_engine, traffic)
     with pytest.raises(ApprovalRequiredError, match="shift-25 was stepped back .*approve --step shift-25"):
         executor.advance()
     assert executor.run().status is Status.AWAITING_APPROVAL
+    with pytest.raises(ApprovalRequiredError, match="shift-25 was stepped back"):
+        executor.advance(50)  # nor past it, to a higher share
     assert engine.router.current() == {EC2: 95, FARGATE: 5}
     traffic().p95_ms[FARGATE] = 85.0  # the cause found and fixed
     assert executor.approve("shift-25") == "shift-25"

@@ -206,6 +206,27 @@ def test_a_resume_that_cannot_write_the_ledger_rolls_back_rather_than_exit_unjud
     assert any("abort was not recorded" in w for w in result.warnings)
 
 
+def test_a_resume_that_finds_the_baseline_sick_holds_even_when_the_ledger_then_fails(
+        make_engine, boto_session, cloudwatch, fresh_data_plane):
+    """EC2's own alarm is in ALARM and the ledger refuses writes: resume holds with both
+    reasons; failing safe never means rolling back onto the sick baseline."""
+    engine = make_engine()
+    validated(engine)
+    interrupt_when(engine, lambda: "verdict" in kinds(engine))
+    with pytest.raises(KeyboardInterrupt):
+        Executor(engine).advance()
+    name = f"soundbite-{fresh_data_plane.environment}-ec2-error-rate"
+    cloudwatch.put_metric_alarm(AlarmName=name, MetricName="m", Namespace="X", Statistic="Sum", Period=60,
+                                EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+    successor = make_engine()
+    successor.ledger._client = Faulty(boto_session.client("dynamodb"), {"transact_write_items"},
+                                      code="ThrottlingException")
+    result = Executor(successor).resume()
+    assert result.status is Status.HELD and name in result.reason and "could not record" in result.reason
+    assert successor.router.current() == {EC2: 95, FARGATE: 5}, "not rolled back onto the sick EC2"
+
+
 def test_an_interrupt_that_cuts_the_judges_rollback_short_never_lets_traffic_back_on_fargate(
         make_engine, traffic):
     """Route 53 is back on EC2, the abort not yet written: the interrupt must not record a hold
@@ -790,6 +811,15 @@ def test_rollback_with_a_broken_target_and_plan_file_still_moves_the_weights(mak
     assert engine.ledger.read_state()["abort"]["reason"] == "5xx", "the abort is still recorded"
     moving = soundbite("migrate", "advance", "--config", target_file(direct_urls="http://x"), "--yes")
     assert moving.returncode == ExitCode.USAGE, "only rollback reads a broken file leniently"
+    nameless = Path(target_file(direct_urls="http://x"))
+    data = json.loads(nameless.read_text())
+    del data["stack"]
+    nameless.write_text(json.dumps(data))
+    unnamed = soundbite("migrate", "rollback", "--config", str(nameless), "--yes")
+    assert unnamed.returncode == ExitCode.USAGE and "pass --stack" in unnamed.stderr, \
+        "whose ledger records the abort is never guessed"
+    named = soundbite("migrate", "rollback", "--config", str(nameless), "--stack", "dev", "--yes")
+    assert named.returncode == ExitCode.OK, named.stderr
 
 
 def test_rollback_with_auto_scaling_unreachable_still_moves_the_weights(make_engine, target_file, stacks):
@@ -939,6 +969,8 @@ def test_status_shows_route53_and_every_readable_section_when_one_source_is_down
     assert "live ec2 100 / fargate 0" in shown.stdout
     section = {"DYNAMODB": "ledger", "CLOUDWATCH": "alarms"}[dead]
     assert f"UNREADABLE {section}:" in shown.stdout and len(shown.stderr.strip().splitlines()) == 1
+    in_place = {"DYNAMODB": "run: UNREADABLE; lock: UNREADABLE", "CLOUDWATCH": "alarms in ALARM: UNREADABLE"}
+    assert in_place[dead] in shown.stdout, "never a default (lock free, no alarm) for what was not read"
     data = json.loads(soundbite("migrate", "status", "--config", target_file(), "--json", env=env).stdout)
     assert data["status"] == "partial" and data["live_weights"] == ALL_ON_EC2
     assert section in data["unreadable"]

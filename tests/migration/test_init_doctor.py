@@ -339,3 +339,6 @@ def test_init_from_a_stack_file_names_what_aws_does_not_have(aws_emulator, tmp_p
                        "--out", str(tmp_path / "t.json"), env=aws_emulator.env)
     assert result.returncode == ExitCode.USAGE and "fargateClusterName" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "t.json").exists()
+    other = soundbite("init", "--stack", "dev", "--stack-file", str(stack_file), "--out", str(tmp_path / "t.json"),
+                      env=aws_emulator.env)
+    assert other.returncode == ExitCode.USAGE and "is not Pulumi.dev.yaml" in other.stderr

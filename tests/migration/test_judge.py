@@ -124,3 +124,5 @@ def test_both_lanes_over_the_error_limit_hold_rather_than_roll_back_onto_a_sick_
     assert "baseline error rate 5.0% (475/9500) is over the 1.0% limit too" in v.reason
     alone = judge(m(LaneWindow(500, 25, 95.0)))  # the canary alone: its own fault
     assert alone.severity is Severity.CRITICAL
+    far_worse = judge(m(LaneWindow(500, 150, 95.0), LaneWindow(9500, 143, 90.0)))  # 30 % vs 1.5 %
+    assert far_worse.severity is Severity.CRITICAL, "far worse than a sick baseline: back onto it"
