@@ -436,54 +436,73 @@ class Executor:
                       weights=live)
         else:
             if fargate_percent(step.weights) > fargate_percent(live):
-                short = self._short_of_capacity(step)
-                if short:  # capacity before traffic: this share stays, the step waits for tasks
-                    return self._hold(step, live, short)
+                stopped = self._capacity_first(step, live)
+                if stopped is not None:  # held for tasks (this share stays), or rolled back
+                    return stopped
             self._move(step.name, live, step.weights)
         self._waiting(step, "dns-ttl", self.e.plan.ttl_wait_seconds)
         settled = self.e.now()
         self._waiting(step, "metric-lag", self.e.plan.metric_lag_seconds)
         return self._soak(step, settled_at=settled)
 
-    def _short_of_capacity(self, step: Step) -> str | None:
-        """Capacity before traffic, before every raise (each step of a `run` included): too
-        few Fargate tasks for the step's phase, and the ECS service is raised first and waited
-        for; None once they run, else why the step holds (too few and nothing to raise, the
-        raise failed or took too long, or the tasks could not be counted)."""
+    def _capacity_first(self, step: Step, live: dict[str, int]) -> StepResult | None:
+        """Capacity before traffic, before every raise (each step of a `run` included). None
+        when Fargate runs the tasks `step`'s phase needs (raising its ECS service first and
+        waiting for them); else the step held with why (too few and nothing to raise, the
+        raise failed or took too long, the tasks could not be counted), or rolled back when a
+        critical alarm fires while it waits: the share already on Fargate stays judged."""
         head = f"not raising Fargate to {step.percent}%"
         try:
             running = self.e.running(FARGATE)
-            if running is None and self.e.fargate_scaler is not None:
-                return (f"{head}: the ECS service {self.e.fargate_scaler.service} in "
-                        f"{self.e.fargate_scaler.cluster} was not found, so its tasks could not be counted")
-            if running is None:
+            if running is None and self.e.fargate_scaler is None:
                 return None  # no ECS service named: nothing to count (preflight says so)
+            if running is None:
+                return self._hold(step, live, f"{head}: the ECS service {self.e.fargate_scaler.service} "
+                                  f"in {self.e.fargate_scaler.cluster} was not found, so its tasks "
+                                  "could not be counted")
             needed, detail = fargate_needed(self.e, step.percent)
         except CONTROL_PLANE_ERRORS as exc:
-            return f"{head}: its tasks could not be counted ({one_line(exc)})"
+            return self._hold(step, live, f"{head}: its tasks could not be counted ({one_line(exc)})")
         if running >= needed:
             return None
         scaler = self.e.fargate_scaler
         if scaler is None:
-            return f"{head}: Fargate runs {running} task(s), {detail}"
+            return self._hold(step, live, f"{head}: Fargate runs {running} task(s), {detail}")
         try:
             scaler.ensure_at_least(needed)
         except CONTROL_PLANE_ERRORS as exc:
-            return f"{head}: Fargate runs {running} task(s), {detail}, and its ECS service could not be raised ({one_line(exc)})"
+            return self._hold(step, live, f"{head}: Fargate runs {running} task(s), {detail}, and its "
+                              f"ECS service could not be raised ({one_line(exc)})")
         self._log("scale-out", step=step.name, running=running, tasks=needed,
                   reason=f"Fargate runs {running} task(s), {detail}: raising its ECS service first")
-        deadline = self.e.now() + spec.FARGATE_SCALE_OUT_WAIT_SECONDS
         self._emit("wait", step=step.name, what="fargate-capacity",
-                   seconds=spec.FARGATE_SCALE_OUT_WAIT_SECONDS, until=deadline)
-        while True:
-            running = Evidence.attempt(lambda: self.e.running(FARGATE))
-            if running is not None and running >= needed:
-                return None
+                   seconds=spec.FARGATE_SCALE_OUT_WAIT_SECONDS,
+                   until=self.e.now() + spec.FARGATE_SCALE_OUT_WAIT_SECONDS)
+        alarmed: list[str] = []
+
+        def ready() -> bool:
+            """The tasks run; or a critical alarm fired on the share Fargate already carries."""
+            firing = Evidence.attempt(self.e.firing) or ()
+            alarmed[:] = [a for a in firing if classify_alarm(a).severity is Severity.CRITICAL]
+            counted = Evidence.attempt(lambda: self.e.running(FARGATE))
+            return bool(alarmed) or (counted is not None and counted >= needed)
+
+        if not self._poll_until(ready, spec.FARGATE_SCALE_OUT_WAIT_SECONDS, self._wait):
+            return self._hold(step, live, f"{head}: raised its ECS service to {needed} task(s), too few "
+                              f"running after {spec.FARGATE_SCALE_OUT_WAIT_SECONDS:.0f} s")
+        if alarmed:
+            return self._rollback_now(f"{step.name}: while Fargate's tasks were raised for it, "
+                                      + "; ".join(f"alarm {a} in ALARM" for a in alarmed), step=step.name)
+        return None
+
+    def _poll_until(self, done, seconds: float, sleep) -> bool:
+        """Poll `done()` every few seconds until it holds (True) or `seconds` pass (False)."""
+        deadline = self.e.now() + seconds
+        while not done():
             if self.e.now() >= deadline:
-                return (f"{head}: raised its ECS service to {needed} task(s), "
-                        f"{'unknown' if running is None else running} running after "
-                        f"{spec.FARGATE_SCALE_OUT_WAIT_SECONDS:.0f} s")
-            self._wait(min(5.0, self.e.plan.analysis_interval_seconds))
+                return False
+            sleep(min(5.0, self.e.plan.analysis_interval_seconds))
+        return True
 
     def _waiting(self, step: Step, what: str, seconds: float) -> None:
         """A named wait a person can see (the live view counts it down)."""
@@ -713,16 +732,16 @@ class Executor:
         groups = self._ec2_groups()
         if not groups:
             return "no EC2 Auto Scaling group configured (asg_name): capacity not checked"
-        deadline = self.e.now() + max(self.e.plan.max_soak_extension_seconds, 60)
-        while True:
-            running = {kind: Evidence.attempt(scaler.running) for kind, scaler, _ in groups}
-            shown = ", ".join(f"{'unknown' if running[kind] is None else running[kind]} of {count} "
-                              f"{kind} instances" for kind, _, count in groups)
-            if all(running[kind] is not None and running[kind] >= count for kind, _, count in groups):
-                return f"EC2 has {shown} in service"
-            if self.e.now() >= deadline:
-                return f"EC2 has {shown} in service after waiting: check the groups"
-            self.e.sleep(min(5.0, self.e.plan.analysis_interval_seconds))
+        running: dict[str, int | None] = {}
+
+        def in_service() -> bool:
+            running.update({kind: Evidence.attempt(scaler.running) for kind, scaler, _ in groups})
+            return all(running[kind] is not None and running[kind] >= count for kind, _, count in groups)
+
+        met = self._poll_until(in_service, max(self.e.plan.max_soak_extension_seconds, 60), self.e.sleep)
+        shown = ", ".join(f"{'unknown' if running[kind] is None else running[kind]} of {count} "
+                          f"{kind} instances" for kind, _, count in groups)
+        return f"EC2 has {shown} in service" + ("" if met else " after waiting: check the groups")
 
     def _keep_lease(self) -> None:
         """Between a rollback's INSYNC polls: keep the lease, and let nothing (a ledger outage

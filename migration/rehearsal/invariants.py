@@ -16,7 +16,7 @@ from migration.rehearsal.supervisor import KILLED
 
 HELD, FAILED, NOT_CHECKED = "held", "failed", "not checked"
 JUDGING = {"run", "validate", "shift", "shifted", "resoak", "verdict", "resume",
-           "in-flight-undone", "approval", "promoted"}
+           "in-flight-undone", "approval", "promoted", "scale-out"}
 """Ledger events written by an engine that is judging (or moving traffic under its lease). A
 promotion counts only as long as a live engine goes on to the next step: `run` does at once."""
 DECIDED = {"held", "awaiting-approval", "complete"}

@@ -9,7 +9,7 @@ import pytest
 from infra import phases
 from migration.capacity import plan_disagreement, read_stack_file
 from migration.edge_metrics import target_fields as edge_target_fields
-from migration.exceptions import PlanError
+from migration.exceptions import LeaseLostError, PlanError
 from migration.executor import Executor, Status
 from migration.factory import build_engine
 from migration.plan import quick_plan
@@ -155,6 +155,77 @@ def test_a_named_ecs_service_that_is_not_there_holds_the_raise(factory_engine, s
     result = Executor(engine).advance()
     assert result.status is Status.HELD and "no-such-service" in result.reason and "not found" in result.reason
     assert engine.router.current()[FARGATE] == 0
+
+
+class NeverStarts:
+    """An ECS service that takes the raise but never starts the tasks (no capacity in the
+    region, an image that cannot be pulled)."""
+
+    def __init__(self, health):
+        self.health, self.service, self.cluster = health, health.service, health.cluster
+        self.raised = []
+
+    def ensure_at_least(self, count: int) -> bool:
+        self.raised.append(count)
+        return True
+
+
+@pytest.fixture
+def at_25_waiting_for_tasks(factory_engine, stack_file, stacks):
+    """25 % on Fargate, promoted; 50 % needs 2 tasks, one runs, and the raise never starts one."""
+    engine = factory_engine(stack_file())
+    [ecs_health] = fargate_tasks(stacks, 1)
+    engine.health = {EC2: stacks[EC2], FARGATE: [ecs_health]}
+    engine.fargate_scaler = NeverStarts(ecs_health)
+    engine.router.set_weights({EC2: 75, FARGATE: 25})
+    engine.ledger.commit("seeded", state={"validated": True, "promoted": ["validate", "shift-5", "shift-25"],
+                                          "weights": {EC2: 75, FARGATE: 25}})
+    return engine
+
+
+def when_scaling_out(engine, act) -> None:
+    """`act()` once the run has raised the ECS service and waits for its tasks."""
+    def on_event(event):
+        if event["kind"] == "scale-out":
+            act()
+    engine.on_event = on_event
+
+
+def test_tasks_that_never_come_hold_the_step_with_the_share_still_at_25(at_25_waiting_for_tasks):
+    engine = at_25_waiting_for_tasks
+    result = Executor(engine).advance()
+    assert result.status is Status.HELD and "too few running after 600 s" in result.reason
+    assert engine.fargate_scaler.raised == [2] and engine.router.current() == {EC2: 75, FARGATE: 25}
+
+
+def test_a_critical_alarm_while_fargate_scales_out_rolls_the_share_back(
+        at_25_waiting_for_tasks, cloudwatch, fresh_data_plane):
+    """The 25 % already on Fargate stays judged while the run waits for tasks: its alarm fires
+    and the run rolls back, it does not wait ten minutes on a failing canary."""
+    engine = at_25_waiting_for_tasks
+    name = f"soundbite-{fresh_data_plane.environment}-fargate-error-rate"
+
+    def fire():
+        cloudwatch.put_metric_alarm(AlarmName=name, MetricName="m", Namespace="X", Statistic="Sum",
+                                    Period=60, EvaluationPeriods=1, Threshold=1,
+                                    ComparisonOperator="GreaterThanThreshold")
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test")
+
+    when_scaling_out(engine, fire)
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK and name in result.reason
+    assert engine.router.current() == {EC2: 100, FARGATE: 0}
+
+
+def test_an_operators_rollback_while_fargate_scales_out_is_final(at_25_waiting_for_tasks, factory_engine,
+                                                                stack_file):
+    engine = at_25_waiting_for_tasks
+    operator = factory_engine(stack_file())
+    when_scaling_out(engine, lambda: Executor(operator).rollback("clients see 5xx"))
+    with pytest.raises(LeaseLostError):
+        Executor(engine).advance()
+    assert engine.router.current() == {EC2: 100, FARGATE: 0}
+    assert engine.ledger.read_state()["status"] == "aborted"
 
 
 def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,
