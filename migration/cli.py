@@ -77,7 +77,7 @@ def target_options(func=None, *, needs_target: bool = True, lenient: bool = Fals
     A command that reads or moves a stack refuses to guess which one: without a target file it
     needs both --stack and --environment (a production stack judged as `dev` on `local`'s
     names is the mistake this prevents). `lenient` (rollback): a target or plan file with a
-    mistake is read for what a rollback needs (zone, record, region) with a warning, never a
+    mistake is read for what a rollback needs (`target.load_route`) with a warning, never a
     reason to leave traffic where it is."""
     if func is None:
         return functools.partial(target_options, needs_target=needs_target, lenient=lenient)
@@ -107,8 +107,9 @@ def target_options(func=None, *, needs_target: bool = True, lenient: bool = Fals
                 if not lenient:
                     raise
                 target = load_route(config_file, **given)
-                err.print(f"[yellow]warning:[/] {one_line(exc)}; rolling back with its zone, "
-                          "record and region only", soft_wrap=True)
+                err.print(f"[yellow]warning:[/] {one_line(exc)}; rolling back with what a rollback "
+                          "needs of it (zone, record, region, stack, environment, EC2 groups)",
+                          soft_wrap=True)
             try:
                 plan = load_plan(plan_name)
             except PlanError as exc:

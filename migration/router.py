@@ -187,10 +187,7 @@ class PulumiRouter:
         except automation.TrafficRefusedError as exc:  # refused before anything moved
             raise DriftError(str(exc)) from exc
         finally:  # as it was, also when no phase was set
-            if previous is None:
-                self.stack.clear_phase()
-            else:
-                self.stack.set_phase(previous)
+            self._restore_phase(previous)
         return phase.name, changes
 
     def set_weights(self, weights: Mapping[str, int],
@@ -209,18 +206,18 @@ class PulumiRouter:
                 self.on_preview(phase.name, changes)
             self.stack.up(on_output=self.on_output, moving_from=moving_from)
         except automation.TrafficRefusedError as exc:  # the program saw someone else's move
-            self._restore_phase(previous)
+            with contextlib.suppress(automation.AutomationError):  # best effort: standing down
+                self._restore_phase(previous)
             raise WeightsChangedError(f"{exc}; standing down") from exc
         return phase.name
 
     def _restore_phase(self, previous: str | None) -> None:
-        """The config back to the phase before a refused move (best effort), so it does not
-        name a phase Route 53 never took."""
-        with contextlib.suppress(automation.AutomationError):
-            if previous is None:
-                self.stack.clear_phase()
-            else:
-                self.stack.set_phase(previous)
+        """The config back to the phase it named before (none, if none was set), so it never
+        names a phase Route 53 did not take."""
+        if previous is None:
+            self.stack.clear_phase()
+        else:
+            self.stack.set_phase(previous)
 
     def verify(self, weights: Mapping[str, int]) -> None:
         self.reader.verify(weights)

@@ -109,12 +109,23 @@ def load_target(path: str | None, **overrides) -> Target:
         if not file.is_file():
             raise ConfigError(f"config file {path} not found")
         data = target_fields(read_document(file, ConfigError), f"config file {file.name}")
-    data.update({k: v for k, v in overrides.items() if v not in (None, "", ())})
-    missing = [key for key in ("stack", "environment") if path and not data.get(key)]
-    if missing:  # a production stack judged as `dev` on `local`'s names is the mistake this prevents
-        raise ConfigError(f"config file {Path(path).name} names no {' and no '.join(missing)}: nothing is "
-                          "assumed (`soundbite migrate init` writes both)")
+    data.update(_given(overrides))
+    if path:  # a production stack judged as `dev` on `local`'s names is the mistake this prevents
+        _require_named(data, f"config file {Path(path).name}", "`soundbite migrate init` writes both")
     return Target(**data)
+
+
+def _given(overrides: dict, fields: tuple[str, ...] | None = None) -> dict:
+    """The options a person actually gave (of `fields`, when named)."""
+    return {k: v for k, v in overrides.items()
+            if v not in (None, "", ()) and (fields is None or k in fields)}
+
+
+def _require_named(data: dict, where: str, how: str) -> None:
+    """Nothing assumed: the stack and environment say whose ledger and names are meant."""
+    missing = [key for key in ("stack", "environment") if not data.get(key)]
+    if missing:
+        raise ConfigError(f"{where} names no {' and no '.join(missing)}: nothing is assumed ({how})")
 
 
 ROUTE_FIELDS = ("stack", "environment", "region", "zone_id", "record_name", "ledger_table",
@@ -142,9 +153,7 @@ def load_route(path: str | None, **overrides) -> Target:
             data = {k: v for k, v in document.items() if k in ROUTE_FIELDS and isinstance(v, str) and v}
             with contextlib.suppress(ValidationError):  # the recorded capacity, if sound on its own
                 data["capacity"] = CapacityFile.model_validate(document.get("capacity")).model_dump()
-    data.update({k: v for k, v in overrides.items() if k in ROUTE_FIELDS and v not in (None, "", ())})
-    missing = [key for key in ("stack", "environment") if not data.get(key)]
-    if missing:
-        raise ConfigError(f"the target names no {' and no '.join(missing)}, which say whose ledger "
-                          f"records the abort: pass --{' and --'.join(missing)}")
+    data.update(_given(overrides, ROUTE_FIELDS))
+    _require_named(data, "the target", "they say whose ledger records the abort: pass --stack "
+                   "and --environment")
     return Target(**data)

@@ -18,9 +18,10 @@ class ThrowawayRedis:
     def start(self) -> None:
         import shutil
         import subprocess
-        import time
 
         import redis
+
+        from tests.waiting import wait_for
 
         binary = shutil.which("redis-server")
         if binary is None:
@@ -29,14 +30,14 @@ class ThrowawayRedis:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             try:
-                client.ping()
-                return
+                return client.ping()
             except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+                return False
+
+        wait_for(answers, timeout=10, what=f"redis-server on port {self.port} to answer")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

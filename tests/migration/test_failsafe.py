@@ -79,6 +79,20 @@ def judge_breaks_at_look(monkeypatch, look: int, error: Exception) -> None:
     monkeypatch.setattr(executor, "judge", broken_judge)
 
 
+def after_the_first_move(monkeypatch) -> dict:
+    """A flag that turns true once the run's first traffic move has landed (a dependency
+    breaks from then on)."""
+    moved: dict = {}
+    original_move = Executor._move
+
+    def move_then_mark(self, *args):
+        original_move(self, *args)
+        moved["yes"] = True
+
+    monkeypatch.setattr(Executor, "_move", move_then_mark)
+    return moved
+
+
 def validated(engine) -> None:
     engine.ledger.commit("seeded", state=dict(promoted=["validate"]))
 
@@ -352,16 +366,9 @@ def test_a_rollback_that_fails_too_is_recorded_aborted_and_told(make_engine, mon
     engine.on_event = events.append
     validated(engine)
     judge_breaks_at_look(monkeypatch, 2, TypeError("broken"))
-    shifted = {}
+    shifted = after_the_first_move(monkeypatch)
     engine.direct_router._client = Faulty(route53, {"change_resource_record_sets"},
                                           code="ServiceUnavailable", failing=lambda: bool(shifted))
-    original_move = Executor._move
-
-    def move_then_break_route53(self, *args):
-        original_move(self, *args)
-        shifted["yes"] = True
-
-    monkeypatch.setattr(Executor, "_move", move_then_break_route53)
     with pytest.raises(MigrationError, match="the rollback failed too"):
         Executor(engine).advance()
     assert engine.router.current() == {EC2: 95, FARGATE: 5}
@@ -806,7 +813,7 @@ def test_rollback_with_a_broken_target_and_plan_file_still_moves_the_weights(mak
                        "--plan", str(plan), "--yes", "--reason", "5xx")
     assert result.returncode == ExitCode.OK, result.stderr
     assert engine.router.current() == ALL_ON_EC2
-    assert "direct_urls" in result.stderr and "rolling back with its zone, record and region only" in result.stderr
+    assert "direct_urls" in result.stderr and "rolling back with what a rollback needs of it" in result.stderr
     assert "rolling back with the default plan" in result.stderr and "Traceback" not in result.stderr
     assert engine.ledger.read_state()["abort"]["reason"] == "5xx", "the abort is still recorded"
     moving = soundbite("migrate", "advance", "--config", target_file(direct_urls="http://x"), "--yes")
@@ -1378,19 +1385,12 @@ def test_a_rollback_that_fails_with_the_ledger_gone_too_still_tells_the_hooks(
     engine.on_event = events.append
     validated(engine)
     judge_breaks_at_look(monkeypatch, 2, TypeError("broken"))
-    broken = {}
+    broken = after_the_first_move(monkeypatch)
     engine.direct_router._client = Faulty(route53, {"change_resource_record_sets"},
                                           code="ServiceUnavailable", failing=lambda: bool(broken))
     engine.ledger._client = Faulty(boto_session.client("dynamodb"),
                                    {"get_item", "put_item", "update_item", "transact_write_items", "query"},
                                    code="ResourceNotFoundException", failing=lambda: bool(broken))
-    original_move = Executor._move
-
-    def move_then_break_both(self, *args):
-        original_move(self, *args)
-        broken["yes"] = True
-
-    monkeypatch.setattr(Executor, "_move", move_then_break_both)
     with pytest.raises(MigrationError, match="the rollback failed too"):
         Executor(engine).advance()
     told = [e for e in events if e["kind"] == "rollback"]

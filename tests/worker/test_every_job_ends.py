@@ -164,11 +164,17 @@ def test_a_redrive_whose_send_fails_leaves_the_soundbite_failed_as_it_was(prod, 
     assert queue_counts(sqs, prod.dlq_url)[0] == 1
 
 
+def very_last_attempt(soundbite, redrive_count: int = spec.REDRIVE_MAX_COUNT) -> Job:
+    """The job's last receive before the DLQ, redriven `redrive_count` times (by default as
+    often as the redrive allows: no attempt follows)."""
+    return Job(soundbite.id, soundbite.environment, None, "-", receive_count=spec.MAX_RECEIVE_COUNT,
+               redrive_count=redrive_count)
+
+
 def test_the_last_redrive_ends_a_job_for_good_in_production_too(prod, metrics_out):
     soundbite, repo = create_in(prod)
     handler = processor_in(prod, metrics_out, AlwaysTimesOut()).handler
-    job = Job(soundbite.id, prod.environment, None, "-", receive_count=spec.MAX_RECEIVE_COUNT,
-              redrive_count=spec.REDRIVE_MAX_COUNT)
+    job = very_last_attempt(soundbite)
 
     assert handler.handle(job) is Outcome.FAILED  # acknowledged: the redrive would refuse it
 
@@ -203,9 +209,7 @@ class PollyAccessDenied(AlwaysTimesOut):
 def test_a_job_given_up_on_an_aws_error_tells_its_client_the_code_not_the_account(prod, metrics_out):
     soundbite, repo = create_in(prod)
     handler = processor_in(prod, metrics_out, PollyAccessDenied()).handler
-    job = Job(soundbite.id, prod.environment, None, "-", receive_count=spec.MAX_RECEIVE_COUNT,
-              redrive_count=spec.REDRIVE_MAX_COUNT)
-    assert handler.handle(job) is Outcome.FAILED
+    assert handler.handle(very_last_attempt(soundbite)) is Outcome.FAILED
     reason = repo.get(soundbite.id).failure_reason
     assert reason.endswith("the last failed with synthesis_error")
     assert "111122223333" not in reason and "arn:" not in reason
@@ -226,14 +230,10 @@ def test_a_job_whose_every_attempt_hits_an_unclassified_error_still_ends_failed(
     `failed` (never `processing` for good); its client reads only that it was internal."""
     soundbite, repo = create_in(prod)
     handler = processor_in(prod, metrics_out, Crashes()).handler
-    last = Job(soundbite.id, prod.environment, None, "-", receive_count=spec.MAX_RECEIVE_COUNT,
-               redrive_count=spec.REDRIVE_MAX_COUNT)
-    assert handler.handle(last) is Outcome.FAILED
+    assert handler.handle(very_last_attempt(soundbite)) is Outcome.FAILED
     reason = repo.get(soundbite.id).failure_reason
     assert reason.endswith("the last failed with an internal error") and "/srv" not in reason
-    reopened = create_in(prod)
-    before_the_redrive_limit = Job(reopened[0].id, prod.environment, None, "-",
-                                   receive_count=spec.MAX_RECEIVE_COUNT, redrive_count=0)
+    second, _ = create_in(prod)
     with pytest.raises(OSError):  # failed for the client; the message goes on to the DLQ
-        handler.handle(before_the_redrive_limit)
-    assert reopened[1].get(reopened[0].id).status is Status.FAILED
+        handler.handle(very_last_attempt(second, redrive_count=0))
+    assert repo.get(second.id).status is Status.FAILED
