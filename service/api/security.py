@@ -69,7 +69,8 @@ def content_security_policy(settings: Settings, media: str) -> dict[str, str]:
 
 
 class _Documents:
-    """The app as Talisman sees it, with Talisman's hooks running only for HTML documents."""
+    """The app as Talisman sees it: its hooks registered for the document blueprints only
+    (Flask's hook lists keyed by blueprint name), so no other request runs them."""
 
     def __init__(self, app: Flask) -> None:
         self._app = app
@@ -84,16 +85,16 @@ class _Documents:
         return self._app.debug
 
     def before_request(self, hook):
-        return self._app.before_request(_for_documents(hook, lambda: None))
+        return self._register(self._app.before_request_funcs, hook)
 
     def after_request(self, hook):
-        return self._app.after_request(_for_documents(hook, lambda response: response))
+        return self._register(self._app.after_request_funcs, hook)
 
-
-def _for_documents(hook, otherwise):
-    def scoped(*args):
-        return hook(*args) if request.blueprint in DOCUMENT_BLUEPRINTS else otherwise(*args)
-    return scoped
+    @staticmethod
+    def _register(hooks: dict, hook):
+        for blueprint in DOCUMENT_BLUEPRINTS:
+            hooks.setdefault(blueprint, []).append(hook)
+        return hook
 
 
 def api_headers() -> dict[str, str]:
@@ -111,7 +112,38 @@ def hsts_header() -> str:
     return f"max-age={HSTS_MAX_AGE_SECONDS}; includeSubDomains"
 
 
-def init_app(app: Flask, settings: Settings, media: str) -> Talisman:
+class ResponseHeaders:
+    """WSGI middleware adding the headers built at start-up to every answer: one list extend
+    on the way out, not a `Headers.set` per header per request.
+
+    - `always` goes on every answer;
+    - the API set (`api_headers`, and HSTS over HTTPS) goes on every answer without a
+      Content-Security-Policy of its own. Only Talisman's HTML documents have one, so an
+      answer nobody secured gets the strictest set.
+
+    It must sit inside ProxyFix: the scheme it reads is the one the trusted proxies stated.
+    """
+
+    def __init__(self, wsgi_app, always: dict[str, str]) -> None:
+        self._app = wsgi_app
+        self._always = list(always.items())
+        self._api = list(api_headers().items())
+        self._secure_api = [*self._api, ("Strict-Transport-Security", hsts_header())]
+
+    def __call__(self, environ, start_response):
+        fixed = self._secure_api if environ.get("wsgi.url_scheme") == "https" else self._api
+
+        def start(status, headers, exc_info=None):
+            headers.extend(self._always)
+            if not any(name == "Content-Security-Policy" for name, _ in headers):
+                headers.extend(fixed)
+            return start_response(status, headers, exc_info)
+
+        return self._app(environ, start)
+
+
+def init_app(app: Flask, settings: Settings, media: str, always: dict[str, str]) -> Talisman:
+    """Talisman for HTML documents, `ResponseHeaders` (with `always`) for every answer."""
     if settings.force_https:
         @app.before_request
         def _https():
@@ -140,18 +172,5 @@ def init_app(app: Flask, settings: Settings, media: str) -> Talisman:
         session_cookie_secure=True,
         x_content_type_options=True,
     )
-    fixed = list(api_headers().items())
-    hsts = hsts_header()
-
-    @app.after_request
-    def _api_headers(response):
-        if request.blueprint in DOCUMENT_BLUEPRINTS:
-            return response
-        headers = response.headers
-        for name, value in fixed:
-            headers[name] = value
-        if request.is_secure:
-            headers["Strict-Transport-Security"] = hsts
-        return response
-
+    app.wsgi_app = ResponseHeaders(app.wsgi_app, always)
     return talisman

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from flask import Blueprint, Response, g, redirect, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -48,8 +49,7 @@ def represent(soundbite: Soundbite) -> dict:
 
 
 def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
-    response = Response(json.dumps(body, separators=(",", ":")), status=status,
-                        mimetype="application/json")
+    response = Response(orjson.dumps(body), status=status, mimetype="application/json")
     for key, value in (headers or {}).items():
         response.headers[key] = value
     return response

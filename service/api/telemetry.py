@@ -1,7 +1,9 @@
 """What every request leaves behind: its correlation id, one JSON log line, and its metrics.
 
 The correlation id comes from `X-Correlation-Id` when it is well formed, else a new one; the
-response echoes it and the log line carries it.
+response echoes it and the log line carries it. A new one is 32 hex digits: 16 random per
+process, then the process's request count (unique without asking the kernel for randomness
+on every request, as `uuid4` does).
 
 Views and hooks call `count(...)` during a request; at its end the latency and those counts go
 into the process's metrics buffer, written as one EMF record per interval (soundbite.core.metrics),
@@ -10,9 +12,11 @@ so CloudWatch sums them and takes percentiles per environment and backend.
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import secrets
 import time
-import uuid
 
 from flask import Flask, g, has_request_context, request
 
@@ -23,6 +27,25 @@ from soundbite.core.domain import Soundbite
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class CorrelationIds:
+    """New correlation ids: a random prefix per process and a counter (thread-safe: the
+    counter advances atomically). A forked child takes a prefix of its own."""
+
+    def __init__(self) -> None:
+        self._renew()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def new(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+new_correlation_id = CorrelationIds().new
 
 
 def count(name: str, value: float = 1, unit: str = "Count") -> None:
@@ -53,7 +76,7 @@ def register(app: Flask, settings: Settings) -> None:
     @app.before_request
     def _start() -> None:
         incoming = request.headers.get(CORRELATION_HEADER, "")
-        g.correlation_id = incoming if _CORRELATION_OK.match(incoming) else uuid.uuid4().hex
+        g.correlation_id = incoming if _CORRELATION_OK.match(incoming) else new_correlation_id()
         g.started = time.perf_counter()
 
     @app.after_request

@@ -26,7 +26,13 @@ def nonce_of(response) -> str:
 
 
 def test_every_response_carries_the_security_headers(client):
-    for response in (client.get("/"), client.get("/v1/voices"), client.get("/v2/nope")):
+    answers = (client.get("/"), client.get("/v1/voices"), client.get("/v2/nope"),
+               client.get("/static/page.js"), client.get("/", headers={"X-Forwarded-Proto": "https"}),
+               client.get("/v1/voices", headers={"X-Forwarded-Proto": "https"}))
+    for response in answers:
+        for name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                     "Referrer-Policy", "X-Served-By"):
+            assert len(response.headers.getlist(name)) == 1, (response.request.path, name)
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
         assert response.headers["Referrer-Policy"] == "no-referrer"

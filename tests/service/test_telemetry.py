@@ -4,7 +4,9 @@ each leaves one JSON log line with its correlation id."""
 from __future__ import annotations
 
 import json
+import os
 
+from service.api import telemetry
 from soundbite.core import logs
 
 
@@ -46,3 +48,22 @@ def test_each_request_is_logged_once_with_its_correlation_id(make_app, capsys):
         assert entry["level"] == "info" and entry["logger"] == "soundbite.api"
         assert (entry["service"], entry["backend"]) == ("soundbite-api", "fargate")
         assert entry["ts"].endswith("Z") and entry["duration_ms"] >= 0
+
+
+def test_new_correlation_ids_never_repeat_within_or_across_processes(make_app):
+    client = make_app().test_client()
+    made = [client.get("/healthz").headers["X-Correlation-Id"] for _ in range(50)]
+    assert len(set(made)) == 50
+    assert all(len(made_id) == 32 and int(made_id, 16) >= 0 for made_id in made)
+    # A forked worker (gunicorn forks its workers) takes ids of its own.
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        os.write(write, telemetry.new_correlation_id().encode())
+        os._exit(0)
+    os.close(write)
+    forked = os.read(read, 64).decode()
+    os.waitpid(child, 0)
+    os.close(read)
+    assert len(forked) == 32 and forked[:16] != made[0][:16]
+    assert forked not in made

@@ -8,7 +8,8 @@ failed record never changes again and keeps t + `ttl` (`SOUNDBITE_CACHE_TTL_SECO
 Both layers keep the deadline the record got when it was read: copying an entry from
 Redis into the LRU does not restart its clock.
 
-Only the stored record is cached. Anything derived per request (the presigned audio URL,
+Only the stored record is cached: the LRU keeps the (frozen) `Soundbite` itself, so a hit
+builds nothing; Redis keeps its dict. Anything derived per request (the presigned audio URL,
 which expires) is built from it by the caller every time.
 
 Refresh ahead (with a `refresher`): a hit on an entry in the last half of its life starts one
@@ -69,9 +70,8 @@ class CachedSoundbiteReader:
     def get(self, soundbite_id: str) -> Soundbite | None:
         cached = self.lru.entry(soundbite_id)
         if cached is not None:
-            data, deadline = cached
+            soundbite, deadline = cached
             self._on_lookup("hit")
-            soundbite = Soundbite.from_dict(data)
             if self._refresher is not None:
                 self._maybe_refresh_ahead(soundbite, deadline)
             return soundbite
@@ -81,9 +81,10 @@ class CachedSoundbiteReader:
             # exact even when this host's clock and Redis's disagree.
             if shared is not None and shared[1] > self._now():
                 data, deadline = shared
-                self.lru.put(soundbite_id, data, deadline)
+                soundbite = Soundbite.from_dict(data)
+                self.lru.put(soundbite_id, soundbite, deadline)
                 self._on_lookup("hit")
-                return Soundbite.from_dict(data)
+                return soundbite
         self._on_lookup("miss")
         return self.refresh(soundbite_id)
 
@@ -119,8 +120,8 @@ class CachedSoundbiteReader:
         soundbite = self.repository.get(soundbite_id)
         if soundbite is not None and self.ttl_seconds > 0:
             # Unknown ids are not cached: a soundbite created a moment later must be found.
-            data, deadline = soundbite.to_dict(), self._now() + self._ttl_for(soundbite)
-            self.lru.put(soundbite_id, data, deadline)
+            deadline = self._now() + self._ttl_for(soundbite)
+            self.lru.put(soundbite_id, soundbite, deadline)
             if self.redis is not None:
-                self.redis.put(soundbite_id, data, deadline)
+                self.redis.put(soundbite_id, soundbite.to_dict(), deadline)
         return soundbite
