@@ -10,6 +10,8 @@ import os
 import platform
 import sys
 
+import psutil
+
 
 def _cpu_model() -> str:
     try:
@@ -53,20 +55,31 @@ def one_line(machine: dict) -> str:
             f"Python {machine['python']}, load at start {machine['load_average_at_start']}")
 
 
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children()
+    except psutil.Error:
+        return []
+
+
 def children_rss_mib(pid: int) -> list[float]:
-    """Resident memory of each direct child of `pid` (gunicorn's workers), in MiB; Linux only."""
+    """Resident memory of each direct child of `pid` (gunicorn's workers), in MiB."""
     found = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
+    for child in _children(pid):
         try:
-            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            if parent != pid:
-                continue
-            with open(f"/proc/{entry}/status", encoding="utf-8") as status:
-                rss_kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-        except (OSError, ValueError, IndexError, StopIteration):
-            continue  # gone meanwhile, or a kernel thread
-        found.append(round(rss_kib / 1024, 1))
+            found.append(round(child.memory_info().rss / 2**20, 1))
+        except psutil.Error:
+            continue  # gone meanwhile
     return sorted(found)
+
+
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time (user + system) each direct child of `pid` has used so far, by pid."""
+    found = {}
+    for child in _children(pid):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        found[child.pid] = times.user + times.system
+    return found

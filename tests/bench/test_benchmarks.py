@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from bench import judge, worker
+from bench import api, judge, worker
 from migration import simulate
 from migration.plan import default_plan
 
@@ -128,3 +128,12 @@ def test_the_rehearsal_table_counts_only_checked_invariants_as_held():
                                         "lost": 0, "duplicates": 0}}}
     table = rehearsal.markdown(result)
     assert "| 2/2 (4 of 4) |" in table and "never counted as held" in table
+
+
+def test_a_run_one_gunicorn_worker_carried_alone_is_told_apart():
+    """The kernel sometimes gives one worker every keep-alive connection: that run is retried."""
+    before = {1: 10.0, 2: 10.0}
+    assert api.busiest_share(before, {1: 14.0, 2: 14.0}) == 0.5
+    assert api.busiest_share(before, {1: 19.9, 2: 10.1}) > api.BUSIEST_WORKER_LIMIT
+    assert api.busiest_share(before, {1: 10.0, 2: 10.0}) is None  # nothing measured
+    assert api.busiest_share({}, {1: 3.0}) is None  # one worker: nothing to compare
