@@ -2,7 +2,8 @@
 
 A wrapped view runs only when its request takes the key. Replays answer the stored status
 and body byte for byte, with `Idempotent-Replayed: true`; everything per request (the
-correlation id, rate-limit and security headers) is added by the usual hooks afterwards.
+correlation id, rate-limit headers) is added by the usual hooks afterwards, and the fixed
+security headers on the way out (`security.ResponseHeaders`).
 """
 
 from __future__ import annotations
