@@ -21,6 +21,7 @@ from soundbite import spec
 
 INSYNC_TIMEOUT_SECONDS = spec.INSYNC_TIMEOUT_SECONDS
 INSYNC_POLL_SECONDS = spec.INSYNC_POLL_SECONDS
+INSYNC_FIRST_POLL_SECONDS = spec.INSYNC_FIRST_POLL_SECONDS
 
 
 def check_weights(weights: Mapping[str, int]) -> None:
@@ -134,13 +135,19 @@ class Route53WeightedRouter:
         return change_id
 
     def wait_insync(self, change_id: str, status: str) -> None:
-        """Poll until INSYNC; a failed poll (throttling, a timeout) is retried until the deadline."""
+        """Poll until INSYNC; a failed poll (throttling, a timeout) is retried until the deadline.
+
+        The first poll comes after INSYNC_FIRST_POLL_SECONDS, each wait after that doubles up
+        to `poll_seconds`: a change Route 53 applies in a second or two is seen as such (a
+        rollback is done that much sooner), and a slow one costs a poll every `poll_seconds`."""
         deadline, last_error = self.now() + self.insync_timeout, None
+        wait = min(INSYNC_FIRST_POLL_SECONDS, self.poll_seconds)
         while status != "INSYNC":
             if self.now() >= deadline:
                 cause = f" (last poll: {last_error})" if last_error else ""
                 raise RouterError(f"change {change_id} not INSYNC after {self.insync_timeout:.0f} s{cause}")
-            self.sleep(self.poll_seconds)
+            self.sleep(wait)
+            wait = min(wait * 2, self.poll_seconds)
             self.on_poll()
             try:
                 status = self.client.get_change(Id=change_id)["ChangeInfo"]["Status"]

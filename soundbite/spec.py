@@ -271,6 +271,8 @@ INSYNC_TIMEOUT_SECONDS = 5 * MINUTE
 """How long a Route 53 change may stay PENDING before the move counts as failed."""
 INSYNC_POLL_SECONDS = 5
 """The default plan's wait between GetChange polls (a plan may set its own)."""
+INSYNC_FIRST_POLL_SECONDS = 1
+"""The first GetChange poll's wait; each after it doubles up to the plan's poll interval."""
 FARGATE_SCALE_OUT_WAIT_SECONDS = 10 * MINUTE
 """How long a move waits for the Fargate tasks it raised before it holds instead (a task
 pulls its image and passes its health check in a few minutes)."""

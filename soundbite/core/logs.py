@@ -38,9 +38,14 @@ def _static(fields: dict):
     return add
 
 
-def _shared(static: dict) -> list:
+def _stamped() -> list:
+    """The level and the UTC time, first on every line."""
     return [structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"), _static(static)]
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts")]
+
+
+def _shared(static: dict) -> list:
+    return [*_stamped(), _static(static)]
 
 
 def configure(level: str = "INFO", **static: str) -> None:
@@ -66,9 +71,7 @@ def fast_logger(name: str):
     to the current stderr, filtered at the configured level."""
     return structlog.wrap_logger(
         structlog.BytesLogger(sys.stderr.buffer),
-        processors=[structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
-                    structlog.processors.format_exc_info,
+        processors=[*_stamped(), structlog.processors.format_exc_info,
                     structlog.processors.JSONRenderer(serializer=_dumps)],
         wrapper_class=structlog.make_filtering_bound_logger(_STATE["level"]),
         cache_logger_on_first_use=True,

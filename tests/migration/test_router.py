@@ -43,3 +43,28 @@ def test_unknown_stack_and_missing_record_are_refused(zone, route53):
 def test_verify_reports_what_route53_shows(router):
     with pytest.raises(RouterError, match="expected"):
         router.verify({EC2: 50, FARGATE: 50})
+
+
+def test_insync_is_polled_soon_then_less_often_up_to_the_plans_interval():
+    """A change Route 53 applies in a second is seen within about a second; a slow one costs
+    one GetChange every poll interval, never more."""
+    answers = iter(["PENDING"] * 5 + ["INSYNC"])
+
+    class SlowRoute53:
+        calls = 0
+
+        def get_change(self, Id):  # noqa: N803 - boto3's name
+            SlowRoute53.calls += 1
+            return {"ChangeInfo": {"Id": Id, "Status": next(answers)}}
+
+    waits = []
+    router = Route53WeightedRouter("Z1", "api.example.com", client=SlowRoute53(),
+                                   sleep=waits.append, poll_seconds=5)
+    router.wait_insync("C1", "PENDING")
+    assert waits == [1, 2, 4, 5, 5, 5] and SlowRoute53.calls == 6
+    quick = Route53WeightedRouter("Z1", "api.example.com", client=SlowRoute53(),
+                                  sleep=waits.append, poll_seconds=0.2)
+    waits.clear()
+    answers = iter(["INSYNC"])
+    quick.wait_insync("C2", "PENDING")
+    assert waits == [0.2], "a plan polling faster than the first wait keeps its own interval"
