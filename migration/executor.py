@@ -478,21 +478,34 @@ class Executor:
         self._emit("wait", step=step.name, what="fargate-capacity",
                    seconds=spec.FARGATE_SCALE_OUT_WAIT_SECONDS,
                    until=self.e.now() + spec.FARGATE_SCALE_OUT_WAIT_SECONDS)
-        alarmed: list[str] = []
+        plan = self.e.plan
+        blind_limit = plan.consecutive_error_limit * plan.analysis_interval_seconds
+        seen = {"alarms": [], "read_at": self.e.now(), "cause": None}
 
         def ready() -> bool:
-            """The tasks run; or a critical alarm fired on the share Fargate already carries."""
-            firing = Evidence.attempt(self.e.firing) or ()
-            alarmed[:] = [a for a in firing if classify_alarm(a).severity is Severity.CRITICAL]
-            counted = Evidence.attempt(lambda: self.e.running(FARGATE))
-            return bool(alarmed) or (counted is not None and counted >= needed)
+            """The tasks run; or the share Fargate already carries must come back: a critical
+            alarm fired on it, or its alarms could not be read for as long as the soak lets
+            checks in a row go unmeasured (it is judged while it waits, never left blind)."""
+            firing, seen["cause"] = self.evidence.read(self.e.firing)
+            if seen["cause"] is None:
+                seen["read_at"] = self.e.now()
+            seen["alarms"] = [a for a in firing or () if classify_alarm(a).severity is Severity.CRITICAL]
+            counted = Evidence.attempt(lambda: self.e.running(FARGATE))  # uncounted: wait, then hold
+            return bool(seen["alarms"]) or blind() or (counted is not None and counted >= needed)
+
+        def blind() -> bool:
+            return self.e.now() - seen["read_at"] >= blind_limit
 
         if not self._poll_until(ready, spec.FARGATE_SCALE_OUT_WAIT_SECONDS, self._wait):
             return self._hold(step, live, f"{head}: raised its ECS service to {needed} task(s), too few "
                               f"running after {spec.FARGATE_SCALE_OUT_WAIT_SECONDS:.0f} s")
-        if alarmed:
-            return self._rollback_now(f"{step.name}: while Fargate's tasks were raised for it, "
-                                      + "; ".join(f"alarm {a} in ALARM" for a in alarmed), step=step.name)
+        why = f"{step.name}: while Fargate's tasks were raised for it, "
+        if seen["alarms"]:
+            return self._rollback_now(why + "; ".join(f"alarm {a} in ALARM" for a in seen["alarms"]),
+                                      step=step.name)
+        if blind():
+            return self._rollback_now(why + f"its alarms could not be read for {blind_limit:.0f} s "
+                                      f"({seen['cause']})", step=step.name)
         return None
 
     def _poll_until(self, done, seconds: float, sleep) -> bool:

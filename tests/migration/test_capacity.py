@@ -15,6 +15,7 @@ from migration.factory import build_engine
 from migration.plan import quick_plan
 from migration.preflight import preflight
 from migration.target import Target
+from soundbite import spec
 from tests.waiting import wait_for
 
 from .conftest import EC2, FARGATE
@@ -226,6 +227,27 @@ def test_an_operators_rollback_while_fargate_scales_out_is_final(at_25_waiting_f
         Executor(engine).advance()
     assert engine.router.current() == {EC2: 100, FARGATE: 0}
     assert engine.ledger.read_state()["status"] == "aborted"
+
+
+def test_alarms_that_cannot_be_read_while_fargate_scales_out_roll_the_share_back(
+        at_25_waiting_for_tasks, cloudwatch):
+    """CloudWatch goes down while the run waits for tasks: the 25 % on Fargate is not left
+    unjudged for the ten-minute wait; once its alarms have gone unread for as long as the
+    soak lets checks in a row go unmeasured, it comes back to EC2."""
+    engine = at_25_waiting_for_tasks
+    down = {}
+    engine.alarms._client = Faulty(cloudwatch, {"get_paginator", "describe_alarms"},
+                                   code="ServiceUnavailable", failing=lambda: bool(down))
+    when_scaling_out(engine, lambda: down.update(yes=True))
+    started = engine.now()
+    result = Executor(engine).advance()
+    assert result.status is Status.ROLLED_BACK and "could not be read" in result.reason
+    assert "ServiceUnavailable" in result.reason
+    plan = engine.plan
+    assert engine.now() - started < spec.FARGATE_SCALE_OUT_WAIT_SECONDS
+    assert engine.now() - started >= plan.consecutive_error_limit * plan.analysis_interval_seconds
+    assert engine.router.current() == {EC2: 100, FARGATE: 0}
+    assert engine.alarms._client.failures > 0
 
 
 def test_preflight_refuses_when_ec2_could_not_take_the_traffic_back(factory_engine, stack_file,

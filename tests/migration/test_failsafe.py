@@ -7,6 +7,7 @@ stated reason, or back on EC2; an operator's rollback final; no traceback from a
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import subprocess
@@ -629,6 +630,49 @@ def test_an_insync_wait_longer_than_the_lease_keeps_the_lease(make_engine, clock
     result = Executor(engine).advance()
     assert attempts == ["refused"], "70 s into a 90 s INSYNC wait the lease was still held"
     assert result.status is Status.PROMOTED and engine.router.current() == {EC2: 95, FARGATE: 5}
+
+
+class ThrottledSlowInsync(SlowInsync):
+    """Slow to apply a change, and throttling the first `throttled` GetChange polls."""
+
+    def __init__(self, client, clock, seconds: float, throttled: int):
+        super().__init__(client, clock, seconds)
+        self.throttled, self.polls = throttled, []
+
+    def get_change(self, Id):  # noqa: N803 - boto3's parameter name
+        self.polls.append(self.clock.now())
+        if self.throttled:
+            self.throttled -= 1
+            raise ClientError({"Error": {"Code": "Throttling", "Message": "injected"}}, "GetChange")
+        return super().get_change(Id)
+
+
+def test_an_operators_rollback_during_a_throttled_insync_wait_is_not_undone(make_engine, clock, route53):
+    """The default plan's INSYNC polls (1 s, then doubling to 5 s) meet a throttled, slow Route
+    53 while a run shifts to 5 %; an operator rolls back mid-wait. The run's move lands after
+    the rollback's, yet the run stands down: it never writes its weights again, and the
+    weights stay on EC2."""
+    from migration.plan import default_plan
+
+    engine = make_engine(plan=default_plan())
+    validated(engine)
+    slow = engine.direct_router._client = ThrottledSlowInsync(route53, clock, seconds=40, throttled=3)
+    operator = make_engine(plan=default_plan(), owner="operator")
+    rolled = []
+
+    def roll_back_mid_wait(start, end):
+        if not rolled and slow.started and clock.now() - min(slow.started.values()) >= 15:
+            rolled.append(Executor(operator).rollback("clients see 5xx"))
+
+    clock.listeners.append(roll_back_mid_wait)
+    with pytest.raises(LeaseLostError):
+        Executor(engine).advance()
+    assert rolled and rolled[0].status is Status.ROLLED_BACK
+    assert slow.throttled == 0 and len(slow.started) == 1, "one move of the run's, never a second"
+    gaps = [b - a for a, b in itertools.pairwise(slow.polls)]
+    assert gaps[:3] == [2, 4, 5] and min(gaps) >= 2, "backed off toward the plan's 5 s, no hot loop"
+    assert engine.router.current() == ALL_ON_EC2
+    assert engine.ledger.read_state()["status"] == "aborted"
 
 
 def test_the_plans_insync_poll_interval_reaches_the_router(make_engine):
